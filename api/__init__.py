@@ -1,0 +1,1 @@
+"""geokb's HTTP service: the SPARQL endpoint, the query page and entity pages."""

@@ -1,0 +1,67 @@
+"""HTTP content negotiation over the one format table (``kb.formats``)."""
+
+from __future__ import annotations
+
+from kb import formats
+from kb.formats import Format, ResultShape
+
+
+class NotAcceptable(Exception):
+    """No format the client accepts can carry this result."""
+
+
+def parse_accept(header: str) -> list[tuple[str, float]]:
+    """Media ranges of an Accept header with their q-values, best first (stable)."""
+    ranges: list[tuple[str, float, int]] = []
+    for index, part in enumerate(header.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not media:
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranges.append((media, max(0.0, min(q, 1.0)), index))
+    # more specific ranges win ties (text/turtle before text/* before */*)
+    ranges.sort(key=lambda r: (-r[1], r[0].count("*"), r[2]))
+    return [(m, q) for m, q, _ in ranges]
+
+
+def choose(shape: ResultShape, accept: str | None, format_param: str | None) -> Format:
+    """The format for a result of ``shape``: ``format=`` first, then Accept, then the default."""
+    candidates = formats.for_shape(shape)
+    if format_param:
+        fmt = formats.lookup(format_param)
+        if fmt is None or fmt not in candidates:
+            raise NotAcceptable(
+                f"format '{format_param}' cannot carry this result; "
+                f"use one of: {formats.names(shape)}"
+            )
+        return fmt
+    if not accept:
+        return candidates[0]
+    ranges = parse_accept(accept)
+    refused = {media for media, q in ranges if q <= 0}
+    for media, q in ranges:
+        if q <= 0:
+            continue
+        for fmt in candidates:
+            if _matches(media, fmt) and not any(_matches(r, fmt) for r in refused if "*" not in r):
+                return fmt
+    raise NotAcceptable(
+        f"none of the accepted media types ({accept}) can carry this result; this endpoint "
+        f"offers: {', '.join(f.media_type for f in candidates)}"
+    )
+
+
+def _matches(media: str, fmt: Format) -> bool:
+    if media in ("*/*", "*"):
+        return True
+    if media.endswith("/*"):
+        return fmt.media_type.startswith(media[:-1])
+    return media == fmt.media_type or media in fmt.also

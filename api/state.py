@@ -1,0 +1,33 @@
+"""The store the app serves: the last good build, reopened when a new build is swapped in."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kb.store import current_build, open_current
+
+
+class ServedStore:
+    """Holds the read-only store of the current build and follows ``geokb build``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._store, self._path = open_current(root)
+
+    def get(self) -> ox.Store:
+        """The store of the last good build (reopened if a build was swapped in since)."""
+        path = current_build(self.root)
+        if path is not None and path != self._path:
+            with self._lock:
+                if path != self._path:
+                    self._store, self._path = open_current(self.root)
+        return self._store
+
+    @property
+    def path(self) -> Path:
+        """The build folder being served."""
+        return self._path

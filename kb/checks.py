@@ -1,0 +1,67 @@
+"""Step 5 of the data path: check the RDF graph against the SHACL shapes (pyshacl).
+
+Each SHACL result is turned back into a located problem: the focus node's record gives the
+file and line, the result path gives the YAML field.
+"""
+
+from __future__ import annotations
+
+from pyshacl import validate
+from rdflib import RDF, SH, Graph, URIRef
+from rdflib.term import Node
+
+from kb.errors import Location, Problem
+from kb.ontology import ontology_graph, shapes_graph
+from kb.records import Record
+
+
+def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
+    """Every SHACL violation in ``data``, located through ``records`` (records by IRI)."""
+    conforms, report, _ = validate(
+        data,
+        shacl_graph=shapes_graph(),
+        ont_graph=ontology_graph(),
+        inference="none",
+        abort_on_first=False,
+        allow_warnings=True,
+        advanced=False,
+    )
+    if conforms:
+        return []
+    assert isinstance(report, Graph)
+    problems = [
+        _problem(report, result, records)
+        for result in report.subjects(RDF.type, SH.ValidationResult)
+    ]
+    return sorted(problems)
+
+
+def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Problem:
+    focus = report.value(result, SH.focusNode)
+    path = report.value(result, SH.resultPath)
+    message = str(report.value(result, SH.resultMessage) or "does not match its shape")
+    value = report.value(result, SH.value)
+    component = report.value(result, SH.sourceConstraintComponent)
+    record = records.get(focus) if isinstance(focus, URIRef) else None
+    key = None
+    if record is not None and isinstance(path, URIRef):
+        key = record.kind.key_for(path)
+    where = record.location_of(key) if record is not None else Location("<graph>")
+    field = key or (report.namespace_manager.normalizeUri(path) if isinstance(path, URIRef) else "")
+    if component == SH.MinCountConstraintComponent:
+        message = "required field missing"
+    elif component == SH.MaxCountConstraintComponent:
+        message = "more than one value; this field takes one"
+    elif component == SH.UniqueLangConstraintComponent:
+        message = "more than one value in the same language"
+    elif component == SH.ClosedConstraintComponent and isinstance(path, URIRef):
+        message = f"property {path} is not part of the model"
+    elif value is not None:
+        message = f"{message} (value: {value})"
+    subject = f"{focus}" if record is None else f"{record.kind.label} '{record.id}'"
+    return Problem(
+        where,
+        field,
+        f"{message} [SHACL, {subject}]",
+        "see ontology/shapes.ttl for what a valid record holds",
+    )

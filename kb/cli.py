@@ -1,0 +1,206 @@
+"""The ``geokb`` command: parses arguments, calls the data path, prints for people.
+
+Every geokb error is caught here, once, and printed as a message; nothing else lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kb import formats, generate
+from kb.errors import DataError, GeokbError
+from kb.pipeline import compile_data
+from kb.query import run, serialize, shape_of, table
+from kb.store import DEFAULT_STORE, open_current, write_build
+
+DEFAULT_DATA = Path("data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb (also used to write the README's CLI section)."""
+    parser = argparse.ArgumentParser(
+        prog="geokb",
+        description="Build, check, query and serve the geokb knowledge base.",
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def data_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data",
+            type=Path,
+            default=DEFAULT_DATA,
+            help="folder of YAML data files (default: data)",
+        )
+
+    def store_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--store",
+            type=Path,
+            default=DEFAULT_STORE,
+            help="folder of the embedded store (default: .geokb)",
+        )
+
+    p = sub.add_parser("validate", help="check every data file; build nothing")
+    data_arg(p)
+
+    p = sub.add_parser("build", help="check the data and build a new store, swapped in if good")
+    data_arg(p)
+    store_arg(p)
+
+    p = sub.add_parser("query", help="run a SPARQL query (a string or a .rq file)")
+    p.add_argument("query", help="the query text, or the path of a file holding it")
+    p.add_argument(
+        "--format",
+        default="table",
+        help="table (default), or a result format: json, xml, csv, tsv for "
+        "SELECT/ASK; turtle, ntriples, nquads, rdfxml, jsonld for "
+        "CONSTRUCT/DESCRIBE",
+    )
+    store_arg(p)
+
+    p = sub.add_parser("serve", help="serve the last good build over HTTP (SPARQL + pages)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    store_arg(p)
+
+    p = sub.add_parser("export", help="write the whole knowledge base as RDF")
+    p.add_argument(
+        "--format",
+        default="turtle",
+        choices=["turtle", "nquads", "jsonld", "trig", "ntriples", "rdfxml"],
+        help="turtle (default), nquads, jsonld, trig, ntriples or rdfxml",
+    )
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    store_arg(p)
+
+    p = sub.add_parser(
+        "generate", help="regenerate ontology/*.ttl and the README's generated sections"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a generated file is out of date",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``geokb`` command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _VERBS[args.verb](args)
+    except DataError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    except GeokbError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _validate(args: argparse.Namespace) -> int:
+    compiled = compile_data(args.data)
+    print(
+        f"ok: {len(compiled.catalog)} records in {len(compiled.graphs) - 1} files, "
+        f"{compiled.triple_count()} triples, 0 SHACL violations"
+    )
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    compiled = compile_data(args.data)
+    report = write_build(args.store, compiled.graphs)
+    print(
+        f"built {report.path}: {len(compiled.catalog)} records, {report.triples} triples "
+        f"in {len(report.triples_per_graph)} graphs"
+    )
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    text = args.query
+    if text.endswith(".rq") and Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    store, _ = open_current(args.store)
+    result = run(store, text)
+    if args.format == "table":
+        print(table(result))
+        return 0
+    fmt = formats.lookup(args.format)
+    shape = shape_of(result)
+    if fmt is None or fmt not in formats.for_shape(shape):
+        print(
+            f"error: format '{args.format}' does not fit this query; "
+            f"use table or one of: {formats.names(shape)}",
+            file=sys.stderr,
+        )
+        return 2
+    sys.stdout.buffer.write(serialize(result, fmt))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    open_current(args.store)  # fail here, with a message, if nothing was built
+    print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(create_app(args.store), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import pyoxigraph as ox
+
+    from kb.schema import PREFIXES
+
+    store, _ = open_current(args.store)
+    rdf_format = {
+        "turtle": ox.RdfFormat.TURTLE,
+        "nquads": ox.RdfFormat.N_QUADS,
+        "jsonld": ox.RdfFormat.JSON_LD,
+        "trig": ox.RdfFormat.TRIG,
+        "ntriples": ox.RdfFormat.N_TRIPLES,
+        "rdfxml": ox.RdfFormat.RDF_XML,
+    }[args.format]
+    out = args.output.open("wb") if args.output else sys.stdout.buffer
+    try:
+        if rdf_format.supports_datasets:
+            store.dump(out, format=rdf_format, prefixes=PREFIXES)
+        else:  # a graph format: the union of all graphs, each triple once
+            union = store.query(
+                "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True
+            )
+            assert isinstance(union, ox.QueryTriples)
+            ox.serialize(union, out, format=rdf_format, prefixes=PREFIXES)
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    stale = generate.write_all(check=args.check)
+    if args.check:
+        for path in stale:
+            print(f"out of date: {path} (run 'geokb generate')", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        print(f"wrote {path}")
+    return 0
+
+
+_VERBS = {
+    "validate": _validate,
+    "build": _build,
+    "query": _query,
+    "serve": _serve,
+    "export": _export,
+    "generate": _generate,
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

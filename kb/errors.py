@@ -1,0 +1,81 @@
+"""One exception type per kind of failure, raised deep and turned into a message at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a data file: 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the data, located, with what would be right."""
+
+    location: Location
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.location}: {self.field}: {self.message}"
+            if self.field
+            else (f"{self.location}: {self.message}")
+        )
+        return f"{head}\n  {self.hint}" if self.hint else head
+
+
+class GeokbError(Exception):
+    """Base of every error geokb reports to a person."""
+
+
+class DataError(GeokbError):
+    """The curated data is wrong: carries every problem found in one run."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        """All problems, sorted by file and line, then a count."""
+        lines = [str(p) for p in self.problems]
+        n = len(self.problems)
+        lines.append(f"{n} error{'s' if n != 1 else ''} found; nothing was built.")
+        return "\n".join(lines)
+
+
+class QueryError(GeokbError):
+    """A SPARQL query is malformed or not allowed."""
+
+
+class QueryRefused(QueryError):
+    """A well-formed request that geokb will not run: an update, SERVICE, LOAD."""
+
+
+class QueryTimeout(QueryError):
+    """A query ran past its time limit and was stopped."""
+
+
+class StoreError(GeokbError):
+    """The store cannot be opened, built or swapped."""
+
+
+def relative(path: Path) -> str:
+    """A path as a person would type it: relative to the working directory where possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

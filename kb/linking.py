@@ -1,0 +1,89 @@
+"""Step 3 of the data path: index the records of all files, find duplicate and unknown ids,
+and resolve every reference to the IRI of the record it names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rdflib import URIRef
+
+from kb.errors import Problem
+from kb.records import Record, RefValue
+from kb.schema import KINDS_BY_NAME
+
+
+@dataclass
+class Catalog:
+    """Every record of a dataset by (kind, id), with its references resolved."""
+
+    records: dict[tuple[str, str], Record] = field(default_factory=dict)
+    resolved: dict[RefValue, URIRef] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records.values())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def resolve(self, ref: RefValue) -> URIRef:
+        """The IRI that ``ref`` names; only valid after ``link`` reported no problems."""
+        return self.resolved[ref]
+
+    def by_iri(self) -> dict[URIRef, Record]:
+        """Every record by its IRI."""
+        return {r.iri: r for r in self.records.values()}
+
+
+def link(records: Iterable[Record]) -> tuple[Catalog, list[Problem]]:
+    """Index ``records`` and resolve their references, reporting duplicates and unknown ids."""
+    catalog = Catalog()
+    problems: list[Problem] = []
+    for record in records:
+        key = (record.kind.name, record.id)
+        first = catalog.records.get(key)
+        if first is not None:
+            problems.append(
+                Problem(
+                    record.location_of("id"),
+                    "id",
+                    f"duplicate {record.kind.label} id '{record.id}' "
+                    f"(first defined at {first.location})",
+                    "ids must be unique within a kind; rename one or merge the two records",
+                )
+            )
+            continue
+        catalog.records[key] = record
+    for record in catalog:
+        for field_key, values in record.values.items():
+            for value in values:
+                if isinstance(value, RefValue):
+                    _resolve(catalog, field_key, value, problems)
+    return catalog, problems
+
+
+def _resolve(catalog: Catalog, key: str, ref: RefValue, problems: list[Problem]) -> None:
+    found = [k for k in ref.kinds if (k, ref.id) in catalog.records]
+    if len(found) == 1:
+        catalog.resolved[ref] = catalog.records[(found[0], ref.id)].iri
+        return
+    if len(found) > 1:
+        problems.append(
+            Problem(
+                ref.location,
+                key,
+                f"'{ref.id}' is ambiguous: it is the id of a {' and a '.join(found)}",
+                f"write the kind before the id: {' or '.join(f'{k}/{ref.id}' for k in found)}",
+            )
+        )
+        return
+    known = [i for (k, i) in catalog.records if k in ref.kinds]
+    close = difflib.get_close_matches(ref.id, known, n=1, cutoff=0.6)
+    kinds = " or ".join(ref.kinds)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    if ref.kinds == ("state",):
+        hint += "(state ids are ISO 3166-1 alpha-3 codes, declared under 'states:')"
+    else:
+        hint += f"(declare it under '{KINDS_BY_NAME[ref.kinds[0]].section}:' or fix the spelling)"
+    problems.append(Problem(ref.location, key, f"unknown {kinds} id '{ref.id}'", hint))

@@ -1,0 +1,382 @@
+"""Step 2 of the data path: turn a YAML node tree into typed records, checked field by field.
+
+A data file is a mapping of sections (``states:``, ``arms_transfers:`` ...) to lists of
+records. Each record is a mapping with an ``id`` and the fields its kind allows
+(``kb.schema``). Every problem found is collected, with its file, line and column.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import yaml
+from rdflib import XSD, URIRef
+
+from kb import schema
+from kb.errors import Location, Problem
+from kb.schema import Kind
+from kb.yamlfile import node_location
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+@dataclass(frozen=True)
+class DateValue:
+    """A date as written, with the XSD datatype of its precision."""
+
+    text: str
+    datatype: URIRef
+
+
+@dataclass(frozen=True)
+class LangString:
+    """Text in one language."""
+
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class RefValue:
+    """A reference to another record, as written; resolved by ``kb.linking``."""
+
+    kinds: tuple[str, ...]
+    id: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class UrlValue:
+    """An absolute URL."""
+
+    url: str
+
+
+Value = str | int | bool | DateValue | LangString | RefValue | UrlValue
+
+
+@dataclass(frozen=True)
+class Record:
+    """One curated record: its kind, id, values by YAML key and where each was written."""
+
+    kind: Kind
+    id: str
+    values: Mapping[str, tuple[Value, ...]]
+    location: Location
+    field_locations: Mapping[str, Location]
+
+    @property
+    def iri(self) -> URIRef:
+        """The record's public IRI."""
+        return self.kind.iri(self.id)
+
+    def location_of(self, key: str | None) -> Location:
+        """Where field ``key`` was written, or the record itself if it was not."""
+        if key is None:
+            return self.location
+        return self.field_locations.get(key, self.location)
+
+
+def records_from_yaml(file: str, root: yaml.Node | None) -> tuple[list[Record], list[Problem]]:
+    """The records in one parsed data file, and every problem found in it."""
+    problems: list[Problem] = []
+    records: list[Record] = []
+    if root is None:
+        problems.append(
+            Problem(
+                Location(file, 1, 1),
+                "",
+                "file is empty",
+                f"start with a section, one of: {_sections()}",
+            )
+        )
+        return records, problems
+    if not isinstance(root, yaml.MappingNode):
+        problems.append(
+            Problem(
+                node_location(file, root),
+                "",
+                "a data file must be a mapping of sections to lists of records",
+                f"start with a section, one of: {_sections()}",
+            )
+        )
+        return records, problems
+    for key_node, value_node in root.value:
+        section = str(key_node.value)
+        kind = schema.KINDS_BY_SECTION.get(section)
+        if kind is None:
+            problems.append(
+                Problem(
+                    node_location(file, key_node),
+                    section,
+                    "unknown section",
+                    _did_you_mean(section, schema.KINDS_BY_SECTION, "sections"),
+                )
+            )
+            continue
+        if isinstance(value_node, yaml.ScalarNode) and value_node.tag == _NULL:
+            continue  # an empty section is allowed: a file being started
+        if not isinstance(value_node, yaml.SequenceNode):
+            problems.append(
+                Problem(
+                    node_location(file, value_node),
+                    section,
+                    "expected a list of records (lines starting with '- ')",
+                )
+            )
+            continue
+        for index, item in enumerate(value_node.value):
+            path = f"{section}[{index}]"
+            record = _record(file, kind, path, item, problems)
+            if record is not None:
+                records.append(record)
+    return records, problems
+
+
+def _record(
+    file: str, kind: Kind, path: str, node: yaml.Node, problems: list[Problem]
+) -> Record | None:
+    here = node_location(file, node)
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(
+            Problem(here, path, f"expected a {kind.label} record (a mapping of fields)")
+        )
+        return None
+    values: dict[str, tuple[Value, ...]] = {}
+    locations: dict[str, Location] = {}
+    record_id: str | None = None
+    n_before = len(problems)
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        where = node_location(file, key_node)
+        if key == "id":
+            record_id = _id(file, kind, f"{path}.id", value_node, problems)
+            locations["id"] = where
+            continue
+        fld = kind.field(key)
+        if fld is None:
+            allowed = ["id", *(f.key for f in kind.fields)]
+            problems.append(
+                Problem(
+                    where,
+                    f"{path}.{key}",
+                    f"unknown field for a {kind.label}",
+                    _did_you_mean(key, allowed, "fields"),
+                )
+            )
+            continue
+        locations[key] = where
+        parsed = _field_values(file, fld, f"{path}.{key}", value_node, problems)
+        if parsed:
+            values[key] = parsed
+    if record_id is None and "id" not in locations:
+        problems.append(
+            Problem(here, f"{path}.id", "required field missing", f"add 'id:', {kind.id_hint}")
+        )
+    for fld in kind.fields:
+        if fld.required and fld.key not in values and fld.key not in locations:
+            problems.append(
+                Problem(
+                    here,
+                    f"{path}.{fld.key}",
+                    "required field missing",
+                    f"add '{fld.key}:' ({fld.prop.definition})",
+                )
+            )
+    if record_id is None or len(problems) > n_before:
+        return None
+    return Record(kind, record_id, values, here, locations)
+
+
+def _id(file: str, kind: Kind, path: str, node: yaml.Node, problems: list[Problem]) -> str | None:
+    text = _scalar_text(node)
+    if text is None or not kind.id_matches(text):
+        shown = text if text is not None else "a non-text value"
+        problems.append(
+            Problem(
+                node_location(file, node),
+                path,
+                f"'{shown}' is not a valid {kind.label} id",
+                f"ids are {kind.id_hint}",
+            )
+        )
+        return None
+    return text
+
+
+def _field_values(
+    file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
+) -> tuple[Value, ...]:
+    if fld.many:
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not items:
+            problems.append(
+                Problem(
+                    node_location(file, node),
+                    path,
+                    "empty list",
+                    "give at least one value, or leave the field out",
+                )
+            )
+        out: list[Value] = []
+        for i, item in enumerate(items):
+            out.extend(
+                _value(file, fld, f"{path}[{i}]" if len(items) > 1 else path, item, problems)
+            )
+        return tuple(out)
+    if isinstance(node, yaml.SequenceNode):
+        problems.append(
+            Problem(
+                node_location(file, node),
+                path,
+                "expected one value, not a list",
+                "this field takes a single value",
+            )
+        )
+        return ()
+    return tuple(_value(file, fld, path, node, problems))
+
+
+def _value(
+    file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
+) -> list[Value]:
+    rng = fld.prop.range
+    where = node_location(file, node)
+
+    def fail(message: str, hint: str) -> list[Value]:
+        problems.append(Problem(where, path, message, hint))
+        return []
+
+    if isinstance(rng, schema.LangText) and isinstance(node, yaml.MappingNode):
+        out: list[Value] = []
+        for k, v in node.value:
+            lang, text = str(k.value), _scalar_text(v)
+            if not _LANG_RE.fullmatch(lang):
+                return fail(f"'{lang}' is not a language tag", "use BCP 47 tags: en, fa, ru, ar")
+            if not text:
+                return fail(f"empty text for language '{lang}'", "give the name in that language")
+            out.append(LangString(text.strip(), lang))
+        return out
+    text = _scalar_text(node)
+    if text is None:
+        return fail(f"expected {_describe(rng)}, found {_node_kind(node)}", _example(rng))
+    if isinstance(rng, schema.Text):
+        if not text.strip():
+            return fail("empty text", "give a value or leave the field out")
+        if rng.pattern and not re.fullmatch(rng.pattern, text):
+            return fail(f"'{text}' is not well-formed", f"expected {rng.pattern_hint}")
+        return [text.strip()]
+    if isinstance(rng, schema.LangText):
+        if not text.strip():
+            return fail("empty text", "give a name")
+        return [LangString(text.strip(), "en")]
+    if isinstance(rng, schema.Integer):
+        if node.tag != "tag:yaml.org,2002:int" or not re.fullmatch(r"\d+", text):
+            return fail(
+                f"'{text}' is not a whole number ≥ 0",
+                "write digits only, e.g. 120; leave the field out when unknown",
+            )
+        return [int(text)]
+    if isinstance(rng, schema.Boolean):
+        if text not in ("true", "false"):
+            return fail(f"'{text}' is not true or false", "write true or false")
+        return [text == "true"]
+    if isinstance(rng, schema.Date):
+        date = parse_date(text)
+        if date is None:
+            return fail(
+                f"'{text}' is not a valid date",
+                "write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2022, 2022-10, 2022-10-13), "
+                "at the precision known",
+            )
+        return [date]
+    if isinstance(rng, schema.Url):
+        if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", text):
+            return fail(f"'{text}' is not an absolute http(s) URL", "e.g. https://example.org/page")
+        return [UrlValue(text)]
+    # a reference: 'id' or 'kind/id'
+    kinds = rng.kinds
+    if "/" in text:
+        kind_name, _, ref_id = text.partition("/")
+        if kind_name not in kinds:
+            return fail(
+                f"'{kind_name}' is not a kind this field can refer to",
+                f"refer to one of: {', '.join(k + '/<id>' for k in kinds)}",
+            )
+        kinds = (kind_name,)
+    else:
+        ref_id = text
+    return [RefValue(kinds, ref_id, where)]
+
+
+def parse_date(text: str) -> DateValue | None:
+    """A date at year, month or day precision, or None if ``text`` is not one."""
+    m = _DATE_RE.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day = m.groups()
+    try:
+        if day is not None:
+            datetime.date(int(year), int(month), int(day))
+            return DateValue(text, XSD.date)
+        if month is not None:
+            if not 1 <= int(month) <= 12:
+                return None
+            return DateValue(text, XSD.gYearMonth)
+    except ValueError:
+        return None
+    return DateValue(text, XSD.gYear)
+
+
+def _scalar_text(node: yaml.Node) -> str | None:
+    if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL:
+        return None
+    return str(node.value)
+
+
+def _node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "nothing (empty value)"
+
+
+def _describe(rng: schema.Range) -> str:
+    return {
+        schema.Text: "text",
+        schema.LangText: "text, or a mapping of language to text",
+        schema.Integer: "a whole number",
+        schema.Boolean: "true or false",
+        schema.Date: "a date",
+        schema.Url: "a URL",
+        schema.Ref: "an id",
+    }[type(rng)]
+
+
+def _example(rng: schema.Range) -> str:
+    if isinstance(rng, schema.Ref):
+        return f"give the id of a {' or '.join(rng.kinds)}"
+    if isinstance(rng, schema.Date):
+        return "write YYYY, YYYY-MM or YYYY-MM-DD"
+    return "give a value or leave the field out"
+
+
+def _sections() -> str:
+    return ", ".join(f"'{s}:'" for s in schema.KINDS_BY_SECTION)
+
+
+def _did_you_mean(word: str, choices: object, what: str) -> str:
+    options = list(choices)  # type: ignore[call-overload]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    listing = ", ".join(options)
+    if close:
+        return f"did you mean '{close[0]}'? ({what}: {listing})"
+    return f"{what}: {listing}"

@@ -1,0 +1,138 @@
+"""Step 6 of the data path: write checked graphs into an on-disk pyoxigraph store.
+
+Layout under the store folder (default ``.geokb/``)::
+
+    builds/<stamp>/     one complete pyoxigraph store per successful build
+    current -> builds/<stamp>    symlink to the last good build
+
+A build writes a fresh store in ``builds/`` and only when it is complete swaps the
+``current`` link to it with one atomic rename. A failed or killed build never touches
+``current``, so the previous store keeps serving. The build before the current one is kept
+too, so that a server still reading it is not pulled from under.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from kb.errors import StoreError
+
+DEFAULT_STORE = Path(".geokb")
+KEEP_BUILDS = 2
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build wrote."""
+
+    path: Path
+    triples_per_graph: dict[str, int]
+
+    @property
+    def triples(self) -> int:
+        """Triples over all graphs."""
+        return sum(self.triples_per_graph.values())
+
+
+def current_build(root: Path) -> Path | None:
+    """The folder of the last good build under ``root``, or None if nothing was built."""
+    link = root / "current"
+    if not link.is_symlink():
+        return None
+    target = (root / os.readlink(link)).resolve()
+    return target if target.is_dir() else None
+
+
+def open_current(root: Path) -> tuple[ox.Store, Path]:
+    """The last good build, opened read-only, and its folder."""
+    path = current_build(root)
+    if path is None:
+        raise StoreError(f"no knowledge base built in {root}/ yet; run 'geokb build' first")
+    try:
+        return ox.Store.read_only(str(path)), path
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from None
+
+
+def write_build(root: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
+    """Write ``graphs`` (one named graph each) as a new build and make it current."""
+    builds = root / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    with (root / "build.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"another build is writing to {root}/; wait for it") from None
+        return _write_locked(root, builds, graphs)
+
+
+def _write_locked(root: Path, builds: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
+    target = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
+    partial = target.with_name(target.name + ".partial")
+    counts: dict[str, int] = {}
+    try:
+        store = ox.Store(str(partial))
+        for iri, graph in graphs.items():
+            name = ox.NamedNode(str(iri))
+            store.bulk_extend(_quads(graph, name))
+            counts[str(iri)] = len(graph)
+        store.flush()
+        del store
+        gc.collect()  # close the RocksDB handle before the folder is renamed
+        partial.rename(target)
+        _swap(root, target)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise StoreError(f"could not write the store in {builds}: {exc}") from None
+    _prune(builds, keep={target, current_build(root)})
+    return BuildReport(target, counts)
+
+
+def _swap(root: Path, target: Path) -> None:
+    tmp = root / f"current.{os.getpid()}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(target.relative_to(root))
+    os.replace(tmp, root / "current")  # atomic on POSIX
+
+
+def _prune(builds: Path, keep: set[Path | None]) -> None:
+    # Runs under the build lock, so any *.partial left is from a build that was killed.
+    for path in builds.glob("*.partial"):
+        shutil.rmtree(path, ignore_errors=True)
+    done = sorted((p for p in builds.iterdir() if p.is_dir()), key=lambda p: p.name)
+    old = [p for p in done if p.resolve() not in keep]
+    # Keep the newest build before the current one: a running server may still read it.
+    for path in old[: max(0, len(old) - (KEEP_BUILDS - 1))]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _quads(graph: Graph, name: ox.NamedNode) -> Iterator[ox.Quad]:
+    for s, p, o in graph:
+        yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), name)  # type: ignore[arg-type]
+
+
+def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """The pyoxigraph term for an rdflib term."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise StoreError(f"cannot store term {term!r}")

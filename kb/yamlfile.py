@@ -1,0 +1,155 @@
+"""Step 1 of the data path: read one YAML file into a node tree that keeps line numbers.
+
+Only plain YAML is accepted: no anchors or aliases (they make "billion laughs" bombs possible
+and are never needed for hand-written facts), no merge keys, no duplicate keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from kb.errors import DataError, Location, Problem, relative
+
+try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
+    from yaml import CSafeLoader as Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+
+#: Files larger than this are refused before parsing: hand-curated facts never get near it.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+def node_location(file: str, node: yaml.Node) -> Location:
+    """The 1-based line and column where ``node`` starts."""
+    mark = node.start_mark
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def read_yaml(path: Path) -> yaml.Node | None:
+    """Parse ``path`` into a YAML node tree, or raise DataError naming file, line and column.
+
+    Returns None for a file that holds only comments (nothing to load).
+    """
+    name = relative(path)
+    text = _read_text(path, name)
+    try:
+        root = yaml.compose(text, Loader=Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise DataError([_syntax_problem(name, exc)]) from None
+    except yaml.YAMLError as exc:  # errors without a position
+        raise DataError([Problem(Location(name), "", f"not valid YAML: {exc}")]) from None
+    if root is None:
+        return None
+    problems: list[Problem] = []
+    _check_plain(name, root, problems, set())
+    if problems:
+        raise DataError(problems)
+    return root
+
+
+def _read_text(path: Path, name: str) -> str:
+    if path.is_dir():
+        raise DataError(
+            [
+                Problem(
+                    Location(name),
+                    "",
+                    "is a directory, not a YAML file",
+                    "data files are '*.yaml' files; move or rename the directory",
+                )
+            ]
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(
+                [
+                    Problem(
+                        Location(name),
+                        "",
+                        f"file is {size // (1024 * 1024)} MiB; the limit is "
+                        f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                        "split it into several files by topic",
+                    )
+                ]
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError([Problem(Location(name), "", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise DataError(
+            [
+                Problem(
+                    Location(name, line, column),
+                    "",
+                    f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
+                    "save the file as UTF-8 (most editors: 'Save with encoding' > UTF-8)",
+                )
+            ]
+        ) from None
+
+
+def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+    message = exc.problem or exc.context or "not valid YAML"
+    hint = ""
+    if "'\\t'" in message or "\\t" in message:
+        hint = "indent with spaces, not tabs"
+    elif "mapping values are not allowed" in message:
+        hint = "a value containing ': ' must be quoted, e.g. title: \"A: B\""
+    elif "could not find expected ':'" in message:
+        hint = "each line of a record needs 'key: value'"
+    return Problem(loc, "", f"YAML syntax error: {message}", hint)
+
+
+def _check_plain(name: str, node: yaml.Node, problems: list[Problem], seen: set[int]) -> None:
+    # A node reached twice is an alias (*name): refuse it without expanding it.
+    if id(node) in seen:
+        problems.append(
+            Problem(
+                node_location(name, node),
+                "",
+                "anchors and aliases (&name, *name) are not supported",
+                "write the value out in full",
+            )
+        )
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.tag == "tag:yaml.org,2002:merge":
+                    problems.append(
+                        Problem(
+                            node_location(name, key),
+                            "<<",
+                            "merge keys are not supported",
+                            "write the fields out in full",
+                        )
+                    )
+                elif key.value in first:
+                    problems.append(
+                        Problem(
+                            node_location(name, key),
+                            key.value,
+                            f"duplicate key (first given on line {first[key.value]})",
+                            "give each key once per record",
+                        )
+                    )
+                else:
+                    first[key.value] = key.start_mark.line + 1
+            else:
+                problems.append(Problem(node_location(name, key), "", "keys must be plain words"))
+            _check_plain(name, value, problems, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_plain(name, item, problems, seen)

@@ -17,10 +17,14 @@ from kb.records import Record
 
 def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
     """Every SHACL violation in ``data``, located through ``records`` (records by IRI)."""
+    # pyshacl adds triples to the graphs it is given: hand it copies of the cached ones
+    shapes, ontology = Graph(), Graph()
+    shapes += shapes_graph()
+    ontology += ontology_graph()
     conforms, report, _ = validate(
         data,
-        shacl_graph=shapes_graph(),
-        ont_graph=ontology_graph(),
+        shacl_graph=shapes,
+        ont_graph=ontology,
         inference="none",
         abort_on_first=False,
         allow_warnings=True,

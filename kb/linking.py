@@ -56,14 +56,14 @@ def link(records: Iterable[Record]) -> tuple[Catalog, list[Problem]]:
             continue
         catalog.records[key] = record
     for record in catalog:
-        for field_key, values in record.values.items():
+        for values in record.values.values():
             for value in values:
                 if isinstance(value, RefValue):
-                    _resolve(catalog, field_key, value, problems)
+                    _resolve(catalog, value, problems)
     return catalog, problems
 
 
-def _resolve(catalog: Catalog, key: str, ref: RefValue, problems: list[Problem]) -> None:
+def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
     found = [k for k in ref.kinds if (k, ref.id) in catalog.records]
     if len(found) == 1:
         catalog.resolved[ref] = catalog.records[(found[0], ref.id)].iri
@@ -72,7 +72,7 @@ def _resolve(catalog: Catalog, key: str, ref: RefValue, problems: list[Problem])
         problems.append(
             Problem(
                 ref.location,
-                key,
+                ref.path,
                 f"'{ref.id}' is ambiguous: it is the id of a {' and a '.join(found)}",
                 f"write the kind before the id: {' or '.join(f'{k}/{ref.id}' for k in found)}",
             )
@@ -86,4 +86,4 @@ def _resolve(catalog: Catalog, key: str, ref: RefValue, problems: list[Problem])
         hint += "(state ids are ISO 3166-1 alpha-3 codes, declared under 'states:')"
     else:
         hint += f"(declare it under '{KINDS_BY_NAME[ref.kinds[0]].section}:' or fix the spelling)"
-    problems.append(Problem(ref.location, key, f"unknown {kinds} id '{ref.id}'", hint))
+    problems.append(Problem(ref.location, ref.path, f"unknown {kinds} id '{ref.id}'", hint))

@@ -50,6 +50,7 @@ class RefValue:
     kinds: tuple[str, ...]
     id: str
     location: Location
+    path: str  # where in the file, e.g. 'arms_transfers[0].recipient'
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ def _value(
         kinds = (kind_name,)
     else:
         ref_id = text
-    return [RefValue(kinds, ref_id, where)]
+    return [RefValue(kinds, ref_id, where, path)]
 
 
 def parse_date(text: str) -> DateValue | None:

@@ -37,7 +37,7 @@ def read_yaml(path: Path) -> yaml.Node | None:
     try:
         root = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
-        raise DataError([_syntax_problem(name, exc)]) from None
+        raise DataError([_syntax_problem(name, text, exc)]) from None
     except yaml.YAMLError as exc:  # errors without a position
         raise DataError([Problem(Location(name), "", f"not valid YAML: {exc}")]) from None
     if root is None:
@@ -96,12 +96,14 @@ def _read_text(path: Path, name: str) -> str:
         ) from None
 
 
-def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
     message = exc.problem or exc.context or "not valid YAML"
     hint = ""
-    if "'\\t'" in message or "\\t" in message:
+    lines = text.splitlines()
+    at = lines[mark.line][mark.column : mark.column + 1] if mark and mark.line < len(lines) else ""
+    if at == "\t" or "\\t" in message:
         hint = "indent with spaces, not tabs"
     elif "mapping values are not allowed" in message:
         hint = "a value containing ': ' must be quoted, e.g. title: \"A: B\""

@@ -1,0 +1,113 @@
+"""Shared fixtures: small real data folders, real stores, and the real app over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from kb.pipeline import compile_data
+from kb.store import write_build
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+MINI = {
+    "sources.yaml": """\
+        sources:
+          - id: test-source
+            title: A test source
+            publisher: Test Publisher
+        """,
+    "states.yaml": """\
+        states:
+          - id: IRN
+            label: Iran
+            alpha2: IR
+          - id: RUS
+            label: Russia
+            alpha2: RU
+        """,
+    "transfers.yaml": """\
+        weapon_systems:
+          - id: drone-x
+            label: Drone X
+            category: UAV
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+            recipient: RUS
+            weapon_systems: [drone-x]
+            delivery_start_date: 2022-10
+            sources: [test-source]
+        """,
+}
+
+
+def write_data(folder: Path, files: dict[str, str]) -> Path:
+    """Write YAML files (dedented) into ``folder`` and return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store built from the real data/ folder."""
+    root = tmp_path_factory.mktemp("real-store")
+    write_build(root, compile_data(DATA).graphs)
+    return root
+
+
+class LiveServer:
+    """The real app served by uvicorn on a free local port, in a thread."""
+
+    def __init__(self, store_root: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(store_root), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live(real_store: Path) -> Iterator[LiveServer]:
+    """The app serving the real data over HTTP."""
+    with LiveServer(real_store) as server:
+        yield server
+
+
+@pytest.fixture()
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client for the live app."""
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        yield client

@@ -1,0 +1,6 @@
+from kb.generate import write_all
+
+
+def test_generated_files_are_up_to_date() -> None:
+    stale = write_all(check=True)
+    assert stale == [], f"run 'geokb generate': stale {stale}"

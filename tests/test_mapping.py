@@ -1,0 +1,42 @@
+from pathlib import Path
+
+from conftest import MINI, write_data
+from rdflib import DCTERMS, RDF, RDFS, XSD, Literal, URIRef
+
+from kb.pipeline import compile_data, graph_iri
+from kb.schema import GK
+
+T1 = URIRef("https://w3id.org/geokb/id/transfer/t1")
+IRN = URIRef("https://w3id.org/geokb/id/state/IRN")
+
+
+def test_transfer_maps_to_contract_terms(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data", MINI)
+    compiled = compile_data(data)
+    g = compiled.graphs[graph_iri(data, data / "transfers.yaml")]
+    assert (T1, RDF.type, GK.ArmsTransfer) in g
+    assert (T1, RDF.type, GK.Fact) in g
+    assert (T1, GK.supplier, IRN) in g
+    assert (T1, GK.recipient, URIRef("https://w3id.org/geokb/id/state/RUS")) in g
+    assert (T1, GK.weaponSystem, URIRef("https://w3id.org/geokb/id/weapon/drone-x")) in g
+    assert (T1, DCTERMS.source, URIRef("https://w3id.org/geokb/id/source/test-source")) in g
+    assert (T1, GK.deliveryStartDate, Literal("2022-10", datatype=XSD.gYearMonth)) in g
+
+
+def test_state_gets_codes_and_language_tagged_label(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data", MINI)
+    g = compile_data(data).graphs[graph_iri(data, data / "states.yaml")]
+    assert (IRN, GK.iso3166Alpha3, Literal("IRN")) in g
+    assert (IRN, GK.iso3166Alpha2, Literal("IR")) in g
+    assert (IRN, RDFS.label, Literal("Iran", lang="en")) in g
+
+
+def test_each_file_is_its_own_named_graph_plus_the_ontology(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data", MINI)
+    names = {str(i) for i in compile_data(data).graphs}
+    assert names == {
+        "https://w3id.org/geokb/graph/data/sources.yaml",
+        "https://w3id.org/geokb/graph/data/states.yaml",
+        "https://w3id.org/geokb/graph/data/transfers.yaml",
+        "https://w3id.org/geokb/graph/ontology",
+    }

@@ -2,22 +2,86 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from api import pages, sparql
+from api import description, entities, pages, sparql
+from api.executor import QueryPool
+from api.settings import Settings
 from api.state import ServedStore
 
+STATIC = Path(__file__).parent / "static"
 
-def create_app(store_root: Path) -> FastAPI:
-    """The geokb web app serving the last good build under ``store_root``."""
+# Pages load only their own scripts and styles, and talk only to this server.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(settings: Settings | Path) -> FastAPI:
+    """The geokb web app serving the last good build (a Path is the store folder)."""
+    if isinstance(settings, Path):
+        settings = Settings(store=settings)
+    served = ServedStore(settings.store)  # fails early, with a message, if nothing was built
+    pool = QueryPool(settings.workers, settings.timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.stop()
+
     app = FastAPI(
         title="geokb",
-        description="A geopolitical event knowledge base: SPARQL 1.1 endpoint and pages.",
+        description=(
+            "A geopolitical event knowledge base: a read-only SPARQL 1.1 endpoint, entity "
+            "pages and a query page. Every fact carries its source."
+        ),
         version="0.1.0",
+        lifespan=lifespan,
     )
-    app.state.store = ServedStore(store_root)
+    app.state.settings = settings
+    app.state.store = served
+    app.state.pool = pool
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Accept", "Content-Type"],
+        expose_headers=[sparql.TRUNCATED_HEADER, sparql.MAX_ROWS_HEADER],
+        max_age=86400,
+    )
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not request.url.path.startswith("/docs"):  # Swagger UI needs its own scripts
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     app.include_router(sparql.router)
     app.include_router(pages.router)
+    app.include_router(entities.router)
+
+    @app.get(
+        "/.well-known/void", summary="VoID description of the dataset", response_class=Response
+    )
+    def void(request: Request, format: str | None = None) -> Response:
+        return description.graph_response(request, description.void_description(request), format)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,22 +1,31 @@
-"""The SPARQL 1.1 Protocol endpoint: query via GET, POST form and POST sparql-query."""
+"""The SPARQL 1.1 Protocol endpoint: query via GET, POST form and POST sparql-query.
+
+Without a query, ``GET /sparql`` answers with the SPARQL Service Description.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
+from api import description
+from api.executor import QueryPool, ServerBusy, WorkerFailed
 from api.negotiation import NotAcceptable, choose
+from api.settings import Settings
 from api.state import ServedStore
+from api.worker import Job
 from kb import query as kbquery
-from kb.errors import QueryError, QueryRefused
+from kb.errors import QueryError, QueryRefused, QueryTimeout, QueryTooLong
 
 router = APIRouter()
 
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
+TRUNCATED_HEADER = "X-Geokb-Truncated"
+MAX_ROWS_HEADER = "X-Geokb-Max-Rows"
 
 
 class ProtocolError(Exception):
@@ -27,9 +36,13 @@ class ProtocolError(Exception):
         self.status = status
 
 
-def _plain(status: int, message: str) -> Response:
+def plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """A plain-text error response a person can read."""
     return Response(
-        message.rstrip() + "\n", status_code=status, media_type="text/plain; charset=utf-8"
+        message.rstrip() + "\n",
+        status_code=status,
+        headers=headers,
+        media_type="text/plain; charset=utf-8",
     )
 
 
@@ -40,71 +53,111 @@ def _one(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _request_params(request: Request) -> tuple[str, dict[str, list[str]]]:
-    """The query text and the other protocol parameters of a GET or POST request."""
+async def _request_params(request: Request, limit: int) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text (None if absent) and the other protocol parameters of a request."""
     url_params = parse_qs(request.url.query, keep_blank_values=True)
     if request.method == "GET":
-        query = _one(url_params, "query")
-        if query is None:
-            raise ProtocolError(400, "missing 'query' parameter")
-        return query, url_params
+        if "update" in url_params:
+            raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
+        return _one(url_params, "query"), url_params
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
+    if ctype not in (FORM, SPARQL_QUERY, SPARQL_UPDATE):
+        raise ProtocolError(
+            415, f"unsupported Content-Type '{ctype or '(none)'}'; send {FORM} or {SPARQL_QUERY}"
+        )
+    if ctype == SPARQL_UPDATE:
+        raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
+    body = await _read_body(request, limit)
     if ctype == FORM:
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if "update" in form:
             raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
-        if "query" in url_params:
+        if "query" in url_params and "query" in form:
             raise ProtocolError(400, "'query' given both in the URL and in the form body")
-        params = {**url_params, **form}
+        params = {**url_params, **{k: v + url_params.get(k, []) for k, v in form.items()}}
         query = _one(params, "query")
         if query is None:
             raise ProtocolError(400, "missing 'query' field in the form body")
         return query, params
-    if ctype == SPARQL_QUERY:
-        if "query" in url_params:
-            raise ProtocolError(
-                400, "the query was given both as the body and as a 'query' parameter; give it once"
-            )
-        try:
-            return body.decode("utf-8"), url_params
-        except UnicodeDecodeError:
-            raise ProtocolError(400, "the query body is not valid UTF-8") from None
-    if ctype == SPARQL_UPDATE:
-        raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
-    raise ProtocolError(
-        415, f"unsupported Content-Type '{ctype or '(none)'}'; send {FORM} or {SPARQL_QUERY}"
-    )
+    if "query" in url_params:
+        raise ProtocolError(
+            400, "the query was given both as the body and as a 'query' parameter; give it once"
+        )
+    try:
+        return body.decode("utf-8"), url_params
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "the query body is not valid UTF-8") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    # Refuse oversized bodies while reading, without holding more than the limit in memory.
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ProtocolError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ProtocolError(413, f"request body is over the limit of {limit:,} bytes")
+    return bytes(body)
 
 
 async def sparql(request: Request) -> Response:
-    """Answer one SPARQL protocol request."""
+    """Answer one SPARQL protocol request (or describe the service when there is no query)."""
+    settings: Settings = request.app.state.settings
     served: ServedStore = request.app.state.store
+    pool: QueryPool = request.app.state.pool
     try:
-        query, params = await _request_params(request)
+        # a form-encoded body may be up to 3x the query (percent-encoding)
+        query, params = await _request_params(request, 3 * settings.max_query_chars + 4096)
+        if query is None:  # only a GET gets here without one
+            return description.service_description_response(request, _one(params, "format"))
+        if len(query) > settings.max_query_chars:
+            raise QueryTooLong(
+                f"query is {len(query):,} characters long; the limit is "
+                f"{settings.max_query_chars:,}"
+            )
         dataset = kbquery.Dataset(
             tuple(params.get("default-graph-uri", [])), tuple(params.get("named-graph-uri", []))
         )
-        shape = kbquery.guard(query)
+        shape = kbquery.guard(query, settings.max_query_chars)
         fmt = choose(shape, request.headers.get("accept"), _one(params, "format"))
-        result = await run_in_threadpool(
-            lambda: kbquery.serialize(kbquery.run(served.get(), query, dataset), fmt)
-        )
+        job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
+        execution = await pool.execute(job)
     except ProtocolError as exc:
-        return _plain(exc.status, str(exc))
+        return plain(exc.status, str(exc))
     except NotAcceptable as exc:
-        return _plain(406, str(exc))
+        return plain(406, str(exc))
+    except QueryTooLong as exc:
+        return plain(413, str(exc))
     except QueryRefused as exc:
-        return _plain(403, str(exc))
+        return plain(403, str(exc))
+    except QueryTimeout as exc:
+        return plain(503, str(exc), {"Retry-After": "5"})
+    except ServerBusy as exc:
+        return plain(503, str(exc), {"Retry-After": "5"})
+    except WorkerFailed as exc:
+        return plain(500, f"the query failed inside the server: {exc}")
     except QueryError as exc:
-        return _plain(400, str(exc))
-    return Response(result, media_type=fmt.content_type, headers={"Vary": "Accept"})
+        return plain(400, str(exc))
+    headers = {"Vary": "Accept", MAX_ROWS_HEADER: str(settings.max_rows)}
+    if execution.truncated:
+        headers[TRUNCATED_HEADER] = (
+            f"true; the result was cut to the first {settings.max_rows:,} rows"
+        )
+    return StreamingResponse(execution.chunks, media_type=fmt.content_type, headers=headers)
 
 
 router.add_api_route(
     "/sparql",
     sparql,
     methods=["GET", "POST"],
+    name="sparql",
     summary="SPARQL 1.1 query endpoint (read-only)",
+    description=(
+        "SPARQL 1.1 Protocol: `query` by GET, POST form or POST `application/sparql-query`, "
+        "with `default-graph-uri`, `named-graph-uri` and an optional `format`. Results by "
+        "content negotiation. Without a query: the SPARQL Service Description."
+    ),
     response_class=Response,
 )

@@ -27,7 +27,7 @@ class ServedStore:
                     self._store, self._path = open_current(self.root)
         return self._store
 
-    @property
-    def path(self) -> Path:
-        """The build folder being served."""
+    def current_path(self) -> Path:
+        """The folder of the last good build (what query workers should open)."""
+        self.get()
         return self._path

@@ -64,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the last good build over HTTP (SPARQL + pages)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds a query may run before it is stopped (default: 30)",
+    )
+    p.add_argument(
+        "--max-rows",
+        type=int,
+        default=50_000,
+        help="rows (or triples) a result may hold before it is cut (default: 50000)",
+    )
+    p.add_argument("--workers", type=int, default=3, help="query worker processes (default: 3)")
     store_arg(p)
 
     p = sub.add_parser("export", help="write the whole knowledge base as RDF")
@@ -145,10 +158,14 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.settings import Settings
 
-    open_current(args.store)  # fail here, with a message, if nothing was built
+    settings = Settings(
+        store=args.store, timeout_s=args.timeout, max_rows=args.max_rows, workers=args.workers
+    )
+    app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(create_app(args.store), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -65,6 +65,10 @@ class QueryRefused(QueryError):
     """A well-formed request that geokb will not run: an update, SERVICE, LOAD."""
 
 
+class QueryTooLong(QueryError):
+    """A query longer than the configured limit."""
+
+
 class QueryTimeout(QueryError):
     """A query ran past its time limit and was stopped."""
 

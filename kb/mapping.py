@@ -14,7 +14,7 @@ from kb.records import DateValue, LangString, Record, RefValue, UrlValue, Value
 
 def new_graph(identifier: URIRef | None = None) -> Graph:
     """An empty graph with geokb's prefixes bound."""
-    graph = Graph(identifier=identifier)
+    graph = Graph(identifier=identifier, bind_namespaces="none")
     for prefix, ns in schema.PREFIXES.items():
         graph.bind(prefix, ns, override=True)
     return graph

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from kb import schema
-from kb.errors import QueryError, QueryRefused
+from kb.errors import QueryError, QueryRefused, QueryTooLong
 from kb.formats import Format, ResultShape
 
 MAX_QUERY_CHARS = 100_000
@@ -52,12 +52,10 @@ def code_of(query: str) -> str:
     return _OPAQUE.sub(lambda m: " " * len(m.group(0)), query)
 
 
-def guard(query: str) -> ResultShape:
+def guard(query: str, max_chars: int = MAX_QUERY_CHARS) -> ResultShape:
     """Refuse what a read-only, no-outbound endpoint must not run; return the result shape."""
-    if len(query) > MAX_QUERY_CHARS:
-        raise QueryRefused(
-            f"query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}"
-        )
+    if len(query) > max_chars:
+        raise QueryTooLong(f"query is {len(query):,} characters long; the limit is {max_chars:,}")
     code = code_of(query)
     update = _UPDATE.search(code)
     if update:

@@ -27,7 +27,6 @@ ONTOLOGY_GRAPH = URIRef(GRAPH_BASE + "ontology")
 #: Prefixes preset for queries, pages and serialisations.
 PREFIXES: dict[str, str] = {
     "gk": str(GK),
-    "id": ID_BASE,
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),

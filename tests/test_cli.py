@@ -29,7 +29,7 @@ def test_build_then_query_as_table_and_json(
     capsys.readouterr()
     q = "SELECT ?t WHERE { ?t <https://w3id.org/geokb/ontology#supplier> ?s }"
     assert main(["query", q]) == 0
-    assert "id:transfer/t1" in capsys.readouterr().out
+    assert "<https://w3id.org/geokb/id/transfer/t1>" in capsys.readouterr().out
     assert main(["query", q, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["results"]["bindings"][0]["t"]["value"].endswith("/id/transfer/t1")

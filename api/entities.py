@@ -1,0 +1,199 @@
+"""Entity pages: every ``https://w3id.org/geokb/id/...`` IRI is served at ``/id/...``.
+
+HTML for browsers (label, facts with sources and dates, incoming links), and RDF (Turtle,
+JSON-LD, ...) by content negotiation. Every data value is escaped before it reaches HTML.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from html import escape
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from api.negotiation import NotAcceptable, choose, parse_accept
+from api.state import ServedStore
+from kb import schema
+
+router = APIRouter()
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+LABEL = ox.NamedNode(str(schema.LABEL.iri))
+TITLE = ox.NamedNode(str(schema.TITLE.iri))
+SOURCE = ox.NamedNode(str(schema.SOURCE.iri))
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+# Labels for the properties geokb borrows from other vocabularies (rdfs:, dcterms:, owl: ...)
+_PROPERTY_LABELS = {str(p.iri): p.label for p in schema.properties()}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What the store says about one IRI: its triples out and in, and labels of neighbours."""
+
+    iri: str
+    outgoing: list[tuple[ox.NamedNode, Term]]
+    incoming: list[tuple[Term, ox.NamedNode]]
+    labels: dict[str, str]
+
+
+def _label_of(store: ox.Store, node: Term) -> str | None:
+    if not isinstance(node, ox.NamedNode):
+        return None
+    best: str | None = None
+    for predicate in (LABEL, TITLE):
+        for quad in store.quads_for_pattern(node, predicate, None, None):
+            obj = quad.object
+            if isinstance(obj, ox.Literal):
+                if obj.language in (None, "en"):
+                    return obj.value
+                best = best or obj.value
+    return best
+
+
+def load_entity(store: ox.Store, iri: str) -> Entity | None:
+    """Everything about ``iri`` in the store, or None if nothing is known about it."""
+    node = ox.NamedNode(iri)
+    outgoing = sorted(
+        {(q.predicate, q.object) for q in store.quads_for_pattern(node, None, None, None)},
+        key=lambda po: (po[0].value, str(po[1])),
+    )
+    incoming: list[tuple[Term, ox.NamedNode]] = sorted(
+        {(q.subject, q.predicate) for q in store.quads_for_pattern(None, None, node, None)},
+        key=lambda sp: (sp[1].value, str(sp[0])),
+    )
+    if not outgoing and not incoming:
+        return None
+    labels: dict[str, str] = dict(_PROPERTY_LABELS)
+    for term in [
+        node,
+        *(p for p, _ in outgoing),
+        *(o for _, o in outgoing),
+        *(s for s, _ in incoming),
+        *(p for _, p in incoming),
+    ]:
+        if isinstance(term, ox.NamedNode) and term.value not in labels:
+            label = _label_of(store, term)
+            if label:
+                labels[term.value] = label
+    return Entity(iri, outgoing, incoming, labels)
+
+
+def _href(iri: str) -> str:
+    if iri.startswith(schema.ID_BASE):
+        return "/id/" + iri[len(schema.ID_BASE) :]
+    return iri
+
+
+def _term_html(term: Term, labels: dict[str, str]) -> str:
+    if isinstance(term, ox.NamedNode):
+        text = labels.get(term.value, term.value)
+        return (
+            f'<a href="{escape(_href(term.value))}" title="{escape(term.value)}">{escape(text)}</a>'
+        )
+    if isinstance(term, ox.Literal):
+        extra = ""
+        if term.language:
+            extra = f' <span class="tag">@{escape(term.language)}</span>'
+        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            extra = f' <span class="tag">{escape(term.datatype.value.rsplit("#", 1)[-1])}</span>'
+        return f"{escape(term.value)}{extra}"
+    return escape(str(term))
+
+
+def render_html(entity: Entity) -> str:
+    """The HTML page of an entity. All data is escaped."""
+    labels = entity.labels
+    title = labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
+    types = [o for p, o in entity.outgoing if p == RDF_TYPE]
+    by_property: dict[str, list[Term]] = defaultdict(list)
+    sources: list[Term] = []
+    for p, o in entity.outgoing:
+        if p == SOURCE:
+            sources.append(o)
+        elif p != RDF_TYPE:
+            by_property[p.value].append(o)
+    rows = "".join(
+        f"<tr><th>{_term_html(ox.NamedNode(p), labels)}</th>"
+        f"<td>{'<br>'.join(_term_html(v, labels) for v in values)}</td></tr>"
+        for p, values in by_property.items()
+    )
+    source_items = "".join(f"<li>{_term_html(s, labels)}</li>" for s in sources)
+    incoming = "".join(
+        f"<li>{_term_html(s, labels)} <span class='via'>— {_term_html(p, labels)}</span></li>"
+        for s, p in entity.incoming
+    )
+    type_links = ", ".join(_term_html(t, labels) for t in types)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{escape(title)} — geokb</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="alternate" type="text/turtle" href="?format=turtle">
+<link rel="alternate" type="application/ld+json" href="?format=jsonld">
+<link rel="stylesheet" href="/static/geokb.css">
+</head><body>
+<nav><a href="/">geokb</a> · <a href="/sparql">SPARQL</a></nav>
+<h1>{escape(title)}</h1>
+<p class="iri"><code>{escape(entity.iri)}</code> · {type_links}
+ · <a href="?format=turtle">Turtle</a> · <a href="?format=jsonld">JSON-LD</a></p>
+<h2>Facts</h2>
+<table class="facts">{rows or "<tr><td>No statements.</td></tr>"}</table>
+<h2>Sources</h2>
+<ul class="sources">{source_items or "<li>None cited.</li>"}</ul>
+<h2>Referenced by</h2>
+<ul class="incoming">{incoming or "<li>Nothing refers to this.</li>"}</ul>
+</body></html>
+"""
+
+
+def _rdf(entity: Entity) -> list[ox.Triple]:
+    node = ox.NamedNode(entity.iri)
+    triples = [ox.Triple(node, p, o) for p, o in entity.outgoing]
+    triples += [ox.Triple(s, p, node) for s, p in entity.incoming]  # type: ignore[arg-type]
+    return triples
+
+
+def _wants_html(accept: str | None) -> bool:
+    for media, q in parse_accept(accept or "*/*"):
+        if q > 0 and media in ("text/html", "application/xhtml+xml"):
+            return True
+        if q > 0 and media != "*/*":
+            return False
+    return True
+
+
+@router.get(
+    "/id/{path:path}", summary="An entity page (HTML, Turtle or JSON-LD)", response_class=Response
+)
+async def entity_page(path: str, request: Request, format: str | None = None) -> Response:
+    """Describe the entity ``https://w3id.org/geokb/id/{path}``."""
+    served: ServedStore = request.app.state.store
+    iri = schema.ID_BASE + path
+    entity = await run_in_threadpool(load_entity, served.get(), iri)
+    accept = request.headers.get("accept")
+    html = (format in ("html", None) and _wants_html(accept)) or format == "html"
+    if entity is None:
+        message = f"Nothing is known about {iri}."
+        if html:
+            return HTMLResponse(
+                f"<!doctype html><title>Not found — geokb</title>"
+                f"<p>{escape(message)} <a href='/'>Query page</a></p>",
+                status_code=404,
+            )
+        return Response(message + "\n", status_code=404, media_type="text/plain; charset=utf-8")
+    if html:
+        return HTMLResponse(render_html(entity), headers={"Vary": "Accept"})
+    try:
+        fmt = choose("graph", accept, format)
+    except NotAcceptable as exc:
+        return Response(str(exc) + "\n", status_code=406, media_type="text/plain; charset=utf-8")
+    assert isinstance(fmt.ox_format, ox.RdfFormat)
+    data = ox.serialize(
+        _rdf(entity),
+        format=fmt.ox_format,
+        prefixes=schema.PREFIXES if fmt.name == "turtle" else None,
+    )
+    return Response(data, media_type=fmt.content_type, headers={"Vary": "Accept"})

@@ -1,0 +1,19 @@
+"""What an operator can set when serving: limits and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.store import DEFAULT_STORE
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Serving settings; every limit has a safe default."""
+
+    store: Path = DEFAULT_STORE
+    timeout_s: float = 30.0
+    max_rows: int = 50_000
+    max_query_chars: int = 100_000
+    workers: int = 3

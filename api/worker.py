@@ -1,0 +1,80 @@
+"""A query worker process: opens the store read-only, runs one query at a time.
+
+Queries run here, not in the web server, because pyoxigraph cannot interrupt a query from
+Python: on timeout the server kills this process, which really stops the work and frees its
+CPU, and starts a fresh one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import pyoxigraph as ox
+
+from kb import formats, results
+from kb import query as kbquery
+from kb.errors import QueryError, QueryRefused
+
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query for a worker."""
+
+    store: str
+    query: str
+    dataset: kbquery.Dataset
+    format: str
+    max_rows: int
+
+
+class _Chunks:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.conn.send(("data", b"".join(self.parts)))
+            self.parts, self.size = [], 0
+
+
+def main(conn: Connection) -> None:
+    """Answer jobs from ``conn`` until it closes."""
+    stores: dict[str, ox.Store] = {}
+    while True:
+        try:
+            job: Job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if job.store not in stores:
+                stores.clear()  # a new build was swapped in: drop the old handle
+                stores[job.store] = ox.Store.read_only(job.store)
+            fmt = formats.lookup(job.format)
+            assert fmt is not None
+            result = kbquery.run(stores[job.store], job.query, job.dataset)
+            capped = results.cap(result, job.max_rows)
+        except QueryRefused as exc:
+            conn.send(("refused", str(exc)))
+            continue
+        except QueryError as exc:
+            conn.send(("query", str(exc)))
+            continue
+        except Exception as exc:
+            conn.send(("internal", f"{type(exc).__name__}: {exc}"))
+            continue
+        conn.send(("head", capped.truncated))
+        out = _Chunks(conn)
+        results.write(capped, fmt, out.write)
+        out.flush()
+        conn.send(("end",))

@@ -1,0 +1,194 @@
+"""Write query results incrementally, with a cap on rows, in every result format.
+
+pyoxigraph's own serialisers write a whole result at once and cannot stop after N rows, so
+SELECT results are written here (SPARQL 1.1 JSON, XML, CSV and TSV), row by row, into any
+``write(bytes)`` sink; graph results go through ``pyoxigraph.serialize`` after the cap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+from kb import schema
+from kb.formats import Format
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+Row = list[Term | None]
+Write = Callable[[bytes], object]
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+@dataclass(frozen=True)
+class Capped:
+    """A result cut to at most ``limit`` rows (or triples), and whether anything was cut."""
+
+    result: ox.QueryBoolean | tuple[list[str], list[Row]] | list[ox.Triple]
+    truncated: bool
+
+
+def cap(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, limit: int) -> Capped:
+    """Take at most ``limit`` rows or triples from ``result``; the rest is never evaluated."""
+    if isinstance(result, ox.QueryBoolean):
+        return Capped(result, False)
+    if isinstance(result, ox.QueryTriples):
+        triples = list(islice(result, limit + 1))
+        return Capped(triples[:limit], len(triples) > limit)
+    names = [v.value for v in result.variables]
+    rows = [[sol[n] for n in names] for sol in islice(result, limit + 1)]
+    return Capped((names, rows[:limit]), len(rows) > limit)
+
+
+def write(capped: Capped, fmt: Format, out: Write) -> None:
+    """Serialise a capped result in ``fmt`` into ``out``."""
+    result = capped.result
+    if isinstance(result, ox.QueryBoolean):
+        data = result.serialize(format=fmt.ox_format)  # type: ignore[arg-type]
+        assert data is not None
+        out(data)
+    elif isinstance(result, list):
+        assert isinstance(fmt.ox_format, ox.RdfFormat)
+        prefixes = schema.PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
+        ox.serialize(result, _Sink(out), format=fmt.ox_format, prefixes=prefixes)  # type: ignore[arg-type]
+    else:
+        names, rows = result
+        writer = _WRITERS[fmt.name]
+        for chunk in writer(names, rows, capped.truncated):
+            out(chunk.encode("utf-8"))
+
+
+class _Sink:
+    """A binary file-like object that passes every write on."""
+
+    def __init__(self, out: Write) -> None:
+        self._out = out
+
+    def write(self, data: bytes) -> int:
+        self._out(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _batched(lines: Iterable[str], size: int = 500) -> Iterator[str]:
+    it = iter(lines)
+    while batch := "".join(islice(it, size)):
+        yield batch
+
+
+def _json_term(term: Term) -> dict[str, object]:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out: dict[str, object] = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    return {
+        "type": "triple",
+        "value": {
+            "subject": _json_term(term.subject),
+            "predicate": _json_term(term.predicate),
+            "object": _json_term(term.object),
+        },
+    }
+
+
+def _json(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield '{"head":{"vars":' + dumps(names) + "}"
+    if truncated:
+        yield ',"truncated":true'
+    yield ',"results":{"bindings":['
+
+    def lines() -> Iterator[str]:
+        for i, row in enumerate(rows):
+            binding = {n: _json_term(t) for n, t in zip(names, row, strict=True) if t is not None}
+            yield ("," if i else "") + dumps(binding)
+
+    yield from _batched(lines())
+    yield "]}}"
+
+
+def _xml_term(term: Term) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return (
+                f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+            )
+        return f"<literal>{escape(term.value)}</literal>"
+    return (
+        f"<triple><subject>{_xml_term(term.subject)}</subject>"
+        f"<predicate>{_xml_term(term.predicate)}</predicate>"
+        f"<object>{_xml_term(term.object)}</object></triple>"
+    )
+
+
+def _xml(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield '<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>'
+    yield "".join(f"<variable name={quoteattr(n)}/>" for n in names)
+    if truncated:
+        yield '<link href="https://w3id.org/geokb/ontology#TruncatedResult"/>'
+    yield "</head>\n<results>\n"
+
+    def lines() -> Iterator[str]:
+        for row in rows:
+            cells = "".join(
+                f"<binding name={quoteattr(n)}>{_xml_term(t)}</binding>"
+                for n, t in zip(names, row, strict=True)
+                if t is not None
+            )
+            yield f"<result>{cells}</result>\n"
+
+    yield from _batched(lines())
+    yield "</results>\n</sparql>\n"
+
+
+def _csv_cell(term: Term | None) -> str:
+    if term is None:
+        text = ""
+    elif isinstance(term, ox.BlankNode):
+        text = f"_:{term.value}"
+    elif isinstance(term, ox.NamedNode | ox.Literal):
+        text = term.value
+    else:
+        text = str(term)
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
+    yield ",".join(_csv_cell(ox.Literal(n)) for n in names) + "\r\n"
+    yield from _batched(",".join(_csv_cell(t) for t in row) + "\r\n" for row in rows)
+
+
+def _tsv(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
+    yield "\t".join(f"?{n}" for n in names) + "\n"
+    yield from _batched("\t".join("" if t is None else str(t) for t in row) + "\n" for row in rows)
+
+
+_WRITERS: dict[str, Callable[[list[str], list[Row], bool], Iterator[str]]] = {
+    "json": _json,
+    "xml": _xml,
+    "csv": _csv,
+    "tsv": _tsv,
+}

@@ -36,8 +36,8 @@ def choose(shape: ResultShape, accept: str | None, format_param: str | None) -> 
     """The format for a result of ``shape``: ``format=`` first, then Accept, then the default."""
     candidates = formats.for_shape(shape)
     if format_param:
-        fmt = formats.lookup(format_param)
-        if fmt is None or fmt not in candidates:
+        fmt = formats.lookup(format_param, shape)
+        if fmt is None:
             raise NotAcceptable(
                 f"format '{format_param}' cannot carry this result; "
                 f"use one of: {formats.names(shape)}"
@@ -64,4 +64,4 @@ def _matches(media: str, fmt: Format) -> bool:
         return True
     if media.endswith("/*"):
         return fmt.media_type.startswith(media[:-1])
-    return media == fmt.media_type or media in fmt.also
+    return media in formats.names_of(fmt)

@@ -16,6 +16,7 @@ from api.negotiation import NotAcceptable, choose
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
+from kb import formats
 from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused, QueryTimeout, QueryTooLong
 
@@ -148,16 +149,101 @@ async def sparql(request: Request) -> Response:
     return StreamingResponse(execution.chunks, media_type=fmt.content_type, headers=headers)
 
 
+_PARAMS = [
+    {
+        "name": "query",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The SPARQL query. Without it, GET returns the Service Description.",
+    },
+    {
+        "name": "default-graph-uri",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "named-graph-uri",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Result format (json, xml, csv, tsv, turtle, ntriples, nquads, rdfxml, "
+        "jsonld); overrides Accept.",
+    },
+]
+_RESULTS = {
+    "200": {
+        "description": "Query results (SPARQL results or RDF, by content negotiation).",
+        "content": {f.media_type: {"schema": {"type": "string"}} for f in formats.FORMATS},
+    },
+    **{
+        code: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}
+        for code, text in {
+            "400": "Malformed query or request",
+            "403": "Update or SERVICE refused",
+            "406": "No acceptable result format",
+            "413": "Query too long",
+            "415": "Unsupported request media type",
+            "503": "Query timed out or server busy",
+        }.items()
+    },
+}
+_DESCRIPTION = (
+    "SPARQL 1.1 Protocol, read-only: `query` by GET, POST form or POST "
+    "`application/sparql-query`, with `default-graph-uri`, `named-graph-uri` and an optional "
+    "`format`. Results by content negotiation. Without a query, GET returns the SPARQL Service "
+    "Description."
+)
 router.add_api_route(
     "/sparql",
     sparql,
-    methods=["GET", "POST"],
+    methods=["GET"],
     name="sparql",
-    summary="SPARQL 1.1 query endpoint (read-only)",
-    description=(
-        "SPARQL 1.1 Protocol: `query` by GET, POST form or POST `application/sparql-query`, "
-        "with `default-graph-uri`, `named-graph-uri` and an optional `format`. Results by "
-        "content negotiation. Without a query: the SPARQL Service Description."
-    ),
+    operation_id="sparqlGet",
+    summary="SPARQL 1.1 query (GET)",
+    description=_DESCRIPTION,
     response_class=Response,
+    openapi_extra={"parameters": _PARAMS, "responses": _RESULTS},
+)
+router.add_api_route(
+    "/sparql",
+    sparql,
+    methods=["POST"],
+    name="sparql_post",
+    operation_id="sparqlPost",
+    summary="SPARQL 1.1 query (POST)",
+    description=_DESCRIPTION,
+    response_class=Response,
+    openapi_extra={
+        "parameters": _PARAMS[1:],
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["query"],
+                        "properties": {
+                            "query": {"type": "string"},
+                            "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                            "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                },
+                SPARQL_QUERY: {"schema": {"type": "string"}},
+            },
+        },
+        "responses": _RESULTS,
+    },
 )

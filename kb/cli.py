@@ -141,9 +141,9 @@ def _query(args: argparse.Namespace) -> int:
     if args.format == "table":
         print(table(result))
         return 0
-    fmt = formats.lookup(args.format)
     shape = shape_of(result)
-    if fmt is None or fmt not in formats.for_shape(shape):
+    fmt = formats.lookup(args.format, shape)
+    if fmt is None:
         print(
             f"error: format '{args.format}' does not fit this query; "
             f"use table or one of: {formats.names(shape)}",

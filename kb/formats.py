@@ -56,7 +56,7 @@ FORMATS: tuple[Format, ...] = (
         "ttl",
         "graph",
         ox.RdfFormat.TURTLE,
-        ("application/x-turtle", "ttl"),
+        ("application/x-turtle", "application/turtle", "n3", "text/n3", "text/rdf+n3"),
     ),
     Format(
         "ntriples",
@@ -70,20 +70,38 @@ FORMATS: tuple[Format, ...] = (
         "nquads", "application/n-quads", "nq", "dataset", ox.RdfFormat.N_QUADS, ("nq", "n-quads")
     ),
     Format(
-        "rdfxml", "application/rdf+xml", "rdf", "graph", ox.RdfFormat.RDF_XML, ("rdf", "xml-rdf")
+        "rdfxml",
+        "application/rdf+xml",
+        "rdf",
+        "graph",
+        ox.RdfFormat.RDF_XML,
+        ("xml", "rdf/xml", "application/xml", "text/xml"),
     ),
-    Format("jsonld", "application/ld+json", "jsonld", "graph", ox.RdfFormat.JSON_LD, ("json-ld",)),
+    Format(
+        "jsonld",
+        "application/ld+json",
+        "jsonld",
+        "graph",
+        ox.RdfFormat.JSON_LD,
+        ("json-ld", "json", "application/json", "application/x-json+ld"),
+    ),
 )
 
-_BY_NAME: dict[str, Format] = {}
-for _f in FORMATS:
-    for _key in (_f.name, _f.media_type, _f.extension, *_f.also):
-        _BY_NAME.setdefault(_key.lower(), _f)
+
+def names_of(fmt: Format) -> tuple[str, ...]:
+    """Every name a client may use for ``fmt``: short name, media types, file extension."""
+    return (fmt.name, fmt.media_type, fmt.extension, *fmt.also)
 
 
-def lookup(name: str) -> Format | None:
-    """The format called ``name`` (a short name, media type or file extension), if any."""
-    return _BY_NAME.get(name.strip().lower())
+def lookup(name: str, shape: ResultShape | None = None) -> Format | None:
+    """The format called ``name`` (a short name, media type or file extension), if any.
+
+    With ``shape``, only formats for that shape count: 'xml' is SPARQL XML results for a
+    SELECT and RDF/XML for a CONSTRUCT, as clients such as SPARQLWrapper expect.
+    """
+    key = name.strip().lower()
+    candidates = for_shape(shape) if shape else list(FORMATS)
+    return next((f for f in candidates if key in names_of(f)), None)
 
 
 def for_shape(shape: ResultShape) -> list[Format]:

@@ -78,7 +78,8 @@ def write_build(root: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
 
 
 def _write_locked(root: Path, builds: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
-    target = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
+    ns = time.time_ns()  # one clock reading, so names sort in build order
+    target = builds / f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(ns // 10**9))}-{ns % 10**9:09d}"
     partial = target.with_name(target.name + ".partial")
     counts: dict[str, int] = {}
     try:

@@ -1,0 +1,76 @@
+"""Pages for people: the query page and entity pages."""
+
+from pathlib import Path
+
+import httpx
+from conftest import MINI, LiveServer, write_data
+from rdflib import Graph, URIRef
+
+from kb.examples import examples
+from kb.pipeline import compile_data
+from kb.store import write_build
+
+
+def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -> None:
+    page = http.get("/")
+    assert page.status_code == 200
+    assert 'src="static/yasgui/yasgui.min.js"' in page.text
+    assert "cdn" not in page.text.lower()
+    assert http.get("/static/yasgui/yasgui.min.js").status_code == 200
+    assert http.get("/static/query.js").status_code == 200
+    assert len(examples()) >= 8
+    for ex in examples():
+        assert ex.name in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_openapi_docs(http: httpx.Client) -> None:
+    assert http.get("/docs").status_code == 200
+    spec = http.get("/openapi.json").json()
+    assert "/sparql" in spec["paths"]
+
+
+def test_entity_page_html_shows_label_facts_sources_and_incoming(http: httpx.Client) -> None:
+    page = http.get("/id/transfer/irn-rus-shahed-131-136", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "<h1>Shahed-131/136 drones from Iran to Russia</h1>" in text
+    assert 'href="/id/state/IRN"' in text and ">Iran</a>" in text
+    assert "Can Iran&#x27;s Shahed drones in Ukraine help ease tension with Russia?" in text
+    state = http.get("/id/state/RUS", headers={"Accept": "text/html"}).text
+    assert 'href="/id/transfer/irn-rus-shahed-131-136"' in state  # incoming link
+
+
+def test_entity_page_rdf_by_content_negotiation(http: httpx.Client) -> None:
+    iri = URIRef("https://w3id.org/geokb/id/state/IRN")
+    ttl = http.get("/id/state/IRN", headers={"Accept": "text/turtle"})
+    assert ttl.headers["content-type"].startswith("text/turtle")
+    g = Graph().parse(data=ttl.text, format="turtle")
+    assert (iri, None, None) in g
+    jsonld = http.get("/id/state/IRN", headers={"Accept": "application/ld+json"})
+    assert jsonld.headers["content-type"].startswith("application/ld+json")
+    assert len(Graph().parse(data=jsonld.text, format="json-ld")) == len(g)
+    assert (
+        http.get("/id/state/IRN?format=jsonld")
+        .headers["content-type"]
+        .startswith("application/ld+json")
+    )
+
+
+def test_unknown_entity_is_404(http: httpx.Client) -> None:
+    assert http.get("/id/state/XXX", headers={"Accept": "text/html"}).status_code == 404
+    assert http.get("/id/state/XXX", headers={"Accept": "text/turtle"}).status_code == 404
+
+
+def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    files = {**MINI, "states.yaml": MINI["states.yaml"].replace("label: Iran", f"label: '{evil}'")}
+    store = tmp_path / "store"
+    write_build(store, compile_data(write_data(tmp_path / "data", files)).graphs)
+    with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
+        for path in ("/id/state/IRN", "/id/transfer/t1"):
+            page = client.get(path, headers={"Accept": "text/html"}).text
+            assert "<script>alert" not in page
+            assert "<img src=x" not in page
+            assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page

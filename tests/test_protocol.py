@@ -1,0 +1,231 @@
+"""SPARQL 1.1 Protocol behaviour of /sparql, over real HTTP against the running app."""
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import httpx
+import pytest
+from rdflib import Graph
+
+SELECT = """PREFIX gk: <https://w3id.org/geokb/ontology#>
+SELECT ?s WHERE { ?s a gk:State } ORDER BY ?s"""
+CONSTRUCT = """PREFIX gk: <https://w3id.org/geokb/ontology#>
+CONSTRUCT { ?s a gk:State } WHERE { ?s a gk:State }"""
+STATES = 5
+
+
+def test_get_post_form_and_post_body_all_answer(http: httpx.Client) -> None:
+    for resp in (
+        http.get("/sparql", params={"query": SELECT}),
+        http.post("/sparql", data={"query": SELECT}),
+        http.post(
+            "/sparql",
+            content=SELECT,
+            headers={"Content-Type": "application/sparql-query; charset=utf-8"},
+        ),
+    ):
+        assert resp.status_code == 200
+        assert len(resp.json()["results"]["bindings"]) == STATES
+
+
+@pytest.mark.parametrize(
+    "accept,ctype",
+    [
+        (None, "application/sparql-results+json"),
+        ("application/sparql-results+json", "application/sparql-results+json"),
+        ("application/sparql-results+xml", "application/sparql-results+xml"),
+        ("text/csv", "text/csv"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("text/csv;q=0.5, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+        ("*/*", "application/sparql-results+json"),
+        ("application/json", "application/sparql-results+json"),
+        ("text/*", "text/csv"),
+    ],
+)
+def test_select_result_formats_by_accept(
+    http: httpx.Client, accept: str | None, ctype: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    resp = http.get("/sparql", params={"query": SELECT}, headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].split(";")[0] == ctype
+    assert "Accept" in resp.headers["vary"]
+
+
+def test_select_formats_carry_the_same_rows(http: httpx.Client) -> None:
+    get = lambda fmt: http.get("/sparql", params={"query": SELECT, "format": fmt})  # noqa: E731
+    from_json = [b["s"]["value"] for b in get("json").json()["results"]["bindings"]]
+    ns = {"r": "http://www.w3.org/2005/sparql-results#"}
+    root = ET.fromstring(get("xml").content)
+    from_xml = [u.text for u in root.iterfind(".//r:result/r:binding/r:uri", ns)]
+    from_csv = [row["s"] for row in csv.DictReader(io.StringIO(get("csv").text))]
+    tsv_lines = get("tsv").text.splitlines()
+    assert tsv_lines[0] == "?s"
+    from_tsv = [line.strip("<>") for line in tsv_lines[1:]]
+    assert from_json == from_xml == from_csv == from_tsv
+    assert len(from_json) == STATES
+
+
+def test_ask_in_every_solution_format(http: httpx.Client) -> None:
+    ask = "ASK { ?s a <https://w3id.org/geokb/ontology#ArmsTransfer> }"
+    assert http.get("/sparql", params={"query": ask}).json()["boolean"] is True
+    xml = http.get("/sparql", params={"query": ask, "format": "xml"}).text
+    assert "<boolean>true</boolean>" in xml
+
+
+@pytest.mark.parametrize(
+    "accept,ctype",
+    [
+        (None, "text/turtle"),
+        ("text/turtle", "text/turtle"),
+        ("application/n-triples", "application/n-triples"),
+        ("application/n-quads", "application/n-quads"),
+        ("application/rdf+xml", "application/rdf+xml"),
+        ("application/ld+json", "application/ld+json"),
+    ],
+)
+def test_construct_formats_parse_to_the_same_graph(
+    http: httpx.Client, accept: str | None, ctype: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    resp = http.post("/sparql", data={"query": CONSTRUCT}, headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].split(";")[0] == ctype
+    rdflib_format = {
+        "text/turtle": "turtle",
+        "application/n-triples": "nt",
+        "application/n-quads": "nquads",
+        "application/rdf+xml": "xml",
+        "application/ld+json": "json-ld",
+    }[ctype]
+    g = Graph().parse(data=resp.text, format=rdflib_format)
+    assert len(g) == STATES
+
+
+def test_describe_returns_the_entity(http: httpx.Client) -> None:
+    resp = http.get("/sparql", params={"query": "DESCRIBE <https://w3id.org/geokb/id/state/IRN>"})
+    assert resp.status_code == 200
+    g = Graph().parse(data=resp.text, format="turtle")
+    assert len(g) >= 4
+
+
+def test_format_parameter_beats_accept(http: httpx.Client) -> None:
+    resp = http.get(
+        "/sparql",
+        params={"query": SELECT, "format": "csv"},
+        headers={"Accept": "application/sparql-results+xml"},
+    )
+    assert resp.headers["content-type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize(
+    "params,status,words",
+    [
+        ({"query": [SELECT, SELECT]}, 400, "given 2 times"),
+        ({"query": "SELECT * WHERE { ?s ?p }"}, 400, "1:"),
+        ({"query": "this is not sparql"}, 400, "not a SPARQL query"),
+        ({"query": SELECT, "format": "turtle"}, 406, "cannot carry"),
+    ],
+)
+def test_bad_get_requests(http: httpx.Client, params: dict, status: int, words: str) -> None:
+    resp = http.get("/sparql", params=params)
+    assert resp.status_code == status
+    assert words in resp.text
+    assert resp.headers["content-type"].startswith("text/plain")
+
+
+def test_query_in_body_and_url_is_400(http: httpx.Client) -> None:
+    resp = http.post(
+        "/sparql",
+        params={"query": SELECT},
+        content=SELECT,
+        headers={"Content-Type": "application/sparql-query"},
+    )
+    assert resp.status_code == 400
+    resp = http.post("/sparql", params={"query": SELECT}, data={"query": SELECT})
+    assert resp.status_code == 400
+
+
+def test_missing_query_in_post_is_400(http: httpx.Client) -> None:
+    assert http.post("/sparql", data={"default-graph-uri": "http://x"}).status_code == 400
+
+
+def test_unacceptable_accept_is_406(http: httpx.Client) -> None:
+    resp = http.get("/sparql", params={"query": SELECT}, headers={"Accept": "image/png"})
+    assert resp.status_code == 406
+    resp = http.get(
+        "/sparql",
+        params={"query": SELECT},
+        headers={"Accept": "application/sparql-results+json;q=0, text/csv;q=0"},
+    )
+    assert resp.status_code in (200, 406)
+    if resp.status_code == 200:
+        assert not resp.headers["content-type"].startswith(
+            ("text/csv", "application/sparql-results+json")
+        )
+
+
+def test_unsupported_content_type_is_415(http: httpx.Client) -> None:
+    resp = http.post("/sparql", content=SELECT, headers={"Content-Type": "text/plain"})
+    assert resp.status_code == 415
+    resp = http.post(
+        "/sparql",
+        content=json.dumps({"query": SELECT}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 415
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(http: httpx.Client, method: str) -> None:
+    assert http.request(method, "/sparql", content=SELECT).status_code == 405
+
+
+def test_default_graph_uri_selects_a_file_graph(http: httpx.Client) -> None:
+    count = (
+        "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a <https://w3id.org/geokb/ontology#State> }"
+    )
+    states_graph = "https://w3id.org/geokb/graph/data/states.yaml"
+    other_graph = "https://w3id.org/geokb/graph/data/disputes.yaml"
+
+    def n(g):
+        return int(
+            http.get("/sparql", params={"query": count, "default-graph-uri": g}).json()["results"][
+                "bindings"
+            ][0]["n"]["value"]
+        )
+
+    assert n(states_graph) == STATES
+    assert n(other_graph) == 0
+
+
+def test_named_graph_uri_limits_graph_patterns(http: httpx.Client) -> None:
+    q = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    graph = "https://w3id.org/geokb/graph/data/states.yaml"
+    resp = http.get("/sparql", params={"query": q, "named-graph-uri": graph})
+    assert [b["g"]["value"] for b in resp.json()["results"]["bindings"]] == [graph]
+
+
+def test_cors_allows_queries_from_other_origins(http: httpx.Client) -> None:
+    resp = http.get("/sparql", params={"query": SELECT}, headers={"Origin": "https://example.org"})
+    assert resp.headers["access-control-allow-origin"] == "*"
+    pre = http.options(
+        "/sparql",
+        headers={
+            "Origin": "https://example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert pre.status_code == 200
+    assert "POST" in pre.headers["access-control-allow-methods"]
+
+
+def test_results_stream_in_chunks(http: httpx.Client) -> None:
+    with http.stream("GET", "/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"}) as resp:
+        assert resp.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in resp.headers
+        body = b"".join(resp.iter_bytes())
+    assert len(json.loads(body)["results"]["bindings"]) > 500

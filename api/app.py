@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import description, entities, pages, sparql
@@ -48,6 +50,8 @@ def create_app(settings: Settings | Path) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from vendored files: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = served
@@ -82,6 +86,16 @@ def create_app(settings: Settings | Path) -> FastAPI:
     )
     def void(request: Request, format: str | None = None) -> Response:
         return description.graph_response(request, description.void_description(request), format)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="geokb — API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon.png",
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

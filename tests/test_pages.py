@@ -24,8 +24,12 @@ def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
-def test_openapi_docs(http: httpx.Client) -> None:
-    assert http.get("/docs").status_code == 200
+def test_openapi_docs_work_offline(http: httpx.Client) -> None:
+    docs = http.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/swagger/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert http.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     spec = http.get("/openapi.json").json()
     assert "/sparql" in spec["paths"]
 

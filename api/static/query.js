@@ -2,6 +2,8 @@
 // The query page: YASGUI pointed at this server's /sparql, with the example queries.
 (function () {
   const examples = JSON.parse(document.getElementById("example-data").textContent);
+  // Read before YASGUI starts: it rewrites the URL with its own state.
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("example");
   const endpoint = new URL("sparql", document.baseURI).href;
   const yasgui = new Yasgui(document.getElementById("yasgui"), {
     requestConfig: { endpoint: endpoint, method: "POST" },
@@ -19,12 +21,19 @@
     button.type = "button";
     button.textContent = ex.title;
     button.dataset.example = ex.name;
-    button.addEventListener("click", () => {
-      const tab = yasgui.getTab();
-      tab.setQuery(ex.query);
-      tab.query();
-    });
+    button.addEventListener("click", () => run(ex));
     li.appendChild(button);
     list.appendChild(li);
   });
+
+  function run(ex) {
+    const tab = yasgui.getTab();
+    tab.setQuery(ex.query);
+    tab.query();
+    history.replaceState(null, "", "#example=" + encodeURIComponent(ex.name));
+  }
+
+  // A link to an example (…/#example=01-transfers-iran-to-russia) opens it and runs it.
+  const linked = examples.find((ex) => ex.name === wanted);
+  if (linked) run(linked);
 })();

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from kb.countries import states_yaml
 from kb.examples import examples
 from kb.ontology import ontology_graph, shapes_graph
 
@@ -80,6 +81,7 @@ def write_all(check: bool = False, root: Path = ROOT) -> list[Path]:
     wanted = {
         root / "ontology" / "geokb.ttl": ontology_text(),
         root / "ontology" / "shapes.ttl": shapes_text(),
+        root / "data" / "states.yaml": states_yaml(),
         readme: readme_text(readme.read_text(encoding="utf-8")),
     }
     stale = []

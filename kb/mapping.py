@@ -54,6 +54,8 @@ def _term(value: Value, catalog: Catalog) -> Node:
         return Literal(value.text, datatype=value.datatype)
     if isinstance(value, UrlValue):
         return URIRef(value.url)
+    if isinstance(value, schema.Option):
+        return schema.GK[value.local]
     if isinstance(value, bool):
         return Literal(value)
     if isinstance(value, int):

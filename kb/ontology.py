@@ -64,6 +64,20 @@ def ontology_graph() -> Graph:
         if kind.parent is not None:
             g.add((kind.cls, RDFS.subClassOf, kind.parent))
 
+    for choice in schema.CHOICES:
+        cls = schema.GK[choice.cls_name]
+        _class(g, cls, choice.cls_name, choice.definition)
+        for option in choice.options:
+            ind = schema.GK[option.local]
+            g.add((ind, RDF.type, OWL.NamedIndividual))
+            g.add((ind, RDF.type, cls))
+            g.add((ind, RDFS.label, Literal(option.label, lang="en")))
+            g.add((ind, RDFS.isDefinedBy, schema.ONTOLOGY_IRI))
+            if option.definition:
+                g.add((ind, SKOS.definition, Literal(option.definition, lang="en")))
+            if option.notation:
+                g.add((ind, SKOS.notation, Literal(option.notation)))
+
     # gk:iso3166Alpha3 is derived from a state's id, so no kind lists it as a field.
     for prop in [*schema.properties(), schema.ALPHA3]:
         if prop.iri.startswith(str(schema.GK)):
@@ -102,7 +116,7 @@ def _class(g: Graph, cls: URIRef, label: str, definition: str) -> None:
 
 def _property(g: Graph, prop: schema.Property) -> None:
     rng = prop.range
-    is_object = isinstance(rng, schema.Ref | schema.Url)
+    is_object = isinstance(rng, schema.Ref | schema.Url | schema.Choice)
     g.add((prop.iri, RDF.type, OWL.ObjectProperty if is_object else OWL.DatatypeProperty))
     g.add((prop.iri, RDFS.label, Literal(prop.label, lang="en")))
     g.add((prop.iri, SKOS.definition, Literal(prop.definition, lang="en")))
@@ -116,6 +130,8 @@ def _property(g: Graph, prop: schema.Property) -> None:
         g.add((prop.iri, RDFS.range, _union(g, classes, OWL.Class)))
     elif isinstance(rng, schema.Date):
         g.add((prop.iri, RDFS.range, _union(g, list(schema.DATE_TYPES), RDFS.Datatype)))
+    elif isinstance(rng, schema.Choice):
+        g.add((prop.iri, RDFS.range, schema.GK[rng.cls_name]))
     elif not isinstance(rng, schema.Url):
         g.add((prop.iri, RDFS.range, _datatype(rng)))
 
@@ -171,6 +187,8 @@ def _property_shape(g: Graph, fld: schema.Field, order: int) -> Node:
     elif isinstance(rng, schema.Url):
         g.add((ps, SH.nodeKind, SH.IRI))
         g.add((ps, SH.pattern, Literal("^https?://")))
+    elif isinstance(rng, schema.Choice):
+        g.add((ps, SH["in"], _list(g, [schema.GK[o.local] for o in rng.options])))
     else:
         g.add((ps, SH.datatype, _datatype(rng)))
         if isinstance(rng, schema.LangText):

@@ -60,7 +60,7 @@ class UrlValue:
     url: str
 
 
-Value = str | int | bool | DateValue | LangString | RefValue | UrlValue
+Value = str | int | bool | DateValue | LangString | RefValue | UrlValue | schema.Option
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,14 @@ def _value(
                 "at the precision known",
             )
         return [date]
+    if isinstance(rng, schema.Choice):
+        option = rng.option(text)
+        if option is None:
+            keys = [o.key for o in rng.options]
+            return fail(
+                f"'{text}' is not one of the allowed values", _did_you_mean(text, keys, "allowed")
+            )
+        return [option]
     if isinstance(rng, schema.Url):
         if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", text):
             return fail(f"'{text}' is not an absolute http(s) URL", "e.g. https://example.org/page")
@@ -358,6 +366,7 @@ def _describe(rng: schema.Range) -> str:
         schema.Boolean: "true or false",
         schema.Date: "a date",
         schema.Url: "a URL",
+        schema.Choice: "one of a fixed list of values",
         schema.Ref: "an id",
     }[type(rng)]
 

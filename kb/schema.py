@@ -73,13 +73,37 @@ class Url:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One allowed value of a Choice: its YAML spelling and the IRI (in gk:) it maps to."""
+
+    key: str
+    local: str
+    label: str
+    definition: str = ""
+    notation: str | None = None  # a code in an outside scheme, e.g. CAMEO '114'
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value out of a fixed list, stored as a named individual of class ``gk:{cls_name}``."""
+
+    cls_name: str
+    definition: str
+    options: tuple[Option, ...]
+
+    def option(self, key: str) -> Option | None:
+        """The option spelled ``key`` in YAML, if any."""
+        return next((o for o in self.options if o.key == key), None)
+
+
+@dataclass(frozen=True)
 class Ref:
     """A reference to another record by id; ``kinds`` are the kinds it may point to."""
 
     kinds: tuple[str, ...]
 
 
-Range = Text | LangText | Integer | Boolean | Date | Url | Ref
+Range = Text | LangText | Integer | Boolean | Date | Url | Choice | Ref
 
 DATE_TYPES: tuple[URIRef, ...] = (XSD.gYear, XSD.gYearMonth, XSD.date)
 
@@ -287,6 +311,9 @@ ABOUT = Property(
             "event",
             "cooperation",
             "use",
+            "claim",
+            "administration",
+            "assertion",
         )
     ),
 )
@@ -315,6 +342,190 @@ ISSUED = Property(DCTERMS.issued, "issued", "When the source was published.", Da
 URL = Property(SCHEMA.url, "URL", "Where the source can be read. Only where certain.", Url())
 
 
+# --- controlled values ------------------------------------------------------------------
+
+FACT_STATUS = Choice(
+    "FactStatus",
+    "Whether a fact is only reported, confirmed, or denied.",
+    (
+        Option(
+            "reported",
+            "Reported",
+            "reported",
+            "Stated by a source but not confirmed by the parties or official records.",
+        ),
+        Option(
+            "confirmed",
+            "Confirmed",
+            "confirmed",
+            "Acknowledged by a party to it or established by official records.",
+        ),
+        Option("denied", "Denied", "denied", "Denied by a party to it (see gk:statusBy)."),
+    ),
+)
+CONFIDENCE = Choice(
+    "Confidence",
+    "How sure the curators are of a fact, given its sources.",
+    (
+        Option(
+            "high",
+            "HighConfidence",
+            "high confidence",
+            "Several independent sources agree, or an authoritative record states it.",
+        ),
+        Option(
+            "medium",
+            "MediumConfidence",
+            "medium confidence",
+            "One credible source, or sources that agree in substance but not in detail.",
+        ),
+        Option(
+            "low",
+            "LowConfidence",
+            "low confidence",
+            "A single source with no corroboration, or details that are disputed.",
+        ),
+    ),
+)
+UN_MEMBERSHIP = Choice(
+    "UNMembershipStatus",
+    "A state's standing at the United Nations.",
+    (
+        Option("member", "UNMemberState", "UN member state", "A member of the United Nations."),
+        Option(
+            "observer",
+            "UNObserverState",
+            "UN non-member observer state",
+            "A non-member state with permanent observer status at the General Assembly.",
+        ),
+        Option(
+            "none",
+            "NotUNMember",
+            "not a UN member",
+            "Neither a member nor an observer state of the United Nations.",
+        ),
+    ),
+)
+TRANSFER_STATUS = Choice(
+    "TransferStatus",
+    "Where an arms transfer stands (the 'status' of a SIPRI-style register row).",
+    (
+        Option("planned", "TransferPlanned", "planned", "Announced or agreed, not yet ordered."),
+        Option("ordered", "TransferOrdered", "ordered", "Ordered; no deliveries known yet."),
+        Option("delivering", "TransferDelivering", "delivering", "Deliveries under way."),
+        Option("delivered", "TransferDelivered", "delivered", "All known deliveries made."),
+        Option("cancelled", "TransferCancelled", "cancelled", "Cancelled before completion."),
+    ),
+)
+
+
+def _cameo(code: str, label: str) -> Option:
+    return Option(code, f"CAMEO_{code}", label, f"CAMEO event code {code}.", code)
+
+
+# CAMEO (Conflict and Mediation Event Observations), the coding used by GDELT and ICEWS:
+# root categories plus the sub-codes geokb's data uses. Only codes whose wording is certain.
+CAMEO = Choice(
+    "CAMEOEventType",
+    "An event category of the CAMEO event coding scheme.",
+    (
+        _cameo("01", "Make public statement"),
+        _cameo("010", "Make statement, not specified below"),
+        _cameo("02", "Appeal"),
+        _cameo("03", "Express intent to cooperate"),
+        _cameo("04", "Consult"),
+        _cameo("05", "Engage in diplomatic cooperation"),
+        _cameo("06", "Engage in material cooperation"),
+        _cameo("062", "Cooperate militarily"),
+        _cameo("064", "Share intelligence or information"),
+        _cameo("07", "Provide aid"),
+        _cameo("072", "Provide military aid"),
+        _cameo("08", "Yield"),
+        _cameo("09", "Investigate"),
+        _cameo("10", "Demand"),
+        _cameo("11", "Disapprove"),
+        _cameo("111", "Criticize or denounce"),
+        _cameo("112", "Accuse"),
+        _cameo("114", "Complain officially"),
+        _cameo("12", "Reject"),
+        _cameo("13", "Threaten"),
+        _cameo("14", "Protest"),
+        _cameo("15", "Exhibit force posture"),
+        _cameo("16", "Reduce relations"),
+        _cameo("163", "Impose embargo, boycott, or sanctions"),
+        _cameo("17", "Coerce"),
+        _cameo("18", "Assault"),
+        _cameo("19", "Fight"),
+        _cameo("190", "Use conventional military force, not specified below"),
+        _cameo("195", "Employ aerial weapons"),
+        _cameo("20", "Use unconventional mass violence"),
+    ),
+)
+CHOICES: tuple[Choice, ...] = (FACT_STATUS, CONFIDENCE, UN_MEMBERSHIP, TRANSFER_STATUS, CAMEO)
+
+STATUS = Property(
+    GK.status, "status", "Whether the fact is reported, confirmed or denied.", FACT_STATUS
+)
+STATUS_BY = Property(
+    GK.statusBy,
+    "status by",
+    "Who confirmed or denied the fact (with gk:status confirmed or denied).",
+    STATE_OR_ORG,
+)
+CONFIDENCE_PROP = Property(
+    GK.confidence, "confidence", "How sure the curators are of the fact.", CONFIDENCE
+)
+UN_MEMBERSHIP_PROP = Property(
+    GK.unMembership, "UN membership", "The state's standing at the United Nations.", UN_MEMBERSHIP
+)
+TRANSFER_STATUS_PROP = Property(
+    GK.transferStatus,
+    "transfer status",
+    "Where the transfer stands: ordered, delivering, ...",
+    TRANSFER_STATUS,
+)
+CAMEO_PROP = Property(
+    GK.cameoCode,
+    "CAMEO event type",
+    "The event's category in the CAMEO event coding scheme.",
+    CAMEO,
+)
+IN_DISPUTE = Property(
+    GK.inDispute, "in dispute", "The dispute this claim is part of.", Ref(("dispute",))
+)
+CLAIMED_TERRITORY = Property(
+    GK.claimedTerritory,
+    "claimed territory",
+    "A territory the claimant claims.",
+    Ref(("territory",)),
+)
+POSITION = Property(
+    GK.position, "position", "What the claimant claims, in its own terms, briefly.", Text()
+)
+TERRITORY = Property(GK.territory, "territory", "The territory concerned.", Ref(("territory",)))
+ASSERTED_BY = Property(
+    GK.assertedBy, "asserted by", "Who makes the assertion (a state or organisation).", STATE_OR_ORG
+)
+STANCE = Property(
+    GK.stance, "stance", "Whether the assertion reports, confirms or denies the fact.", FACT_STATUS
+)
+STATEMENT = Property(GK.statement, "statement", "What is asserted, in words.", Text())
+QUANTITY = Property(
+    GK.quantity, "quantity", "A number the assertion gives (e.g. units delivered).", Integer()
+)
+
+FACT_KINDS = (
+    "dispute",
+    "transfer",
+    "event",
+    "cooperation",
+    "use",
+    "claim",
+    "administration",
+    "assertion",
+)
+
+
 # --- kinds ------------------------------------------------------------------------------
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
@@ -335,6 +546,9 @@ def _fact_fields(*extra: Field) -> tuple[Field, ...]:
     return (
         Field("label", LABEL),
         *extra,
+        Field("status", STATUS),
+        Field("status_by", STATUS_BY, many=True),
+        Field("confidence", CONFIDENCE_PROP),
         Field("sources", SOURCE, required=True, many=True),
         Field("note", COMMENT),
     )
@@ -368,7 +582,9 @@ KINDS: tuple[Kind, ...] = (
         definition="A sovereign state, identified by its ISO 3166-1 alpha-3 code.",
         id_pattern=r"[A-Z]{3}",
         id_hint="an ISO 3166-1 alpha-3 code: three capital letters, e.g. 'IRN'",
-        fields=_entity_fields(Field("alpha2", ALPHA2, required=True)),
+        fields=_entity_fields(
+            Field("alpha2", ALPHA2, required=True), Field("un_membership", UN_MEMBERSHIP_PROP)
+        ),
     ),
     Kind(
         name="territory",
@@ -452,6 +668,7 @@ KINDS: tuple[Kind, ...] = (
             Field("delivery_end_date", DELIVERY_END),
             Field("licensed_production", LICENSED_PRODUCTION),
             Field("production_sites", PRODUCTION_SITE, many=True),
+            Field("transfer_status", TRANSFER_STATUS_PROP),
         ),
     ),
     Kind(
@@ -466,6 +683,7 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("event_type", EVENT_TYPE, required=True),
+            Field("cameo", CAMEO_PROP),
             Field("actors", ACTOR, required=True, many=True),
             Field("targets", TARGET, many=True),
             Field("date", DATE),
@@ -484,6 +702,7 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("cooperation_type", COOPERATION_TYPE, required=True),
+            Field("cameo", CAMEO_PROP),
             Field("providers", PROVIDER, many=True),
             Field("beneficiaries", BENEFICIARY, many=True),
             Field("participants", PARTICIPANT, many=True),
@@ -506,11 +725,70 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("user", USER, required=True),
+            Field("cameo", CAMEO_PROP),
             Field("targets", TARGET, many=True),
             Field("weapon_systems", WEAPON_SYSTEM, required=True, many=True),
             Field("location", LOCATION),
             Field("start_date", START_DATE),
             Field("end_date", END_DATE),
+        ),
+    ),
+    Kind(
+        name="claim",
+        section="sovereignty_claims",
+        cls=GK.SovereigntyClaim,
+        label="sovereignty claim",
+        definition="One claimant's position in a territorial dispute: what it claims, since when.",
+        id_pattern=SLUG,
+        id_hint=SLUG_HINT,
+        is_fact=True,
+        parent=FACT,
+        fields=_fact_fields(
+            Field("dispute", IN_DISPUTE, required=True),
+            Field("claimant", CLAIMANT, required=True),
+            Field("territories", CLAIMED_TERRITORY, many=True),
+            Field("position", POSITION),
+            Field("start_date", START_DATE),
+            Field("end_date", END_DATE),
+        ),
+    ),
+    Kind(
+        name="administration",
+        section="administrations",
+        cls=GK.Administration,
+        label="administration",
+        definition="A state controlling and administering a territory in fact, for a period.",
+        id_pattern=SLUG,
+        id_hint=SLUG_HINT,
+        is_fact=True,
+        parent=FACT,
+        fields=_fact_fields(
+            Field("territory", TERRITORY, required=True),
+            Field("administered_by", ADMINISTERED_BY, required=True),
+            Field("start_date", START_DATE),
+            Field("end_date", END_DATE),
+        ),
+    ),
+    Kind(
+        name="assertion",
+        section="assertions",
+        cls=GK.Assertion,
+        label="assertion",
+        definition=(
+            "Someone reporting, confirming or denying a fact, as a source records it. Sources "
+            "that disagree are kept side by side, each as its own assertion."
+        ),
+        id_pattern=SLUG,
+        id_hint=SLUG_HINT,
+        is_fact=True,
+        parent=FACT,
+        fields=_fact_fields(
+            Field("about", ABOUT, required=True),
+            Field("stance", STANCE, required=True),
+            Field("statement", STATEMENT, required=True),
+            Field("asserted_by", ASSERTED_BY),
+            Field("quantity", QUANTITY),
+            Field("date", DATE),
         ),
     ),
 )

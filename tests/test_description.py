@@ -4,6 +4,8 @@ import httpx
 import pytest
 from rdflib import Graph, Namespace, URIRef
 
+from kb.countries import OTHER_STATES, UN_MEMBERS, UN_OBSERVERS
+
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
 GK = Namespace("https://w3id.org/geokb/ontology#")
@@ -41,7 +43,7 @@ def test_void_counts_triples_entities_and_graphs(http: httpx.Client) -> None:
             g.value(p, VOID["class"]): int(g.value(p, VOID.entities))
             for p in g.objects(dataset, VOID.classPartition)
         }
-        assert partitions[GK.State] == 5
+        assert partitions[GK.State] == len(UN_MEMBERS | UN_OBSERVERS | OTHER_STATES)
         assert partitions[GK.ArmsTransfer] == 1
         graphs = {g.value(s, SD.name) for s in g.objects(dataset, VOID.subset)}
         assert URIRef("https://w3id.org/geokb/graph/data/states.yaml") in graphs

@@ -44,7 +44,8 @@ def test_unknown_field_suggests_the_right_one() -> None:
         """)
     assert problems == [
         "data/x.yaml:5:5: states[0].alpha_2: unknown field for a state\n"
-        "  did you mean 'alpha2'? (fields: id, label, alpha2, wikidata, sources, note)"
+        "  did you mean 'alpha2'? "
+        "(fields: id, label, alpha2, un_membership, wikidata, sources, note)"
     ]
 
 

@@ -1,0 +1,284 @@
+"""The states of ``data/states.yaml``, derived from ISO 3166-1 (pycountry) and UN membership.
+
+``geokb generate`` writes the file from here; edit this module, not the YAML. Names are
+pycountry's English names (its common name where it has one, e.g. 'Iran', else the ISO short
+name, e.g. 'Russian Federation'). UN membership is the list of the 193 member states and the
+two non-member observer states, as published by the United Nations ("Member States",
+https://www.un.org/en/about-us/member-states).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pycountry
+
+UN_SOURCE = "un-member-states"
+
+# The 193 UN member states by ISO 3166-1 alpha-3 code.
+UN_MEMBERS = frozenset(
+    [
+        "AFG",
+        "ALB",
+        "DZA",
+        "AND",
+        "AGO",
+        "ATG",
+        "ARG",
+        "ARM",
+        "AUS",
+        "AUT",
+        "AZE",
+        "BHS",
+        "BHR",
+        "BGD",
+        "BRB",
+        "BLR",
+        "BEL",
+        "BLZ",
+        "BEN",
+        "BTN",
+        "BOL",
+        "BIH",
+        "BWA",
+        "BRA",
+        "BRN",
+        "BGR",
+        "BFA",
+        "BDI",
+        "CPV",
+        "KHM",
+        "CMR",
+        "CAN",
+        "CAF",
+        "TCD",
+        "CHL",
+        "CHN",
+        "COL",
+        "COM",
+        "COG",
+        "CRI",
+        "CIV",
+        "HRV",
+        "CUB",
+        "CYP",
+        "CZE",
+        "PRK",
+        "COD",
+        "DNK",
+        "DJI",
+        "DMA",
+        "DOM",
+        "ECU",
+        "EGY",
+        "SLV",
+        "GNQ",
+        "ERI",
+        "EST",
+        "SWZ",
+        "ETH",
+        "FJI",
+        "FIN",
+        "FRA",
+        "GAB",
+        "GMB",
+        "GEO",
+        "DEU",
+        "GHA",
+        "GRC",
+        "GRD",
+        "GTM",
+        "GIN",
+        "GNB",
+        "GUY",
+        "HTI",
+        "HND",
+        "HUN",
+        "ISL",
+        "IND",
+        "IDN",
+        "IRN",
+        "IRQ",
+        "IRL",
+        "ISR",
+        "ITA",
+        "JAM",
+        "JPN",
+        "JOR",
+        "KAZ",
+        "KEN",
+        "KIR",
+        "KWT",
+        "KGZ",
+        "LAO",
+        "LVA",
+        "LBN",
+        "LSO",
+        "LBR",
+        "LBY",
+        "LIE",
+        "LTU",
+        "LUX",
+        "MDG",
+        "MWI",
+        "MYS",
+        "MDV",
+        "MLI",
+        "MLT",
+        "MHL",
+        "MRT",
+        "MUS",
+        "MEX",
+        "FSM",
+        "MCO",
+        "MNG",
+        "MNE",
+        "MAR",
+        "MOZ",
+        "MMR",
+        "NAM",
+        "NRU",
+        "NPL",
+        "NLD",
+        "NZL",
+        "NIC",
+        "NER",
+        "NGA",
+        "MKD",
+        "NOR",
+        "OMN",
+        "PAK",
+        "PLW",
+        "PAN",
+        "PNG",
+        "PRY",
+        "PER",
+        "PHL",
+        "POL",
+        "PRT",
+        "QAT",
+        "KOR",
+        "MDA",
+        "ROU",
+        "RUS",
+        "RWA",
+        "KNA",
+        "LCA",
+        "VCT",
+        "WSM",
+        "SMR",
+        "STP",
+        "SAU",
+        "SEN",
+        "SRB",
+        "SYC",
+        "SLE",
+        "SGP",
+        "SVK",
+        "SVN",
+        "SLB",
+        "SOM",
+        "ZAF",
+        "SSD",
+        "ESP",
+        "LKA",
+        "SDN",
+        "SUR",
+        "SWE",
+        "CHE",
+        "SYR",
+        "TJK",
+        "THA",
+        "TLS",
+        "TGO",
+        "TON",
+        "TTO",
+        "TUN",
+        "TUR",
+        "TKM",
+        "TUV",
+        "UGA",
+        "UKR",
+        "ARE",
+        "GBR",
+        "TZA",
+        "USA",
+        "URY",
+        "UZB",
+        "VUT",
+        "VEN",
+        "VNM",
+        "YEM",
+        "ZMB",
+        "ZWE",
+    ]
+)
+# The two non-member observer states: the Holy See and the State of Palestine.
+UN_OBSERVERS = frozenset({"VAT", "PSE"})
+# States that are parties to curated facts but neither members nor observers.
+OTHER_STATES = frozenset({"TWN"})
+
+# Names in other languages, and Wikidata items, where the curators are certain of them.
+EXTRA_LABELS: dict[str, dict[str, str]] = {
+    "IRN": {"fa": "ایران"},
+    "RUS": {"ru": "Россия"},
+    "ARE": {"ar": "الإمارات العربية المتحدة"},
+    "UKR": {"uk": "Україна"},
+    "SYR": {"ar": "سوريا"},
+}
+WIKIDATA: dict[str, str] = {
+    "IRN": "Q794",
+    "RUS": "Q159",
+    "ARE": "Q878",
+    "UKR": "Q212",
+    "SYR": "Q858",
+}
+NOTES: dict[str, str] = {
+    "TWN": "Listed because it is a party to curated disputes; not a UN member. "
+    "The label is pycountry's common name.",
+}
+
+
+def english_name(alpha3: str) -> str:
+    """The English name geokb uses for a state: pycountry's common name, else its ISO name."""
+    country = pycountry.countries.get(alpha_3=alpha3)
+    if country is None:
+        raise KeyError(f"{alpha3} is not an ISO 3166-1 alpha-3 code")
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def states_yaml() -> str:
+    """The text of data/states.yaml."""
+    lines = [
+        "# Generated by 'geokb generate' from kb/countries.py (pycountry + UN membership).",
+        "# Do not edit by hand: change kb/countries.py and run 'geokb generate'.",
+        "sources:",
+        f"  - id: {UN_SOURCE}",
+        "    title: Member States",
+        "    publisher: United Nations",
+        "    url: https://www.un.org/en/about-us/member-states",
+        "",
+        "states:",
+    ]
+    codes = sorted(UN_MEMBERS | UN_OBSERVERS | OTHER_STATES)
+    for code in codes:
+        country = pycountry.countries.get(alpha_3=code)
+        assert country is not None
+        labels = {"en": english_name(code), **EXTRA_LABELS.get(code, {})}
+        membership = (
+            "member" if code in UN_MEMBERS else "observer" if code in UN_OBSERVERS else "none"
+        )
+        label = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in labels.items())
+        lines += [
+            f"  - id: {code}",
+            f"    label: {{{label}}}",
+            f"    alpha2: {country.alpha_2}",
+            f"    un_membership: {membership}",
+        ]
+        if code in WIKIDATA:
+            lines.append(f"    wikidata: http://www.wikidata.org/entity/{WIKIDATA[code]}")
+        if membership != "none":
+            lines.append(f"    sources: [{UN_SOURCE}]")
+        if code in NOTES:
+            lines.append(f"    note: {json.dumps(NOTES[code])}")
+    return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from api import description, entities, pages, sparql
 from api.executor import QueryPool
 from api.settings import Settings
 from api.state import ServedStore
+from kb import sipri
 
 STATIC = Path(__file__).parent / "static"
 
@@ -95,6 +96,23 @@ def create_app(settings: Settings | Path) -> FastAPI:
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon.png",
+        )
+
+    @app.get(
+        "/transfers.csv",
+        summary="Arms transfers as a SIPRI-style register (CSV)",
+        response_class=Response,
+    )
+    def transfers_csv(supplier: str | None = None, recipient: str | None = None) -> Response:
+        """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes)."""
+        try:
+            rows = sipri.rows(served.get(), sipri.RegisterFilter(supplier, recipient))
+        except ValueError as exc:
+            return Response(f"{exc}\n", status_code=400, media_type="text/plain; charset=utf-8")
+        return Response(
+            sipri.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="transfers.csv"'},
         )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb import formats, generate
+from kb import formats, generate, sipri
 from kb.errors import DataError, GeokbError
 from kb.pipeline import compile_data
 from kb.query import run, serialize, shape_of, table
@@ -79,12 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=3, help="query worker processes (default: 3)")
     store_arg(p)
 
-    p = sub.add_parser("export", help="write the whole knowledge base as RDF")
+    p = sub.add_parser("export", help="write the whole knowledge base as RDF, or as a register")
     p.add_argument(
         "--format",
         default="turtle",
-        choices=["turtle", "nquads", "jsonld", "trig", "ntriples", "rdfxml"],
-        help="turtle (default), nquads, jsonld, trig, ntriples or rdfxml",
+        choices=["turtle", "nquads", "jsonld", "trig", "ntriples", "rdfxml", "sipri-csv"],
+        help="turtle (default), nquads, jsonld, trig, ntriples, rdfxml, or sipri-csv: the "
+        "arms transfers in the column layout of the SIPRI Arms Transfers Database",
     )
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     store_arg(p)
@@ -175,6 +176,13 @@ def _export(args: argparse.Namespace) -> int:
     from kb.schema import PREFIXES
 
     store, _ = open_current(args.store)
+    if args.format == "sipri-csv":
+        text = sipri.to_csv(sipri.rows(store))
+        if args.output:
+            args.output.write_text(text, encoding="utf-8", newline="")
+        else:
+            sys.stdout.write(text)
+        return 0
     rdf_format = {
         "turtle": ox.RdfFormat.TURTLE,
         "nquads": ox.RdfFormat.N_QUADS,

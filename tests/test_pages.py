@@ -78,3 +78,13 @@ def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
             assert "<script>alert" not in page
             assert "<img src=x" not in page
             assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_transfers_register_csv(http: httpx.Client) -> None:
+    resp = http.get("/transfers.csv", params={"supplier": "IRN", "recipient": "RUS"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/csv")
+    lines = resp.text.strip().splitlines()
+    assert lines[0].startswith("Supplier,Recipient,Designation,Weapon category")
+    assert len(lines) == 3  # Shahed-131 and Shahed-136
+    assert http.get("/transfers.csv", params={"supplier": "<x>"}).status_code == 400

@@ -146,3 +146,12 @@ def test_sipri_register_csv_opens_as_a_table(store: ox.Store) -> None:
     ]
     only_iran = sipri.rows(store, sipri.RegisterFilter(supplier="IRN", recipient="RUS"))
     assert {r["Designation"] for r in only_iran} == {"Shahed-131", "Shahed-136"}
+
+
+def test_disagreeing_sources_are_kept_side_by_side(store: ox.Store) -> None:
+    rows = _rows(store, _example("13"))
+    stances = {(r["who"], r["stance"]) for r in rows}
+    assert ("Iran", "confirmed") in stances
+    assert ("Iran", "denied") in stances
+    assert ("Ukraine", "reported") in stances
+    assert all(r["source"] for r in rows)

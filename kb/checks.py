@@ -15,8 +15,15 @@ from kb.ontology import ontology_graph, shapes_graph
 from kb.records import Record
 
 
-def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
-    """Every SHACL violation in ``data``, located through ``records`` (records by IRI)."""
+def shacl_problems(
+    data: Graph, records: dict[URIRef, Record], only_records: bool = False
+) -> list[Problem]:
+    """Every SHACL violation in ``data``, located through ``records`` (records by IRI).
+
+    With ``only_records``, violations of nodes that are not among ``records`` are ignored:
+    an incremental build adds the bare types of records it did not re-read, so that
+    references to them can be checked, but does not re-check those records.
+    """
     # pyshacl adds triples to the graphs it is given: hand it copies of the cached ones
     shapes, ontology = Graph(), Graph()
     shapes += shapes_graph()
@@ -36,6 +43,7 @@ def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
     problems = [
         _problem(report, result, records)
         for result in report.subjects(RDF.type, SH.ValidationResult)
+        if not only_records or report.value(result, SH.focusNode) in records
     ]
     return sorted(problems)
 

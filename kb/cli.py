@@ -10,11 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb import formats, generate, sipri
+from kb import formats, generate, manifest, sipri
 from kb.errors import DataError, GeokbError
 from kb.pipeline import compile_data
 from kb.query import run, serialize, shape_of, table
-from kb.store import DEFAULT_STORE, open_current, write_build
+from kb.schema import GRAPH_BASE
+from kb.store import DEFAULT_STORE, current_build, open_current, write_build
 
 DEFAULT_DATA = Path("data")
 
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="check the data and build a new store, swapped in if good")
     data_arg(p)
     store_arg(p)
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="re-read and rewrite everything, not only the files that changed",
+    )
 
     p = sub.add_parser("query", help="run a SPARQL query (a string or a .rq file)")
     p.add_argument("query", help="the query text, or the path of a file holding it")
@@ -117,18 +123,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     compiled = compile_data(args.data)
     print(
-        f"ok: {len(compiled.catalog)} records in {len(compiled.graphs) - 1} files, "
+        f"ok: {len(compiled.catalog)} records in {len(compiled.manifest.files)} files, "
         f"{compiled.triple_count()} triples, 0 SHACL violations"
     )
     return 0
 
 
 def _build(args: argparse.Namespace) -> int:
-    compiled = compile_data(args.data)
-    report = write_build(args.store, compiled.graphs)
+    previous = None if args.full else manifest.load(current_build(args.store))
+    compiled = compile_data(args.data, previous)
+    if not compiled.full and not compiled.graphs and not compiled.removed:
+        print(f"up to date: no data file changed since {current_build(args.store)}")
+        return 0
+    report = write_build(args.store, compiled)
+    before = {e.graph: e.triples for e in previous.files.values()} if previous else {}
+    for graph, triples in sorted(report.written.items()):
+        name = graph.removeprefix(GRAPH_BASE)
+        if graph in before:
+            print(f"  {name}: replaced ({before[graph]} -> {triples} triples)")
+        elif not report.full:
+            print(f"  {name}: added ({triples} triples)")
+    for graph in report.removed:
+        print(f"  {graph.removeprefix(GRAPH_BASE)}: removed ({before.get(graph, 0)} triples)")
+    kind = "full build" if report.full else "incremental build"
     print(
-        f"built {report.path}: {len(compiled.catalog)} records, {report.triples} triples "
-        f"in {len(report.triples_per_graph)} graphs"
+        f"built {report.path} ({kind}): {len(report.written)} graphs written "
+        f"({report.triples} triples, {len(compiled.catalog)} records checked), "
+        f"{len(report.removed)} removed, {report.kept} unchanged"
     )
     return 0
 

@@ -20,6 +20,7 @@ class Catalog:
 
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
     resolved: dict[RefValue, URIRef] = field(default_factory=dict)
+    known: dict[tuple[str, str], str] = field(default_factory=dict)  # ids in files not re-read
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records.values())
@@ -36,12 +37,30 @@ class Catalog:
         return {r.iri: r for r in self.records.values()}
 
 
-def link(records: Iterable[Record]) -> tuple[Catalog, list[Problem]]:
-    """Index ``records`` and resolve their references, reporting duplicates and unknown ids."""
-    catalog = Catalog()
+def link(
+    records: Iterable[Record], known: dict[tuple[str, str], str] | None = None
+) -> tuple[Catalog, list[Problem]]:
+    """Index ``records`` and resolve their references, reporting duplicates and unknown ids.
+
+    ``known`` holds the (kind, id) of records defined in files not re-read this time, each
+    with the name of its file: references may point to them, and new records may not reuse
+    their ids.
+    """
+    catalog = Catalog(known=dict(known or {}))
     problems: list[Problem] = []
     for record in records:
         key = (record.kind.name, record.id)
+        if key in catalog.known:
+            problems.append(
+                Problem(
+                    record.location_of("id"),
+                    "id",
+                    f"duplicate {record.kind.label} id '{record.id}' "
+                    f"(first defined in {catalog.known[key]})",
+                    "ids must be unique within a kind; rename one or merge the two records",
+                )
+            )
+            continue
         first = catalog.records.get(key)
         if first is not None:
             problems.append(
@@ -64,9 +83,9 @@ def link(records: Iterable[Record]) -> tuple[Catalog, list[Problem]]:
 
 
 def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
-    found = [k for k in ref.kinds if (k, ref.id) in catalog.records]
+    found = [k for k in ref.kinds if (k, ref.id) in catalog.records or (k, ref.id) in catalog.known]
     if len(found) == 1:
-        catalog.resolved[ref] = catalog.records[(found[0], ref.id)].iri
+        catalog.resolved[ref] = KINDS_BY_NAME[found[0]].iri(ref.id)
         return
     if len(found) > 1:
         problems.append(
@@ -78,7 +97,7 @@ def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
             )
         )
         return
-    known = [i for (k, i) in catalog.records if k in ref.kinds]
+    known = [i for (k, i) in [*catalog.records, *catalog.known] if k in ref.kinds]
     close = difflib.get_close_matches(ref.id, known, n=1, cutoff=0.6)
     kinds = " or ".join(ref.kinds)
     hint = f"did you mean '{close[0]}'? " if close else ""

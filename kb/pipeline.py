@@ -4,6 +4,10 @@ YAML (``yamlfile``) → records (``records``) → linked catalog (``linking``) �
 (``mapping``) → SHACL checks (``checks``). Problems of every step are collected and raised
 together as one DataError; a later step runs only when the earlier ones found nothing, so one
 mistake is reported once.
+
+Given the manifest of the previous build, only files whose content changed (or that refer to
+ids that changed) are re-read and re-checked; links from and to the other files are checked
+through the ids and references the manifest keeps.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+from rdflib import RDF, Graph, URIRef
 
 from kb import schema
 from kb.checks import shacl_problems
 from kb.errors import DataError, Location, Problem, relative
 from kb.linking import Catalog, link
+from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
 from kb.mapping import new_graph, to_graph
 from kb.ontology import ontology_graph
-from kb.records import Record, records_from_yaml
+from kb.records import Record, RefValue, records_from_yaml
 from kb.yamlfile import read_yaml
 
 DATA_SUFFIXES = (".yaml", ".yml")
@@ -27,13 +32,20 @@ DATA_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class Compiled:
-    """Checked data: one RDF graph per data file plus the ontology graph."""
+    """Checked data: the graphs to write, the graphs to drop, and the new manifest.
+
+    In a full build ``graphs`` holds every data file's graph and the ontology graph; in an
+    incremental one only the graphs of files that were re-read.
+    """
 
     graphs: dict[URIRef, Graph]
+    removed: tuple[URIRef, ...]
+    manifest: Manifest
     catalog: Catalog
+    full: bool
 
     def triple_count(self) -> int:
-        """Triples over all graphs."""
+        """Triples in the graphs to write."""
         return sum(len(g) for g in self.graphs.values())
 
 
@@ -58,33 +70,93 @@ def graph_iri(data_dir: Path, file: Path) -> URIRef:
     return URIRef(f"{schema.GRAPH_BASE}data/{file.relative_to(data_dir).as_posix()}")
 
 
-def compile_data(data_dir: Path) -> Compiled:
-    """Read, check and map every data file under ``data_dir``; raise DataError on any problem."""
+def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
+    """Read, check and map the data under ``data_dir``; raise DataError on any problem.
+
+    With ``previous`` (the manifest of the last build) only what changed is re-read.
+    """
+    files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
+    hashes = {name: file_sha256(path) for name, path in files.items()}
+    model = model_sha256()
+    if previous is not None and previous.model_sha256 != model:
+        previous = None  # the model changed: every file must be checked against it again
+    old = previous.files if previous is not None else {}
+    unchanged = {n for n, h in hashes.items() if n in old and old[n].sha256 == h}
+
     problems: list[Problem] = []
-    per_file: dict[Path, list[Record]] = {}
-    for path in data_files(data_dir):
-        try:
-            root = read_yaml(path)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
-        records, found = records_from_yaml(relative(path), root)
-        problems.extend(found)
-        per_file[path] = records
-    catalog, found = link(r for records in per_file.values() for r in records)
+    per_file = _read(files, sorted(set(files) - unchanged), problems)
+    # An unchanged file whose references no longer resolve (an id it uses was removed or
+    # became ambiguous) is read again, so that its errors are reported where they are.
+    ids = {key for n in unchanged for key in old[n].ids}
+    ids |= {(r.kind.name, r.id) for records in per_file.values() for r in records}
+    broken = sorted(n for n in unchanged if not _resolves(old[n].refs, ids))
+    unchanged -= set(broken)
+    per_file.update(_read(files, broken, problems))
+    known = {key: relative(files[n]) for n in unchanged for key in old[n].ids}
+    catalog, found = link((r for rs in per_file.values() for r in rs), known)
     problems.extend(found)
     if problems:
         raise DataError(problems)
 
     graphs: dict[URIRef, Graph] = {}
     union = new_graph()
-    for path, records in per_file.items():
-        # duplicates were refused above, so every record here is the one in the catalog
-        graph = to_graph(records, catalog, graph_iri(data_dir, path))
-        graphs[graph_iri(data_dir, path)] = graph
-        union += graph
-    problems.extend(shacl_problems(union, catalog.by_iri()))
+    for name, records in per_file.items():
+        iri = graph_iri(data_dir, files[name])
+        graphs[iri] = to_graph(records, catalog, iri)
+        union += graphs[iri]
+    _add_bare_types(union, known)
+    problems.extend(shacl_problems(union, catalog.by_iri(), only_records=bool(known)))
     if problems:
         raise DataError(problems)
-    graphs[schema.ONTOLOGY_GRAPH] = ontology_graph()
-    return Compiled(graphs, catalog)
+
+    entries = {n: old[n] for n in unchanged}
+    for name, records in per_file.items():
+        entries[name] = FileEntry(
+            sha256=hashes[name],
+            graph=str(graph_iri(data_dir, files[name])),
+            triples=len(graphs[graph_iri(data_dir, files[name])]),
+            ids=[(r.kind.name, r.id) for r in records],
+            refs=[(list(kinds), ref_id) for kinds, ref_id in sorted(_refs(records))],
+        )
+    full = previous is None
+    if full:
+        graphs[schema.ONTOLOGY_GRAPH] = ontology_graph()
+    removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
+    return Compiled(graphs, removed, Manifest(model, entries), catalog, full)
+
+
+def _read(
+    files: dict[str, Path], names: list[str], problems: list[Problem]
+) -> dict[str, list[Record]]:
+    per_file: dict[str, list[Record]] = {}
+    for name in names:
+        try:
+            root = read_yaml(files[name])
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        records, found = records_from_yaml(relative(files[name]), root)
+        problems.extend(found)
+        per_file[name] = records
+    return per_file
+
+
+def _refs(records: list[Record]) -> set[tuple[tuple[str, ...], str]]:
+    return {
+        (v.kinds, v.id)
+        for r in records
+        for values in r.values.values()
+        for v in values
+        if isinstance(v, RefValue)
+    }
+
+
+def _resolves(refs: list[tuple[list[str], str]], ids: set[tuple[str, str]]) -> bool:
+    return all(sum((k, ref_id) in ids for k in kinds) == 1 for kinds, ref_id in refs)
+
+
+def _add_bare_types(graph: Graph, known: dict[tuple[str, str], str]) -> None:
+    """Give records not re-read their types, so that references to them can be checked."""
+    for kind_name, record_id in known:
+        kind = schema.KINDS_BY_NAME[kind_name]
+        graph.add((kind.iri(record_id), RDF.type, kind.cls))

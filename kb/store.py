@@ -27,6 +27,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb.errors import StoreError
+from kb.pipeline import Compiled
 
 DEFAULT_STORE = Path(".geokb")
 KEEP_BUILDS = 2
@@ -34,15 +35,18 @@ KEEP_BUILDS = 2
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build wrote."""
+    """What a build wrote: the new build folder and what happened to each graph."""
 
     path: Path
-    triples_per_graph: dict[str, int]
+    written: dict[str, int]  # graph → triples now in it, for graphs (re)written
+    removed: tuple[str, ...]
+    kept: int  # graphs carried over unchanged from the previous build
+    full: bool
 
     @property
     def triples(self) -> int:
-        """Triples over all graphs."""
-        return sum(self.triples_per_graph.values())
+        """Triples written in this build."""
+        return sum(self.written.values())
 
 
 def current_build(root: Path) -> Path | None:
@@ -65,8 +69,14 @@ def open_current(root: Path) -> tuple[ox.Store, Path]:
         raise StoreError(f"cannot open the store at {path}: {exc}") from None
 
 
-def write_build(root: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
-    """Write ``graphs`` (one named graph each) as a new build and make it current."""
+def write_build(root: Path, compiled: Compiled) -> BuildReport:
+    """Write checked data as a new build and make it current.
+
+    A full build writes every graph into a fresh store. An incremental one starts from a copy
+    of the current build (its immutable table files hard-linked, so the copy is cheap) and
+    replaces only the graphs of files that changed. Either way the current build is never
+    written to: until the final swap, readers see the previous build whole.
+    """
     builds = root / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     with (root / "build.lock").open("w") as lock:
@@ -74,30 +84,55 @@ def write_build(root: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StoreError(f"another build is writing to {root}/; wait for it") from None
-        return _write_locked(root, builds, graphs)
+        return _write_locked(root, builds, compiled)
 
 
-def _write_locked(root: Path, builds: Path, graphs: dict[URIRef, Graph]) -> BuildReport:
+def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
     ns = time.time_ns()  # one clock reading, so names sort in build order
-    target = builds / f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(ns // 10**9))}-{ns % 10**9:09d}"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 10**9))
+    target = builds / f"{stamp}-{ns % 10**9:09d}"
     partial = target.with_name(target.name + ".partial")
-    counts: dict[str, int] = {}
+    base = None if compiled.full else current_build(root)
+    if not compiled.full and base is None:
+        raise StoreError(f"no previous build in {root}/ to update; build in full")
     try:
+        if base is not None:
+            _copy_store(base, partial)
         store = ox.Store(str(partial))
-        for iri, graph in graphs.items():
+        kept = len(list(store.named_graphs())) if base is not None else 0
+        for iri in (*compiled.removed, *compiled.graphs):
             name = ox.NamedNode(str(iri))
-            store.bulk_extend(_quads(graph, name))
-            counts[str(iri)] = len(graph)
+            if base is not None and store.contains_named_graph(name):
+                store.remove_graph(name)
+                kept -= 1
+        for iri, graph in compiled.graphs.items():
+            store.bulk_extend(_quads(graph, ox.NamedNode(str(iri))))
         store.flush()
         del store
         gc.collect()  # close the RocksDB handle before the folder is renamed
+        compiled.manifest.save(partial)
         partial.rename(target)
         _swap(root, target)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise StoreError(f"could not write the store in {builds}: {exc}") from None
     _prune(builds, keep={target, current_build(root)})
-    return BuildReport(target, counts)
+    written = {str(iri): len(g) for iri, g in compiled.graphs.items()}
+    return BuildReport(target, written, tuple(map(str, compiled.removed)), kept, compiled.full)
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    # RocksDB never changes a table file (*.sst) once written, so the copy can share them.
+    def link_or_copy(src: str, dst: str) -> object:
+        if src.endswith(".sst"):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:
+                pass
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
 
 
 def _swap(root: Path, target: Path) -> None:

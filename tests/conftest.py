@@ -64,7 +64,7 @@ def write_data(folder: Path, files: dict[str, str]) -> Path:
 def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store built from the real data/ folder."""
     root = tmp_path_factory.mktemp("real-store")
-    write_build(root, compile_data(DATA).graphs)
+    write_build(root, compile_data(DATA))
     return root
 
 

@@ -71,7 +71,7 @@ def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     files = {**MINI, "states.yaml": MINI["states.yaml"].replace("label: Iran", f"label: '{evil}'")}
     store = tmp_path / "store"
-    write_build(store, compile_data(write_data(tmp_path / "data", files)).graphs)
+    write_build(store, compile_data(write_data(tmp_path / "data", files)))
     with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
         for path in ("/id/state/IRN", "/id/transfer/t1"):
             page = client.get(path, headers={"Accept": "text/html"}).text

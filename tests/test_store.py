@@ -13,18 +13,18 @@ ASK_T1 = "ASK { <https://w3id.org/geokb/id/transfer/t1> ?p ?o }"
 
 def test_build_writes_a_store_that_opens_read_only(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    report = write_build(root, compile_data(write_data(tmp_path / "data", MINI)).graphs)
+    report = write_build(root, compile_data(write_data(tmp_path / "data", MINI)))
     assert current_build(root) == report.path.resolve()
     store, _ = open_current(root)
     assert bool(run(store, ASK_T1))
-    assert report.triples == sum(report.triples_per_graph.values()) > 0
+    assert report.triples == sum(report.written.values()) > 0
 
 
 def test_new_build_is_swapped_in_and_previous_kept(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    first = write_build(root, compile_data(write_data(tmp_path / "d1", MINI)).graphs)
-    second = write_build(root, compile_data(write_data(tmp_path / "d2", MINI)).graphs)
-    third = write_build(root, compile_data(write_data(tmp_path / "d3", MINI)).graphs)
+    first = write_build(root, compile_data(write_data(tmp_path / "d1", MINI)))
+    second = write_build(root, compile_data(write_data(tmp_path / "d2", MINI)))
+    third = write_build(root, compile_data(write_data(tmp_path / "d3", MINI)))
     assert current_build(root) == third.path.resolve()
     assert second.path.exists(), "the build before the current one stays for running servers"
     assert not first.path.exists(), "older builds are removed"
@@ -32,12 +32,12 @@ def test_new_build_is_swapped_in_and_previous_kept(tmp_path: Path) -> None:
 
 def test_killed_build_leftovers_are_ignored_and_cleaned(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    good = write_build(root, compile_data(write_data(tmp_path / "d1", MINI)).graphs)
+    good = write_build(root, compile_data(write_data(tmp_path / "d1", MINI)))
     leftover = root / "builds" / "20990101T000000-000000000.partial"
     leftover.mkdir()
     (leftover / "junk").write_text("half a store")
     assert current_build(root) == good.path.resolve()
-    write_build(root, compile_data(write_data(tmp_path / "d2", MINI)).graphs)
+    write_build(root, compile_data(write_data(tmp_path / "d2", MINI)))
     assert not leftover.exists()
 
 

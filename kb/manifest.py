@@ -1,0 +1,84 @@
+"""What a build was made from: each data file's content hash, graph, ids and references.
+
+Stored as ``geokb-manifest.json`` inside each build. The next build compares hashes to find
+the files that changed, were added or removed, and uses the ids and references of the
+unchanged files to check links across files without re-reading them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kb.ontology import ontology_graph, shapes_graph
+
+MANIFEST_NAME = "geokb-manifest.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One data file as last built."""
+
+    sha256: str
+    graph: str
+    triples: int
+    ids: list[tuple[str, str]]  # (kind, id) of each record defined in the file
+    refs: list[tuple[list[str], str]]  # (kinds it may point to, id) of each reference
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every data file of a build, and the hash of the model it was checked against."""
+
+    model_sha256: str
+    files: dict[str, FileEntry] = field(default_factory=dict)
+
+    def save(self, build: Path) -> None:
+        """Write the manifest into a build folder."""
+        data = {
+            "version": VERSION,
+            "model_sha256": self.model_sha256,
+            "files": {k: asdict(v) for k, v in sorted(self.files.items())},
+        }
+        (build / MANIFEST_NAME).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def load(build: Path | None) -> Manifest | None:
+    """The manifest of a build, or None if there is none usable (then build in full)."""
+    if build is None:
+        return None
+    try:
+        data = json.loads((build / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if data.get("version") != VERSION:
+            return None
+        files = {
+            name: FileEntry(
+                e["sha256"],
+                e["graph"],
+                e["triples"],
+                [(k, i) for k, i in e["ids"]],
+                [(list(k), i) for k, i in e["refs"]],
+            )
+            for name, e in data["files"].items()
+        }
+        return Manifest(data["model_sha256"], files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_sha256() -> str:
+    """A hash of the model (ontology and shapes): when it changes, every file is re-checked."""
+    text = ontology_graph().serialize(format="nt") + shapes_graph().serialize(format="nt")
+    return hashlib.sha256("".join(sorted(text.splitlines())).encode()).hexdigest()

@@ -32,8 +32,10 @@ def create_app(settings: Settings | Path) -> FastAPI:
     """The geokb web app serving the last good build (a Path is the store folder)."""
     if isinstance(settings, Path):
         settings = Settings(store=settings)
-    served = ServedStore(settings.store)  # fails early, with a message, if nothing was built
-    pool = QueryPool(settings.workers, settings.timeout_s)
+    # With a remote store, /sparql forwards queries there; pages that read the embedded store
+    # answer 501. Otherwise this fails early, with a message, if nothing was built.
+    served = None if settings.remote else ServedStore(settings.store)
+    pool = QueryPool(0 if settings.remote else settings.workers, settings.timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +88,12 @@ def create_app(settings: Settings | Path) -> FastAPI:
         "/.well-known/void", summary="VoID description of the dataset", response_class=Response
     )
     def void(request: Request, format: str | None = None) -> Response:
+        if served is None:
+            return Response(
+                "not available with a remote store\n",
+                status_code=501,
+                media_type="text/plain; charset=utf-8",
+            )
         return description.graph_response(request, description.void_description(request), format)
 
     @app.get("/docs", include_in_schema=False)
@@ -105,6 +113,12 @@ def create_app(settings: Settings | Path) -> FastAPI:
     )
     def transfers_csv(supplier: str | None = None, recipient: str | None = None) -> Response:
         """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes)."""
+        if served is None:
+            return Response(
+                "not available with a remote store; query /sparql\n",
+                status_code=501,
+                media_type="text/plain; charset=utf-8",
+            )
         try:
             rows = sipri.rows(served.get(), sipri.RegisterFilter(supplier, recipient))
         except ValueError as exc:

@@ -103,7 +103,7 @@ def _void(g: Graph, dataset: URIRef, endpoint: URIRef, served: ServedStore) -> N
 
 def service_description(request: Request) -> Graph:
     """The Service Description of this endpoint, with the VoID description of its dataset."""
-    served: ServedStore = request.app.state.store
+    served: ServedStore | None = request.app.state.store
     base = str(request.base_url)
     endpoint = URIRef(base + "sparql")
     dataset = URIRef(base + ".well-known/void#dataset")
@@ -124,6 +124,8 @@ def service_description(request: Request) -> Graph:
     default = BNode()
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
+    if served is None:  # a remote store: its statistics are its own business
+        return g
     graphs, _, _ = _statistics(served.current_path())
     g.add((default, VOID.triples, Literal(sum(graphs.values()), datatype=XSD.integer)))
     for name, count in sorted(graphs.items()):

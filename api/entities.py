@@ -170,7 +170,13 @@ def _wants_html(accept: str | None) -> bool:
 )
 async def entity_page(path: str, request: Request, format: str | None = None) -> Response:
     """Describe the entity ``https://w3id.org/geokb/id/{path}``."""
-    served: ServedStore = request.app.state.store
+    served: ServedStore | None = request.app.state.store
+    if served is None:
+        return Response(
+            "entity pages are not available with a remote store; query /sparql\n",
+            status_code=501,
+            media_type="text/plain; charset=utf-8",
+        )
     iri = schema.ID_BASE + path
     entity = await run_in_threadpool(load_entity, served.get(), iri)
     accept = request.headers.get("accept")

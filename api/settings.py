@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.remote import RemoteStore
 from kb.store import DEFAULT_STORE
 
 
@@ -13,6 +14,7 @@ class Settings:
     """Serving settings; every limit has a safe default."""
 
     store: Path = DEFAULT_STORE
+    remote: RemoteStore | None = None  # serve a remote store instead of the embedded one
     timeout_s: float = 30.0
     max_rows: int = 50_000
     max_query_chars: int = 100_000

@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api import description
@@ -16,9 +17,10 @@ from api.negotiation import NotAcceptable, choose
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
-from kb import formats
+from kb import formats, results
 from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused, QueryTimeout, QueryTooLong
+from kb.remote import RemoteStoreError, remote_run
 
 router = APIRouter()
 
@@ -123,6 +125,8 @@ async def sparql(request: Request) -> Response:
         )
         shape = kbquery.guard(query, settings.max_query_chars)
         fmt = choose(shape, request.headers.get("accept"), _one(params, "format"))
+        if settings.remote is not None:
+            return await _forward(settings, query, dataset, fmt)
         job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
         execution = await pool.execute(job)
     except ProtocolError as exc:
@@ -133,8 +137,10 @@ async def sparql(request: Request) -> Response:
         return plain(413, str(exc))
     except QueryRefused as exc:
         return plain(403, str(exc))
-    except QueryTimeout as exc:
+    except (QueryTimeout, TimeoutError) as exc:
         return plain(503, str(exc), {"Retry-After": "5"})
+    except RemoteStoreError as exc:
+        return plain(502, str(exc))
     except ServerBusy as exc:
         return plain(503, str(exc), {"Retry-After": "5"})
     except WorkerFailed as exc:
@@ -199,6 +205,34 @@ _RESULTS = {
         }.items()
     },
 }
+
+
+async def _forward(
+    settings: Settings, query: str, dataset: kbquery.Dataset, fmt: formats.Format
+) -> Response:
+    """Answer from the remote store, under the same limits and in the same formats."""
+    remote = settings.remote
+    assert remote is not None
+    out: list[bytes] = []
+
+    def answer() -> bool:
+        # All in one thread: pyoxigraph's parsed results must not cross threads.
+        result = remote_run(
+            remote, query, settings.timeout_s, dataset.default_graphs, dataset.named_graphs
+        )
+        capped = results.cap(result, settings.max_rows)
+        results.write(capped, fmt, out.append)
+        return capped.truncated
+
+    truncated = await run_in_threadpool(answer)
+    headers = {"Vary": "Accept", MAX_ROWS_HEADER: str(settings.max_rows)}
+    if truncated:
+        headers[TRUNCATED_HEADER] = (
+            f"true; the result was cut to the first {settings.max_rows:,} rows"
+        )
+    return StreamingResponse(iter(out), media_type=fmt.content_type, headers=headers)
+
+
 _DESCRIPTION = (
     "SPARQL 1.1 Protocol, read-only: `query` by GET, POST form or POST "
     "`application/sparql-query`, with `default-graph-uri`, `named-graph-uri` and an optional "

@@ -13,7 +13,8 @@ from pathlib import Path
 from kb import formats, generate, manifest, sipri
 from kb.errors import DataError, GeokbError
 from kb.pipeline import compile_data
-from kb.query import run, serialize, shape_of, table
+from kb.query import QueryResult, run, serialize, shape_of, table
+from kb.remote import RemoteStore, remote_run
 from kb.schema import GRAPH_BASE
 from kb.store import DEFAULT_STORE, current_build, open_current, write_build
 
@@ -39,10 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     def store_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--store",
-            type=Path,
-            default=DEFAULT_STORE,
-            help="folder of the embedded store (default: .geokb)",
+            default=str(DEFAULT_STORE),
+            help="folder of the embedded store (default: .geokb), or the SPARQL query URL "
+            "of a remote store, e.g. http://127.0.0.1:7878/query",
         )
+        p.add_argument("--update-url", help="remote store: its SPARQL Update endpoint")
+        p.add_argument("--gsp-url", help="remote store: its Graph Store Protocol endpoint")
 
     p = sub.add_parser("validate", help="check every data file; build nothing")
     data_arg(p)
@@ -129,7 +132,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace) -> Path | RemoteStore:
+    """The store named by --store: a local folder, or a remote store by its URLs."""
+    if args.store.startswith(("http://", "https://")):
+        return RemoteStore.from_urls(args.store, args.update_url, args.gsp_url)
+    return Path(args.store)
+
+
 def _build(args: argparse.Namespace) -> int:
+    target = _target(args)
+    if isinstance(target, RemoteStore):
+        return _build_remote(args, target)
+    args.store = target
     previous = None if args.full else manifest.load(current_build(args.store))
     compiled = compile_data(args.data, previous)
     if not compiled.full and not compiled.graphs and not compiled.removed:
@@ -154,12 +168,33 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
+    previous = None if args.full else remote.manifest()
+    compiled = compile_data(args.data, previous)
+    if not compiled.full and not compiled.graphs and not compiled.removed:
+        print(f"up to date: no data file changed since the last push to {remote.query_url}")
+        return 0
+    pushed = remote.push(compiled)
+    for graph in pushed:
+        print(f"  pushed {graph.removeprefix(GRAPH_BASE)}")
+    kind = "full push" if compiled.full else "incremental push"
+    print(
+        f"built into {remote.query_url} ({kind}): {len(pushed)} graphs pushed, "
+        f"{compiled.triple_count()} triples; manifest updated"
+    )
+    return 0
+
+
 def _query(args: argparse.Namespace) -> int:
     text = args.query
     if text.endswith(".rq") and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
-    store, _ = open_current(args.store)
-    result = run(store, text)
+    target = _target(args)
+    result: QueryResult
+    if isinstance(target, RemoteStore):
+        result = remote_run(target, text)
+    else:
+        result = run(open_current(target)[0], text)
     if args.format == "table":
         print(table(result))
         return 0
@@ -182,8 +217,13 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.settings import Settings
 
+    target = _target(args)
     settings = Settings(
-        store=args.store, timeout_s=args.timeout, max_rows=args.max_rows, workers=args.workers
+        store=target if isinstance(target, Path) else DEFAULT_STORE,
+        remote=target if isinstance(target, RemoteStore) else None,
+        timeout_s=args.timeout,
+        max_rows=args.max_rows,
+        workers=args.workers,
     )
     app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)
@@ -196,7 +236,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from kb.schema import PREFIXES
 
-    store, _ = open_current(args.store)
+    store, _ = open_current(Path(args.store))
     if args.format == "sipri-csv":
         text = sipri.to_csv(sipri.rows(store))
         if args.output:

@@ -19,7 +19,8 @@ from kb.formats import Format, ResultShape
 
 MAX_QUERY_CHARS = 100_000
 
-QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+# pyoxigraph's results; a remote store's CONSTRUCT/DESCRIBE result is a list of triples
+QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
 
 # Tokens that can hide keywords: strings (long ones first), IRIs and comments.
 _OPAQUE = re.compile(
@@ -99,12 +100,12 @@ def run(store: ox.Store, query: str, dataset: Dataset = Dataset()) -> QueryResul
 
 def shape_of(result: QueryResult) -> ResultShape:
     """Whether ``result`` is solutions (SELECT/ASK) or a graph (CONSTRUCT/DESCRIBE)."""
-    return "graph" if isinstance(result, ox.QueryTriples) else "solutions"
+    return "graph" if isinstance(result, ox.QueryTriples | list) else "solutions"
 
 
 def serialize(result: QueryResult, fmt: Format) -> bytes:
     """The whole of ``result`` in ``fmt``; the format must suit the result's shape."""
-    if isinstance(result, ox.QueryTriples):
+    if isinstance(result, ox.QueryTriples | list):
         assert isinstance(fmt.ox_format, ox.RdfFormat)
         triples: Iterable[ox.Triple] = result
         prefixes = schema.PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
@@ -120,7 +121,7 @@ def table(result: QueryResult) -> str:
     """SELECT/ASK results as an aligned text table for a terminal."""
     if isinstance(result, ox.QueryBoolean):
         return "yes" if bool(result) else "no"
-    if isinstance(result, ox.QueryTriples):
+    if isinstance(result, ox.QueryTriples | list):
         return "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in result)
     names = [v.value for v in result.variables]
     rows = [[_cell(sol[name]) for name in names] for sol in result]

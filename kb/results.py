@@ -33,11 +33,13 @@ class Capped:
     truncated: bool
 
 
-def cap(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, limit: int) -> Capped:
+def cap(
+    result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple], limit: int
+) -> Capped:
     """Take at most ``limit`` rows or triples from ``result``; the rest is never evaluated."""
     if isinstance(result, ox.QueryBoolean):
         return Capped(result, False)
-    if isinstance(result, ox.QueryTriples):
+    if isinstance(result, ox.QueryTriples | list):
         triples = list(islice(result, limit + 1))
         return Capped(triples[:limit], len(triples) > limit)
     names = [v.value for v in result.variables]

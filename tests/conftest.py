@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -18,6 +21,9 @@ from kb.pipeline import compile_data
 from kb.store import write_build
 
 ROOT = Path(__file__).resolve().parent.parent
+OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which(
+    "oxigraph"
+)
 DATA = ROOT / "data"
 
 MINI = {
@@ -97,6 +103,51 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class OxigraphServer:
+    """`oxigraph serve` on a free local port, with its data in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def query_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/query"
+
+    def start(self) -> None:
+        assert OXIGRAPH, "the oxigraph server is installed with the dev dependencies"
+        self.process = subprocess.Popen(
+            [
+                OXIGRAPH,
+                "serve",
+                "--location",
+                str(self.folder),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--union-default-graph",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.query_url, params={"query": "ASK {}"}, timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("oxigraph server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
 
 
 @pytest.fixture(scope="session")

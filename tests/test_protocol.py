@@ -4,10 +4,38 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from conftest import DATA, LiveServer, OxigraphServer
 from rdflib import Graph
+
+from api.settings import Settings
+from kb.pipeline import compile_data
+from kb.remote import RemoteStore
+
+
+@pytest.fixture(scope="module", params=["embedded", "remote"])
+def live(
+    request: pytest.FixtureRequest, real_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The app over the embedded store, and over a real Oxigraph server holding the same data."""
+    if request.param == "embedded":
+        with LiveServer(real_store) as server:
+            yield server
+        return
+    oxigraph = OxigraphServer(tmp_path_factory.mktemp("oxigraph"))
+    oxigraph.start()
+    try:
+        remote = RemoteStore.from_urls(oxigraph.query_url)
+        remote.push(compile_data(DATA))
+        with LiveServer(Settings(remote=remote)) as server:
+            yield server
+    finally:
+        oxigraph.stop()
+
 
 SELECT = """PREFIX gk: <https://w3id.org/geokb/ontology#>
 SELECT ?s WHERE { ?s a gk:State ; gk:unMembership gk:UNObserverState } ORDER BY ?s"""

@@ -1,0 +1,271 @@
+"""A remote SPARQL 1.1 store (Oxigraph server, Fuseki, Virtuoso, GraphDB ...) as the store.
+
+``push`` sends the graphs a build changed: Graph Store Protocol PUT/DELETE where the server
+has a GSP endpoint, else one SPARQL Update request per graph (``DROP SILENT GRAPH`` +
+``INSERT DATA``). The build manifest is pushed last, into its own graph, so a push that
+fails half-way leaves the old manifest: the next build sees the files as changed and pushes
+them again. ``query`` runs a read-only query through SPARQLWrapper.
+
+Credentials come from the environment (``GEOKB_STORE_TOKEN`` for a bearer token, or
+``GEOKB_STORE_USER`` and ``GEOKB_STORE_PASSWORD`` for HTTP basic) and are never printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlencode
+
+import httpx
+import pyoxigraph as ox
+from rdflib import Graph, Literal, URIRef
+from SPARQLWrapper import POST, SPARQLWrapper
+
+from kb.errors import QueryError, StoreError
+from kb.manifest import VERSION, FileEntry, Manifest
+from kb.pipeline import Compiled
+from kb.schema import GK, GRAPH_BASE
+from kb.store import to_ox
+
+MANIFEST_GRAPH = GRAPH_BASE + "manifest"
+TIMEOUT_S = 60.0
+
+
+class RemoteStoreError(StoreError):
+    """The remote store was unreachable or refused a request; says what was pushed."""
+
+
+@dataclass(frozen=True)
+class RemoteStore:
+    """The endpoints of a remote store and the credentials to use them."""
+
+    query_url: str
+    update_url: str | None = None
+    gsp_url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    timeout_s: float = TIMEOUT_S  # per request to the store while pushing
+
+    @classmethod
+    def from_urls(
+        cls, query_url: str, update_url: str | None = None, gsp_url: str | None = None
+    ) -> RemoteStore:
+        """A remote store; for an Oxigraph-style '/query' URL, '/update' and '/store' are
+        assumed unless given."""
+        if query_url.rstrip("/").endswith("/query"):
+            base = query_url.rstrip("/")[: -len("/query")]
+            update_url = update_url or base + "/update"
+            gsp_url = gsp_url or base + "/store"
+        timeout = float(os.environ.get("GEOKB_STORE_TIMEOUT", TIMEOUT_S))
+        return cls(query_url, update_url, gsp_url, _auth_headers(), timeout)
+
+    def _sparql(self, url: str) -> SPARQLWrapper:
+        sw = SPARQLWrapper(url)
+        sw.setTimeout(max(1, round(self.timeout_s)))
+        for name, value in self.headers.items():
+            sw.addCustomHttpHeader(name, value)
+        return sw
+
+    def select_json(self, query: str) -> dict[str, object]:
+        """A SELECT/ASK result as parsed SPARQL JSON."""
+        sw = self._sparql(self.query_url)
+        sw.setQuery(query)
+        sw.setReturnFormat("json")
+        sw.setOnlyConneg(True)
+        try:
+            result = sw.queryAndConvert()
+        except Exception as exc:  # SPARQLWrapper raises urllib and its own errors
+            raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
+        assert isinstance(result, dict)
+        return result
+
+    def raw_query(
+        self,
+        query: str,
+        accept: str,
+        timeout_s: float,
+        default_graphs: tuple[str, ...] = (),
+        named_graphs: tuple[str, ...] = (),
+    ) -> tuple[str, bytes]:
+        """Run a query and return the remote's content type and body, unparsed."""
+        params: list[tuple[str, str]] = [("query", query)]
+        params += [("default-graph-uri", g) for g in default_graphs]
+        params += [("named-graph-uri", g) for g in named_graphs]
+        headers = {
+            "Accept": accept,
+            "Content-Type": "application/x-www-form-urlencoded",
+            **self.headers,
+        }
+        try:
+            resp = httpx.post(
+                self.query_url,
+                content=urlencode(params).encode(),
+                headers=headers,
+                timeout=timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise TimeoutError(f"the remote store did not answer within {timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
+        if resp.status_code == 400:  # the store found the query malformed: the client's error
+            raise QueryError(f"SPARQL syntax error (from the store): {resp.text[:500].strip()}")
+        if resp.status_code >= 400:
+            raise RemoteStoreError(
+                f"the remote store answered {resp.status_code}: {resp.text[:300].strip()}"
+            )
+        return resp.headers.get("content-type", ""), resp.content
+
+    def manifest(self) -> Manifest | None:
+        """The manifest of the last complete push, or None (then push everything)."""
+        result = self.select_json(
+            f"SELECT ?m WHERE {{ GRAPH <{MANIFEST_GRAPH}> {{ ?s <{GK.manifestJson}> ?m }} }}"
+        )
+        rows: list[dict[str, dict[str, str]]] = result.get("results", {}).get("bindings", [])  # type: ignore[attr-defined]
+        if not rows:
+            return None
+        try:
+            data = json.loads(rows[0]["m"]["value"])
+            if data.get("version") != VERSION:
+                return None
+            files = {
+                n: FileEntry(
+                    e["sha256"],
+                    e["graph"],
+                    e["triples"],
+                    [(k, i) for k, i in e["ids"]],
+                    [(list(k), i) for k, i in e["refs"]],
+                )
+                for n, e in data["files"].items()
+            }
+            return Manifest(data["model_sha256"], files)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def push(self, compiled: Compiled) -> list[str]:
+        """Send the changed graphs, then the manifest; return the graphs pushed."""
+        pushed: list[str] = []
+        try:
+            if compiled.full:
+                for name in self._named_graphs():
+                    if name.startswith(GRAPH_BASE) and URIRef(name) not in compiled.graphs:
+                        self._drop(name)
+            for iri in compiled.removed:
+                self._drop(str(iri))
+                pushed.append(str(iri))
+            for iri, data in compiled.graphs.items():
+                self._put(str(iri), data)
+                pushed.append(str(iri))
+            self._put_manifest(compiled.manifest)
+        except (httpx.HTTPError, RemoteStoreError, OSError, TimeoutError) as exc:
+            done = ", ".join(pushed) or "none"
+            raise RemoteStoreError(
+                f"pushing to the remote store failed: {_reason(exc)}. Graphs already pushed: "
+                f"{done}. The store's manifest was not updated, so the build is not complete; "
+                "run the same build again to finish it."
+            ) from None
+        return pushed
+
+    def _named_graphs(self) -> list[str]:
+        result = self.select_json("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return [b["g"]["value"] for b in result["results"]["bindings"]]  # type: ignore[index]
+
+    def _put(self, iri: str, graph: Graph) -> None:
+        body = _ntriples(graph)
+        if self.gsp_url:
+            resp = httpx.put(
+                self.gsp_url,
+                params={"graph": iri},
+                content=body,
+                headers={"Content-Type": "application/n-triples", **self.headers},
+                timeout=self.timeout_s,
+            )
+            _check(resp, f"PUT graph {iri}")
+        else:
+            self._update(
+                f"DROP SILENT GRAPH <{iri}> ;\nINSERT DATA {{ GRAPH <{iri}> {{\n"
+                f"{body.decode()}\n}} }}"
+            )
+
+    def _drop(self, iri: str) -> None:
+        if self.gsp_url:
+            resp = httpx.delete(
+                self.gsp_url, params={"graph": iri}, headers=self.headers, timeout=self.timeout_s
+            )
+            if resp.status_code != 404:  # already gone is fine
+                _check(resp, f"DELETE graph {iri}")
+        else:
+            self._update(f"DROP SILENT GRAPH <{iri}>")
+
+    def _update(self, update: str) -> None:
+        if not self.update_url:
+            raise RemoteStoreError("the remote store has neither a GSP nor an update endpoint")
+        sw = self._sparql(self.update_url)
+        sw.setMethod(POST)
+        sw.setQuery(update)
+        try:
+            sw.query()
+        except Exception as exc:  # SPARQLWrapper raises urllib and its own errors
+            raise RemoteStoreError(f"update at {self.update_url} failed: {_reason(exc)}") from None
+
+    def _put_manifest(self, manifest: Manifest) -> None:
+        data = {
+            "version": VERSION,
+            "model_sha256": manifest.model_sha256,
+            "files": {k: asdict(v) for k, v in sorted(manifest.files.items())},
+        }
+        g = Graph()
+        g.add((URIRef(MANIFEST_GRAPH), GK.manifestJson, Literal(json.dumps(data))))
+        self._put(MANIFEST_GRAPH, g)
+
+
+def _ntriples(graph: Graph) -> bytes:
+    return (
+        ox.serialize(
+            (ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph),  # type: ignore[arg-type]
+            format=ox.RdfFormat.N_TRIPLES,
+        )
+        or b""
+    )
+
+
+def _check(resp: httpx.Response, what: str) -> None:
+    if resp.status_code >= 400:
+        raise RemoteStoreError(f"{what} answered {resp.status_code}: {resp.text[:200].strip()}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _auth_headers() -> dict[str, str]:
+    token = os.environ.get("GEOKB_STORE_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user, password = os.environ.get("GEOKB_STORE_USER"), os.environ.get("GEOKB_STORE_PASSWORD")
+    if user is not None and password is not None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def remote_run(
+    remote: RemoteStore,
+    query: str,
+    timeout_s: float = TIMEOUT_S,
+    default_graphs: tuple[str, ...] = (),
+    named_graphs: tuple[str, ...] = (),
+) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
+    """Run a guarded read-only query on the remote store and parse its answer."""
+    from kb.query import guard
+
+    shape = guard(query)
+    accept = "application/sparql-results+json" if shape == "solutions" else "application/n-triples"
+    _, body = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
+    if shape == "solutions":
+        return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+    return [
+        ox.Triple(q.subject, q.predicate, q.object)
+        for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
+    ]

@@ -15,13 +15,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlencode
+from urllib.error import URLError
 
 import httpx
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from SPARQLWrapper import POST, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kb.errors import QueryError, StoreError
 from kb.manifest import VERSION, FileEntry, Manifest
@@ -88,33 +90,33 @@ class RemoteStore:
         default_graphs: tuple[str, ...] = (),
         named_graphs: tuple[str, ...] = (),
     ) -> tuple[str, bytes]:
-        """Run a query and return the remote's content type and body, unparsed."""
-        params: list[tuple[str, str]] = [("query", query)]
-        params += [("default-graph-uri", g) for g in default_graphs]
-        params += [("named-graph-uri", g) for g in named_graphs]
-        headers = {
-            "Accept": accept,
-            "Content-Type": "application/x-www-form-urlencoded",
-            **self.headers,
-        }
+        """Run a query through SPARQLWrapper; return the content type and body, unparsed."""
+        sw = self._sparql(self.query_url)
+        sw.setTimeout(max(1, round(timeout_s)))
+        sw.setMethod(POST)
+        sw.setOnlyConneg(True)  # no format=/output= parameters: plain SPARQL 1.1 Protocol
+        sw.addCustomHttpHeader("Accept", accept)
+        sw.setQuery(query)
+        for graph in default_graphs:
+            sw.addDefaultGraph(graph)
+        for graph in named_graphs:
+            sw.addNamedGraph(graph)
         try:
-            resp = httpx.post(
-                self.query_url,
-                content=urlencode(params).encode(),
-                headers=headers,
-                timeout=timeout_s,
-            )
-        except httpx.TimeoutException:
+            response = sw.query().response
+            return response.headers.get("content-type", ""), response.read()
+        except QueryBadFormed as exc:  # the store found the query malformed: the client's error
+            detail = str(exc).split("Response:", 1)[-1].strip()
+            raise QueryError(f"SPARQL syntax error (from the store): {detail[:500]}") from None
+        except TimeoutError:
             raise TimeoutError(f"the remote store did not answer within {timeout_s:g} s") from None
-        except httpx.HTTPError as exc:
+        except URLError as exc:
+            if isinstance(exc.reason, TimeoutError | socket.timeout):
+                raise TimeoutError(
+                    f"the remote store did not answer within {timeout_s:g} s"
+                ) from None
             raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
-        if resp.status_code == 400:  # the store found the query malformed: the client's error
-            raise QueryError(f"SPARQL syntax error (from the store): {resp.text[:500].strip()}")
-        if resp.status_code >= 400:
-            raise RemoteStoreError(
-                f"the remote store answered {resp.status_code}: {resp.text[:300].strip()}"
-            )
-        return resp.headers.get("content-type", ""), resp.content
+        except Exception as exc:  # SPARQLWrapper's other errors (500, 404 ...)
+            raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
 
     def manifest(self) -> Manifest | None:
         """The manifest of the last complete push, or None (then push everything)."""

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import description, entities, pages, sparql
 from api.executor import QueryPool
+from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.settings import Settings
 from api.state import ServedStore
 from kb import sipri
@@ -85,7 +86,10 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.include_router(entities.router)
 
     @app.get(
-        "/.well-known/void", summary="VoID description of the dataset", response_class=Response
+        "/.well-known/void",
+        summary="VoID description of the dataset",
+        response_class=Response,
+        responses=VOID_RESPONSES,
     )
     def void(request: Request, format: str | None = None) -> Response:
         if served is None:
@@ -110,6 +114,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
         "/transfers.csv",
         summary="Arms transfers as a SIPRI-style register (CSV)",
         response_class=Response,
+        responses=REGISTER_RESPONSES,
     )
     def transfers_csv(supplier: str | None = None, recipient: str | None = None) -> Response:
         """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes)."""

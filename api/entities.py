@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.negotiation import NotAcceptable, choose, parse_accept
+from api.openapi import ENTITY_RESPONSES
 from api.state import ServedStore
 from kb import schema
 
@@ -56,7 +57,10 @@ def _label_of(store: ox.Store, node: Term) -> str | None:
 
 def load_entity(store: ox.Store, iri: str) -> Entity | None:
     """Everything about ``iri`` in the store, or None if nothing is known about it."""
-    node = ox.NamedNode(iri)
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:  # not a valid IRI (e.g. '"' in the path): certainly not ours
+        return None
     outgoing = sorted(
         {(q.predicate, q.object) for q in store.quads_for_pattern(node, None, None, None)},
         key=lambda po: (po[0].value, str(po[1])),
@@ -166,7 +170,10 @@ def _wants_html(accept: str | None) -> bool:
 
 
 @router.get(
-    "/id/{path:path}", summary="An entity page (HTML, Turtle or JSON-LD)", response_class=Response
+    "/id/{path:path}",
+    summary="An entity page (HTML, Turtle or JSON-LD)",
+    response_class=Response,
+    responses=ENTITY_RESPONSES,
 )
 async def entity_page(path: str, request: Request, format: str | None = None) -> Response:
     """Describe the entity ``https://w3id.org/geokb/id/{path}``."""

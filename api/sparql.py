@@ -202,6 +202,8 @@ _RESULTS = {
             "413": "Query too long",
             "415": "Unsupported request media type",
             "503": "Query timed out or server busy",
+            "500": "A query worker failed (it is restarted)",
+            "502": "The remote store failed",
         }.items()
     },
 }

@@ -76,7 +76,7 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
     With ``previous`` (the manifest of the last build) only what changed is re-read.
     """
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
-    hashes = {name: file_sha256(path) for name, path in files.items()}
+    hashes = {name: _hash(path) for name, path in files.items()}
     model = model_sha256()
     if previous is not None and previous.model_sha256 != model:
         previous = None  # the model changed: every file must be checked against it again
@@ -123,6 +123,13 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
         graphs[schema.ONTOLOGY_GRAPH] = ontology_graph()
     removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
     return Compiled(graphs, removed, Manifest(model, entries), catalog, full)
+
+
+def _hash(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:  # a directory named *.yaml, unreadable: read_yaml reports it
+        return ""
 
 
 def _read(

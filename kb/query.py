@@ -18,6 +18,7 @@ from kb.errors import QueryError, QueryRefused, QueryTooLong
 from kb.formats import Format, ResultShape
 
 MAX_QUERY_CHARS = 100_000
+MAX_NESTING = 200  # pyoxigraph's recursive parser overflows its stack some way past 1,000
 
 # pyoxigraph's results; a remote store's CONSTRUCT/DESCRIBE result is a list of triples
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
@@ -58,6 +59,12 @@ def guard(query: str, max_chars: int = MAX_QUERY_CHARS) -> ResultShape:
     if len(query) > max_chars:
         raise QueryTooLong(f"query is {len(query):,} characters long; the limit is {max_chars:,}")
     code = code_of(query)
+    depth = _nesting(code)
+    if depth > MAX_NESTING:
+        raise QueryError(
+            f"the query nests brackets {depth} deep; the limit is {MAX_NESTING} "
+            "(deeper queries could crash the query parser)"
+        )
     update = _UPDATE.search(code)
     if update:
         word = update.group(1).upper()
@@ -76,6 +83,17 @@ def guard(query: str, max_chars: int = MAX_QUERY_CHARS) -> ResultShape:
         raise QueryError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE")
     word = form.group(1).upper()
     return "solutions" if word in ("SELECT", "ASK") else "graph"
+
+
+def _nesting(code: str) -> int:
+    depth = deepest = 0
+    for char in code:
+        if char in "({[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")}]":
+            depth -= 1
+    return deepest
 
 
 def run(store: ox.Store, query: str, dataset: Dataset = Dataset()) -> QueryResult:

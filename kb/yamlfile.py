@@ -43,7 +43,7 @@ def read_yaml(path: Path) -> yaml.Node | None:
     if root is None:
         return None
     problems: list[Problem] = []
-    _check_plain(name, root, problems, set())
+    _check_plain(name, root, problems)
     if problems:
         raise DataError(problems)
     return root
@@ -112,46 +112,53 @@ def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(loc, "", f"YAML syntax error: {message}", hint)
 
 
-def _check_plain(name: str, node: yaml.Node, problems: list[Problem], seen: set[int]) -> None:
-    # A node reached twice is an alias (*name): refuse it without expanding it.
-    if id(node) in seen:
-        problems.append(
-            Problem(
-                node_location(name, node),
-                "",
-                "anchors and aliases (&name, *name) are not supported",
-                "write the value out in full",
+def _check_plain(name: str, root: yaml.Node, problems: list[Problem]) -> None:
+    # Walks with an explicit stack: libyaml allows nesting 1,000 deep, near Python's limit.
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        # A node reached twice is an alias (*name): refuse it without expanding it.
+        if id(node) in seen:
+            problems.append(
+                Problem(
+                    node_location(name, node),
+                    "",
+                    "anchors and aliases (&name, *name) are not supported",
+                    "write the value out in full",
+                )
             )
-        )
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.tag == "tag:yaml.org,2002:merge":
-                    problems.append(
-                        Problem(
-                            node_location(name, key),
-                            "<<",
-                            "merge keys are not supported",
-                            "write the fields out in full",
-                        )
-                    )
-                elif key.value in first:
-                    problems.append(
-                        Problem(
-                            node_location(name, key),
-                            key.value,
-                            f"duplicate key (first given on line {first[key.value]})",
-                            "give each key once per record",
-                        )
-                    )
-                else:
-                    first[key.value] = key.start_mark.line + 1
-            else:
-                problems.append(Problem(node_location(name, key), "", "keys must be plain words"))
-            _check_plain(name, value, problems, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_plain(name, item, problems, seen)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(name, node, problems)
+            stack.extend(value for _, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+
+
+def _check_keys(name: str, node: yaml.MappingNode, problems: list[Problem]) -> None:
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            problems.append(Problem(node_location(name, key), "", "keys must be plain words"))
+        elif key.tag == "tag:yaml.org,2002:merge":
+            problems.append(
+                Problem(
+                    node_location(name, key),
+                    "<<",
+                    "merge keys are not supported",
+                    "write the fields out in full",
+                )
+            )
+        elif key.value in first:
+            problems.append(
+                Problem(
+                    node_location(name, key),
+                    key.value,
+                    f"duplicate key (first given on line {first[key.value]})",
+                    "give each key once per record",
+                )
+            )
+        else:
+            first[key.value] = key.start_mark.line + 1

@@ -68,7 +68,7 @@ def test_unknown_entity_is_404(http: httpx.Client) -> None:
 
 
 def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
-    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>\u202e\u200b\U0001f4a3 "&amp;'
     files = {**MINI, "states.yaml": MINI["states.yaml"].replace("label: Iran", f"label: '{evil}'")}
     store = tmp_path / "store"
     write_build(store, compile_data(write_data(tmp_path / "data", files)))
@@ -78,6 +78,13 @@ def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
             assert "<script>alert" not in page
             assert "<img src=x" not in page
             assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+            assert "\u202e\u200b\U0001f4a3 &quot;&amp;amp;" in page  # odd Unicode kept, as text
+        for path in ("/", "/id/state/IRN", "/sparql"):
+            headers = client.get(path).headers
+            assert "default-src 'self'" in headers["content-security-policy"]
+            assert "script-src 'self'" in headers["content-security-policy"]
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["x-frame-options"] == "DENY"
 
 
 def test_transfers_register_csv(http: httpx.Client) -> None:

@@ -21,7 +21,7 @@ serve: install
 	$(BIN)/geokb serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check kb api tests
+	$(BIN)/ruff check kb api tests bench
 	$(BIN)/mypy kb api
 	$(BIN)/geokb generate --check
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import description, entities, pages, sparql
 from api.executor import QueryPool
@@ -80,6 +81,13 @@ def create_app(settings: Settings | Path) -> FastAPI:
             response.headers.setdefault("Content-Security-Policy", CSP)
             response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # e.g. a path no route matches (/id/ with a newline in it): plain text, like ours
+        return PlainTextResponse(
+            f"{exc.detail}\n", status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     app.include_router(sparql.router)
     app.include_router(pages.router)

@@ -15,8 +15,7 @@ from rdflib import DCTERMS, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from api.negotiation import NotAcceptable, choose
 from api.state import ServedStore
 from kb import formats, schema
-from kb.mapping import new_graph
-from kb.store import to_ox
+from kb.mapping import new_graph, to_ox
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

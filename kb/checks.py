@@ -1,11 +1,15 @@
-"""Step 5 of the data path: check the RDF graph against the SHACL shapes (pyshacl).
+"""Step 5 of the data path: check the RDF graph against the SHACL shapes.
 
-Each SHACL result is turned back into a located problem: the focus node's record gives the
-file and line, the result path gives the YAML field.
+Two engines give the same findings: ``sparql_problems`` runs the shapes as SPARQL queries
+over pyoxigraph (``kb.sparql_checks``) and is what builds use, because it is fast at scale;
+``shacl_problems`` runs pyshacl over rdflib, the reference the tests compare it with. Each
+finding is turned back into a located problem: the focus node's record gives the file and
+line, the result path gives the YAML field.
 """
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 from pyshacl import validate
 from rdflib import RDF, SH, Graph, URIRef
 from rdflib.term import Node
@@ -13,6 +17,7 @@ from rdflib.term import Node
 from kb.errors import Location, Problem
 from kb.ontology import ontology_graph, shapes_graph
 from kb.records import Record
+from kb.sparql_checks import violations
 
 
 def shacl_problems(
@@ -77,3 +82,40 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
         f"{message} [SHACL, {subject}]",
         "see ontology/shapes.ttl for what a valid record holds",
     )
+
+
+def sparql_problems(
+    data: list[ox.Triple], records: dict[URIRef, Record], only_records: bool = False
+) -> list[Problem]:
+    """Every violation of the shapes in ``data``, found by SPARQL; see ``shacl_problems``."""
+    store = ox.Store()
+    default = ox.DefaultGraph()
+    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, default) for t in data)
+    problems = []
+    for v in violations(store):
+        focus = URIRef(v.focus)
+        record = records.get(focus)
+        if record is None and only_records:
+            continue
+        key = record.kind.key_for(URIRef(v.path)) if record is not None and v.path else None
+        where = record.location_of(key) if record is not None else Location("<graph>")
+        field = key or (v.path or "")
+        message = v.message
+        if v.component == SH.ClosedConstraintComponent:
+            message = f"property {v.path} is not part of the model"
+        elif v.value is not None and v.component not in (
+            SH.MinCountConstraintComponent,
+            SH.MaxCountConstraintComponent,
+            SH.UniqueLangConstraintComponent,
+        ):
+            message = f"{message} (value: {v.value})"
+        subject = v.focus if record is None else f"{record.kind.label} '{record.id}'"
+        problems.append(
+            Problem(
+                where,
+                field,
+                f"{message} [SHACL, {subject}]",
+                "see ontology/shapes.ttl for what a valid record holds",
+            )
+        )
+    return sorted(set(problems))

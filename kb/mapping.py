@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rdflib import RDF, XSD, Graph, Literal, URIRef
+import pyoxigraph as ox
+from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb import schema
@@ -20,44 +21,85 @@ def new_graph(identifier: URIRef | None = None) -> Graph:
     return graph
 
 
-def to_graph(
-    records: Iterable[Record], catalog: Catalog, identifier: URIRef | None = None
-) -> Graph:
-    """The RDF triples of ``records``; references are resolved through ``catalog``."""
-    graph = new_graph(identifier)
+def to_triples(records: Iterable[Record], catalog: Catalog) -> list[ox.Triple]:
+    """The RDF triples of ``records``, as pyoxigraph terms; references resolve via ``catalog``.
+
+    Built straight as pyoxigraph terms (not rdflib ones): at a million triples the rdflib
+    detour cost more than parsing the YAML.
+    """
+    out: list[ox.Triple] = []
+    append = out.append
     for record in records:
-        add_record(graph, record, catalog)
-    return graph
+        kind = record.kind
+        subject = _named(str(record.iri))
+        append(ox.Triple(subject, _RDF_TYPE, _named(str(kind.cls))))
+        if kind.is_fact:
+            append(ox.Triple(subject, _RDF_TYPE, _FACT))
+        if kind.name == "state":
+            append(ox.Triple(subject, _ALPHA3, ox.Literal(record.id)))
+        for key, values in record.values.items():
+            fld = kind.field(key)
+            assert fld is not None  # records only hold keys of their kind
+            predicate = _named(str(fld.prop.iri))
+            for value in values:
+                append(ox.Triple(subject, predicate, _term(value, catalog)))
+    return out
 
 
-def add_record(graph: Graph, record: Record, catalog: Catalog) -> None:
-    """Add the triples of one record to ``graph``."""
-    subject = record.iri
-    graph.add((subject, RDF.type, record.kind.cls))
-    if record.kind.is_fact:
-        graph.add((subject, RDF.type, schema.FACT))
-    if record.kind.name == "state":
-        graph.add((subject, schema.GK.iso3166Alpha3, Literal(record.id)))
-    for key, values in record.values.items():
-        fld = record.kind.field(key)
-        assert fld is not None  # records only hold keys of their kind
-        for value in values:
-            graph.add((subject, fld.prop.iri, _term(value, catalog)))
+_NAMED: dict[str, ox.NamedNode] = {}
 
 
-def _term(value: Value, catalog: Catalog) -> Node:
+def _named(iri: str) -> ox.NamedNode:
+    node = _NAMED.get(iri)
+    if node is None:
+        node = ox.NamedNode(iri)
+        if len(_NAMED) < 100_000:  # classes, predicates, datatypes, states ...
+            _NAMED[iri] = node
+    return node
+
+
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_FACT = ox.NamedNode(str(schema.FACT))
+_ALPHA3 = ox.NamedNode(str(schema.GK.iso3166Alpha3))
+_XSD_INTEGER = ox.NamedNode(str(XSD.integer))
+_XSD_BOOLEAN = ox.NamedNode(str(XSD.boolean))
+_TRUE = ox.Literal("true", datatype=_XSD_BOOLEAN)
+_FALSE = ox.Literal("false", datatype=_XSD_BOOLEAN)
+
+
+def _term(value: Value, catalog: Catalog) -> ox.NamedNode | ox.Literal:
     if isinstance(value, RefValue):
-        return catalog.resolve(value)
+        return _named(str(catalog.resolve(value)))
     if isinstance(value, LangString):
-        return Literal(value.text, lang=value.lang)
+        return ox.Literal(value.text, language=value.lang)
     if isinstance(value, DateValue):
-        return Literal(value.text, datatype=value.datatype)
+        return ox.Literal(value.text, datatype=_named(str(value.datatype)))
     if isinstance(value, UrlValue):
-        return URIRef(value.url)
+        return ox.NamedNode(value.url)
     if isinstance(value, schema.Option):
-        return schema.GK[value.local]
+        return _named(f"{schema.GK}{value.local}")
     if isinstance(value, bool):
-        return Literal(value)
+        return _TRUE if value else _FALSE
     if isinstance(value, int):
-        return Literal(value, datatype=XSD.integer)
-    return Literal(value)
+        return ox.Literal(str(value), datatype=_XSD_INTEGER)
+    return ox.Literal(value)
+
+
+def ox_triples(graph: Graph) -> list[ox.Triple]:
+    """The triples of an rdflib graph as pyoxigraph triples."""
+    return [ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph]  # type: ignore[arg-type]
+
+
+def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """The pyoxigraph term for an rdflib term."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"cannot convert term {term!r}")

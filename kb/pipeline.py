@@ -15,14 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import RDF, Graph, URIRef
+import pyoxigraph as ox
+from rdflib import URIRef
 
 from kb import schema
-from kb.checks import shacl_problems
+from kb.checks import sparql_problems
 from kb.errors import DataError, Location, Problem, relative
 from kb.linking import Catalog, link
 from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
-from kb.mapping import new_graph, to_graph
+from kb.mapping import ox_triples, to_triples
 from kb.ontology import ontology_graph
 from kb.records import Record, RefValue, records_from_yaml
 from kb.yamlfile import read_yaml
@@ -38,7 +39,7 @@ class Compiled:
     incremental one only the graphs of files that were re-read.
     """
 
-    graphs: dict[URIRef, Graph]
+    graphs: dict[URIRef, list[ox.Triple]]
     removed: tuple[URIRef, ...]
     manifest: Manifest
     catalog: Catalog
@@ -98,14 +99,14 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
     if problems:
         raise DataError(problems)
 
-    graphs: dict[URIRef, Graph] = {}
-    union = new_graph()
+    graphs: dict[URIRef, list[ox.Triple]] = {}
+    union: list[ox.Triple] = []
     for name, records in per_file.items():
         iri = graph_iri(data_dir, files[name])
-        graphs[iri] = to_graph(records, catalog, iri)
+        graphs[iri] = to_triples(records, catalog)
         union += graphs[iri]
     _add_bare_types(union, known)
-    problems.extend(shacl_problems(union, catalog.by_iri(), only_records=bool(known)))
+    problems.extend(sparql_problems(union, catalog.by_iri(), only_records=bool(known)))
     if problems:
         raise DataError(problems)
 
@@ -120,7 +121,7 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
         )
     full = previous is None
     if full:
-        graphs[schema.ONTOLOGY_GRAPH] = ontology_graph()
+        graphs[schema.ONTOLOGY_GRAPH] = ox_triples(ontology_graph())
     removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
     return Compiled(graphs, removed, Manifest(model, entries), catalog, full)
 
@@ -162,8 +163,11 @@ def _resolves(refs: list[tuple[list[str], str]], ids: set[tuple[str, str]]) -> b
     return all(sum((k, ref_id) in ids for k in kinds) == 1 for kinds, ref_id in refs)
 
 
-def _add_bare_types(graph: Graph, known: dict[tuple[str, str], str]) -> None:
+def _add_bare_types(triples: list[ox.Triple], known: dict[tuple[str, str], str]) -> None:
     """Give records not re-read their types, so that references to them can be checked."""
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     for kind_name, record_id in known:
         kind = schema.KINDS_BY_NAME[kind_name]
-        graph.add((kind.iri(record_id), RDF.type, kind.cls))
+        triples.append(
+            ox.Triple(ox.NamedNode(str(kind.iri(record_id))), rdf_type, ox.NamedNode(str(kind.cls)))
+        )

@@ -21,7 +21,7 @@ from urllib.error import URLError
 
 import httpx
 import pyoxigraph as ox
-from rdflib import Graph, Literal, URIRef
+from rdflib import URIRef
 from SPARQLWrapper import POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
@@ -29,7 +29,6 @@ from kb.errors import QueryError, StoreError
 from kb.manifest import VERSION, FileEntry, Manifest
 from kb.pipeline import Compiled
 from kb.schema import GK, GRAPH_BASE
-from kb.store import to_ox
 
 MANIFEST_GRAPH = GRAPH_BASE + "manifest"
 TIMEOUT_S = 60.0
@@ -172,8 +171,8 @@ class RemoteStore:
         result = self.select_json("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
         return [b["g"]["value"] for b in result["results"]["bindings"]]  # type: ignore[index]
 
-    def _put(self, iri: str, graph: Graph) -> None:
-        body = _ntriples(graph)
+    def _put(self, iri: str, triples: list[ox.Triple]) -> None:
+        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
         if self.gsp_url:
             resp = httpx.put(
                 self.gsp_url,
@@ -216,19 +215,12 @@ class RemoteStore:
             "model_sha256": manifest.model_sha256,
             "files": {k: asdict(v) for k, v in sorted(manifest.files.items())},
         }
-        g = Graph()
-        g.add((URIRef(MANIFEST_GRAPH), GK.manifestJson, Literal(json.dumps(data))))
-        self._put(MANIFEST_GRAPH, g)
-
-
-def _ntriples(graph: Graph) -> bytes:
-    return (
-        ox.serialize(
-            (ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph),  # type: ignore[arg-type]
-            format=ox.RdfFormat.N_TRIPLES,
+        manifest_triple = ox.Triple(
+            ox.NamedNode(MANIFEST_GRAPH),
+            ox.NamedNode(str(GK.manifestJson)),
+            ox.Literal(json.dumps(data)),
         )
-        or b""
-    )
+        self._put(MANIFEST_GRAPH, [manifest_triple])
 
 
 def _check(resp: httpx.Response, what: str) -> None:

@@ -18,13 +18,10 @@ import gc
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.term import Node
 
 from kb.errors import StoreError
 from kb.pipeline import Compiled
@@ -106,7 +103,8 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
                 store.remove_graph(name)
                 kept -= 1
         for iri, graph in compiled.graphs.items():
-            store.bulk_extend(_quads(graph, ox.NamedNode(str(iri))))
+            name = ox.NamedNode(str(iri))
+            store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in graph)
         store.flush()
         del store
         gc.collect()  # close the RocksDB handle before the folder is renamed
@@ -152,23 +150,3 @@ def _prune(builds: Path, keep: set[Path | None]) -> None:
     # Keep the newest build before the current one: a running server may still read it.
     for path in old[: max(0, len(old) - (KEEP_BUILDS - 1))]:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _quads(graph: Graph, name: ox.NamedNode) -> Iterator[ox.Quad]:
-    for s, p, o in graph:
-        yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), name)  # type: ignore[arg-type]
-
-
-def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """The pyoxigraph term for an rdflib term."""
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise StoreError(f"cannot store term {term!r}")

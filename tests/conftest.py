@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
 import uvicorn
+from rdflib import Graph
 
 from api.app import create_app
 from kb.pipeline import compile_data
@@ -56,6 +58,13 @@ MINI = {
             sources: [test-source]
         """,
 }
+
+
+def as_rdflib(triples: list[ox.Triple]) -> Graph:
+    """pyoxigraph triples as an rdflib graph, for membership tests and pyshacl."""
+    g = Graph()
+    g.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
+    return g
 
 
 def write_data(folder: Path, files: dict[str, str]) -> Path:

@@ -1,11 +1,13 @@
 from pathlib import Path
 
-from conftest import MINI, write_data
+import pyoxigraph as ox
+import pytest
+from conftest import MINI, as_rdflib, write_data
 from rdflib import DCTERMS, Literal, URIRef
 
 from kb.checks import shacl_problems
 from kb.linking import link
-from kb.mapping import to_graph
+from kb.mapping import to_triples
 from kb.pipeline import compile_data
 from kb.records import records_from_yaml
 from kb.schema import GK
@@ -22,7 +24,7 @@ def _mini_graph(tmp_path: Path):  # type: ignore[no-untyped-def]
         records += found
     catalog, problems = link(records)
     assert problems == []
-    return to_graph(catalog, catalog), catalog
+    return as_rdflib(to_triples(catalog, catalog)), catalog
 
 
 def test_real_data_has_zero_shacl_violations() -> None:
@@ -30,20 +32,123 @@ def test_real_data_has_zero_shacl_violations() -> None:
     assert compiled.triple_count() > 0  # compile_data raises on any violation
 
 
-def test_fact_without_source_is_a_located_violation(tmp_path: Path) -> None:
+def _sparql_engine(graph, records):  # type: ignore[no-untyped-def]
+    from kb.checks import sparql_problems
+    from kb.mapping import ox_triples
+
+    return sparql_problems(ox_triples(graph), records)
+
+
+ENGINES = pytest.mark.parametrize(
+    "engine", [shacl_problems, _sparql_engine], ids=["pyshacl", "sparql"]
+)
+
+
+@ENGINES
+def test_fact_without_source_is_a_located_violation(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
     graph, catalog = _mini_graph(tmp_path)
     graph.remove((T1, DCTERMS.source, None))
-    [problem] = shacl_problems(graph, catalog.by_iri())
+    [problem] = engine(graph, catalog.by_iri())
     assert str(problem).startswith("transfers.yaml:11:5: sources: required field missing")
 
     assert "arms transfer 't1'" in str(problem)
 
 
-def test_negative_quantity_and_foreign_property_are_violations(tmp_path: Path) -> None:
+@ENGINES
+def test_negative_quantity_and_foreign_property_are_violations(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
     graph, catalog = _mini_graph(tmp_path)
     graph.add((T1, GK.quantityDelivered, Literal(-5)))
     graph.add((T1, GK.madeUp, Literal("x")))
-    problems = [str(p) for p in shacl_problems(graph, catalog.by_iri())]
+    problems = [str(p) for p in engine(graph, catalog.by_iri())]
     assert len(problems) == 2
     assert any("quantity_delivered" in p for p in problems)
     assert any("madeUp is not part of the model" in p for p in problems)
+
+
+# --- the SPARQL engine finds what pyshacl finds ------------------------------------------
+
+S1 = URIRef("https://w3id.org/geokb/id/source/test-source")
+IRN = URIRef("https://w3id.org/geokb/id/state/IRN")
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _pyshacl_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    from pyshacl import validate
+    from rdflib import RDF, SH, Graph
+
+    from kb.ontology import ontology_graph, shapes_graph
+
+    shapes, ont = Graph(), Graph()
+    shapes += shapes_graph()
+    ont += ontology_graph()
+    _, report, _ = validate(graph, shacl_graph=shapes, ont_graph=ont, inference="none")
+    return {
+        (
+            str(report.value(r, SH.focusNode)),
+            str(report.value(r, SH.resultPath)),
+            str(report.value(r, SH.sourceConstraintComponent)),
+        )
+        for r in report.subjects(RDF.type, SH.ValidationResult)
+    }
+
+
+def _sparql_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    from kb.mapping import ox_triples
+    from kb.sparql_checks import violations
+
+    store = ox.Store()
+    store.bulk_extend(
+        ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in ox_triples(graph)
+    )
+    return {(v.focus, str(v.path), str(v.component)) for v in violations(store)}
+
+
+def _corruptions():  # type: ignore[no-untyped-def]
+    from rdflib import RDFS, XSD
+
+    w = URIRef("https://w3id.org/geokb/id/weapon/drone-x")
+    return {
+        "no source": lambda g: g.remove((T1, DCTERMS.source, None)),
+        "two suppliers": lambda g: g.add((T1, GK.supplier, URIRef(str(IRN).replace("IRN", "RUS")))),
+        "negative quantity": lambda g: g.add((T1, GK.quantityDelivered, Literal(-5))),
+        "text quantity": lambda g: g.add((T1, GK.quantityOrdered, Literal("many"))),
+        "string date": lambda g: g.set((T1, GK.deliveryStartDate, Literal("2022-10"))),
+        "wrong class": lambda g: g.set((T1, GK.recipient, w)),
+        "literal reference": lambda g: g.set((T1, GK.supplier, Literal("IRN"))),
+        "two labels in one language": lambda g: g.add(
+            (IRN, RDFS.label, Literal("Persia", lang="en"))
+        ),
+        "bad code": lambda g: g.set((IRN, GK.iso3166Alpha2, Literal("ir"))),
+        "foreign property": lambda g: g.add((T1, GK.madeUp, Literal("x"))),
+        "unknown status": lambda g: g.add((T1, GK.transferStatus, GK.Stolen)),
+        "literal url": lambda g: g.add(
+            (S1, URIRef("https://schema.org/url"), Literal("https://x"))
+        ),
+        "empty title": lambda g: g.set((S1, DCTERMS.title, Literal(""))),
+        "untyped label": lambda g: g.set((w, RDFS.label, Literal("Drone"))),
+        "boolean as text": lambda g: g.add(
+            (T1, GK.licensedProduction, Literal("yes", datatype=XSD.string))
+        ),
+    }
+
+
+def test_sparql_checks_find_exactly_what_pyshacl_finds(tmp_path: Path) -> None:
+    clean, _ = _mini_graph(tmp_path)
+    assert _pyshacl_findings(clean) == _sparql_findings(clean) == set()
+    for name, corrupt in _corruptions().items():
+        graph, _ = _mini_graph(tmp_path / name.replace(" ", "-"))
+        corrupt(graph)
+        expected = _pyshacl_findings(graph)
+        assert expected, f"{name}: pyshacl found nothing"
+        assert _sparql_findings(graph) == expected, name
+
+
+def test_sparql_checks_agree_with_pyshacl_on_the_real_data() -> None:
+    from rdflib import Graph
+
+    compiled = compile_data(Path(__file__).parent.parent / "data")
+    union = Graph()
+    for iri, triples in compiled.graphs.items():
+        if not iri.endswith("/ontology"):
+            union += as_rdflib(triples)
+    assert _pyshacl_findings(union) == _sparql_findings(union) == set()

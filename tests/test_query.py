@@ -7,7 +7,7 @@ from kb.errors import QueryError, QueryRefused
 from kb.examples import examples
 from kb.linking import Catalog
 from kb.manifest import Manifest
-from kb.mapping import new_graph
+from kb.mapping import new_graph, ox_triples
 from kb.pipeline import Compiled
 from kb.query import guard, run, table
 from kb.schema import GK
@@ -58,7 +58,16 @@ def test_year_filter_works_at_every_date_precision(tmp_path: Path) -> None:
         s = URIRef(f"https://w3id.org/geokb/id/event/{name}")
         g.add((s, URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), GK.Fact))
         g.add((s, GK.date, Literal(text, datatype=dtype)))
-    write_build(tmp_path, Compiled({g.identifier: g}, (), Manifest("-"), Catalog(), full=True))  # type: ignore[dict-item]
+    write_build(
+        tmp_path,
+        Compiled(
+            {g.identifier: ox_triples(g)},
+            (),
+            Manifest("-"),
+            Catalog(),  # type: ignore[dict-item]
+            full=True,
+        ),
+    )
     store, _ = open_current(tmp_path)
     [example] = [e for e in examples() if "given year" in e.title]
     query = example.query.replace("= 1971", "= 2022")

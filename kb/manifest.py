@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.ontology import ontology_graph, shapes_graph
@@ -38,20 +38,30 @@ class Manifest:
 
     def save(self, build: Path) -> None:
         """Write the manifest into a build folder."""
-        data = {
-            "version": VERSION,
-            "model_sha256": self.model_sha256,
-            "files": {k: asdict(v) for k, v in sorted(self.files.items())},
+        (build / MANIFEST_NAME).write_text(self.to_json(), encoding="utf-8")
+
+    def to_json(self) -> str:
+        """The manifest as compact JSON (it is large: it lists every id)."""
+        files = {
+            name: {
+                "sha256": e.sha256,
+                "graph": e.graph,
+                "triples": e.triples,
+                "ids": e.ids,
+                "refs": e.refs,
+            }
+            for name, e in sorted(self.files.items())
         }
-        (build / MANIFEST_NAME).write_text(json.dumps(data, indent=1), encoding="utf-8")
+        return json.dumps(
+            {"version": VERSION, "model_sha256": self.model_sha256, "files": files},
+            separators=(",", ":"),
+        )
 
 
-def load(build: Path | None) -> Manifest | None:
-    """The manifest of a build, or None if there is none usable (then build in full)."""
-    if build is None:
-        return None
+def from_json(text: str) -> Manifest | None:
+    """A manifest read back from ``to_json``, or None if it is not one this version reads."""
     try:
-        data = json.loads((build / MANIFEST_NAME).read_text(encoding="utf-8"))
+        data = json.loads(text)
         if data.get("version") != VERSION:
             return None
         files = {
@@ -65,7 +75,17 @@ def load(build: Path | None) -> Manifest | None:
             for name, e in data["files"].items()
         }
         return Manifest(data["model_sha256"], files)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def load(build: Path | None) -> Manifest | None:
+    """The manifest of a build, or None if there is none usable (then build in full)."""
+    if build is None:
+        return None
+    try:
+        return from_json((build / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except OSError:
         return None
 
 

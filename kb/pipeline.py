@@ -93,7 +93,7 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
     broken = sorted(n for n in unchanged if not _resolves(old[n].refs, ids))
     unchanged -= set(broken)
     per_file.update(_read(files, broken, problems))
-    known = {key: relative(files[n]) for n in unchanged for key in old[n].ids}
+    known = {key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].ids}
     catalog, found = link((r for rs in per_file.values() for r in rs), known)
     problems.extend(found)
     if problems:

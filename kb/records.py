@@ -21,8 +21,19 @@ from kb.errors import Location, Problem
 from kb.schema import Kind
 from kb.yamlfile import node_location
 
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+def _quoted(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and bool(node.style)  # '' or None: plain
+
+
+def _is_null(node: yaml.Node) -> bool:
+    # The loader resolves no implicit types (kb.yamlfile): a plain scalar spelled as YAML's
+    # null is null; a quoted "null" is the text "null".
+    return isinstance(node, yaml.ScalarNode) and not node.style and node.value in _NULLS
+
+
 _DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
@@ -122,7 +133,7 @@ def records_from_yaml(file: str, root: yaml.Node | None) -> tuple[list[Record], 
                 )
             )
             continue
-        if isinstance(value_node, yaml.ScalarNode) and value_node.tag == _NULL:
+        if _is_null(value_node):
             continue  # an empty section is allowed: a file being started
         if not isinstance(value_node, yaml.SequenceNode):
             problems.append(
@@ -279,7 +290,7 @@ def _value(
             return fail("empty text", "give a name")
         return [LangString(text.strip(), "en")]
     if isinstance(rng, schema.Integer):
-        if node.tag != "tag:yaml.org,2002:int" or not re.fullmatch(r"\d+", text):
+        if _quoted(node) or not re.fullmatch(r"\d+", text):
             return fail(
                 f"'{text}' is not a whole number ≥ 0",
                 "write digits only, e.g. 120; leave the field out when unknown",
@@ -345,7 +356,7 @@ def parse_date(text: str) -> DateValue | None:
 
 
 def _scalar_text(node: yaml.Node) -> str | None:
-    if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL:
+    if not isinstance(node, yaml.ScalarNode) or _is_null(node):
         return None
     return str(node.value)
 

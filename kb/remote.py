@@ -13,10 +13,9 @@ Credentials come from the environment (``GEOKB_STORE_TOKEN`` for a bearer token,
 from __future__ import annotations
 
 import base64
-import json
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from urllib.error import URLError
 
 import httpx
@@ -26,7 +25,7 @@ from SPARQLWrapper import POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kb.errors import QueryError, StoreError
-from kb.manifest import VERSION, FileEntry, Manifest
+from kb.manifest import Manifest, from_json
 from kb.pipeline import Compiled
 from kb.schema import GK, GRAPH_BASE
 
@@ -125,23 +124,7 @@ class RemoteStore:
         rows: list[dict[str, dict[str, str]]] = result.get("results", {}).get("bindings", [])  # type: ignore[attr-defined]
         if not rows:
             return None
-        try:
-            data = json.loads(rows[0]["m"]["value"])
-            if data.get("version") != VERSION:
-                return None
-            files = {
-                n: FileEntry(
-                    e["sha256"],
-                    e["graph"],
-                    e["triples"],
-                    [(k, i) for k, i in e["ids"]],
-                    [(list(k), i) for k, i in e["refs"]],
-                )
-                for n, e in data["files"].items()
-            }
-            return Manifest(data["model_sha256"], files)
-        except (ValueError, KeyError, TypeError):
-            return None
+        return from_json(rows[0]["m"]["value"])
 
     def push(self, compiled: Compiled) -> list[str]:
         """Send the changed graphs, then the manifest; return the graphs pushed."""
@@ -210,15 +193,10 @@ class RemoteStore:
             raise RemoteStoreError(f"update at {self.update_url} failed: {_reason(exc)}") from None
 
     def _put_manifest(self, manifest: Manifest) -> None:
-        data = {
-            "version": VERSION,
-            "model_sha256": manifest.model_sha256,
-            "files": {k: asdict(v) for k, v in sorted(manifest.files.items())},
-        }
         manifest_triple = ox.Triple(
             ox.NamedNode(MANIFEST_GRAPH),
             ox.NamedNode(str(GK.manifestJson)),
-            ox.Literal(json.dumps(data)),
+            ox.Literal(manifest.to_json()),
         )
         self._put(MANIFEST_GRAPH, [manifest_triple])
 

@@ -43,7 +43,8 @@ def cap(
         triples = list(islice(result, limit + 1))
         return Capped(triples[:limit], len(triples) > limit)
     names = [v.value for v in result.variables]
-    rows = [[sol[n] for n in names] for sol in islice(result, limit + 1)]
+    # a solution iterates its values in the order of the variables: far faster than by name
+    rows: list[Row] = [list(sol) for sol in islice(result, limit + 1)]
     return Capped((names, rows[:limit]), len(rows) > limit)
 
 
@@ -85,39 +86,48 @@ def _batched(lines: Iterable[str], size: int = 500) -> Iterator[str]:
         yield batch
 
 
-def _json_term(term: Term) -> dict[str, object]:
+_quote = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept as is
+
+
+def _json_term(term: Term) -> str:
     if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
+        return '{"type":"uri","value":' + _quote(term.value) + "}"
     if isinstance(term, ox.Literal):
-        out: dict[str, object] = {"type": "literal", "value": term.value}
+        value = _quote(term.value)
         if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != XSD_STRING:
-            out["datatype"] = term.datatype.value
-        return out
-    return {
-        "type": "triple",
-        "value": {
-            "subject": _json_term(term.subject),
-            "predicate": _json_term(term.predicate),
-            "object": _json_term(term.object),
-        },
-    }
+            return (
+                '{"type":"literal","value":' + value + ',"xml:lang":' + _quote(term.language) + "}"
+            )
+        datatype = term.datatype.value
+        if datatype != XSD_STRING:
+            return '{"type":"literal","value":' + value + ',"datatype":' + _quote(datatype) + "}"
+        return '{"type":"literal","value":' + value + "}"
+    if isinstance(term, ox.BlankNode):
+        return '{"type":"bnode","value":' + _quote(term.value) + "}"
+    return (
+        '{"type":"triple","value":{"subject":'
+        + _json_term(term.subject)
+        + ',"predicate":'
+        + _json_term(term.predicate)
+        + ',"object":'
+        + _json_term(term.object)
+        + "}}"
+    )
 
 
 def _json(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    yield '{"head":{"vars":' + dumps(names) + "}"
+    yield '{"head":{"vars":[' + ",".join(map(_quote, names)) + "]}"
     if truncated:
         yield ',"truncated":true'
     yield ',"results":{"bindings":['
+    keys = [_quote(n) + ":" for n in names]
 
     def lines() -> Iterator[str]:
         for i, row in enumerate(rows):
-            binding = {n: _json_term(t) for n, t in zip(names, row, strict=True) if t is not None}
-            yield ("," if i else "") + dumps(binding)
+            cells = ",".join(
+                k + _json_term(t) for k, t in zip(keys, row, strict=True) if t is not None
+            )
+            yield ("{" if i == 0 else ",{") + cells + "}"
 
     yield from _batched(lines())
     yield "]}}"

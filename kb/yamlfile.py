@@ -13,9 +13,21 @@ import yaml
 from kb.errors import DataError, Location, Problem, relative
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
-    from yaml import CSafeLoader as Loader
+    from yaml import CSafeLoader as _Base
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Base  # type: ignore[assignment]
+
+
+class Loader(_Base):
+    """The C loader with no implicit typing: every scalar stays text with its style.
+
+    geokb's fields say what type a value must be, so YAML 1.1's guesses (yes → true,
+    010 → 8, 2022-10-13 → a date) are never wanted, and resolving them cost a Python call
+    per scalar.
+    """
+
+    yaml_implicit_resolvers = {}  # noqa: RUF012
+
 
 #: Files larger than this are refused before parsing: hand-curated facts never get near it.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -142,7 +154,7 @@ def _check_keys(name: str, node: yaml.MappingNode, problems: list[Problem]) -> N
     for key, _ in node.value:
         if not isinstance(key, yaml.ScalarNode):
             problems.append(Problem(node_location(name, key), "", "keys must be plain words"))
-        elif key.tag == "tag:yaml.org,2002:merge":
+        elif key.value == "<<" and not key.style:
             problems.append(
                 Problem(
                     node_location(name, key),

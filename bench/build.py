@@ -1,0 +1,240 @@
+"""The whole path at scale against what a user could use instead, in one run, as ratios.
+
+    .venv/bin/python bench/build.py [--sizes 10000,100000,1000000] [--no-queries]
+
+For each size, synthetic data (bench/synthetic.py, ~100 files) is built and measured against
+its anchor in the same run:
+
+1. full build from YAML        vs  pyoxigraph bulk_load of the same triples as N-Triples
+2. rebuild after editing 1 file vs  the full build
+3. validation of the dataset    vs  pyshacl over the whole graph (skipped where it would
+                                    take minutes: above --pyshacl-max triples)
+4. /sparql, 3 queries           vs  oxigraph serve on the same store, and rdflib-endpoint on
+                                    the same data (above --rdflib-max triples: skipped)
+5. server start, RSS serving    vs  oxigraph serve
+
+Prints one table per size. rdflib-endpoint is installed with `pip install -e '.[bench]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pyoxigraph as ox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from load import free_port, rss_mb
+from synthetic import generate
+
+from kb import manifest
+from kb.pipeline import compile_data
+from kb.store import current_build, write_build
+
+BIN = Path(sys.executable).parent
+GK = "PREFIX gk: <https://w3id.org/geokb/ontology#> "
+QUERIES = {
+    "point lookup": "SELECT ?p ?o WHERE { <https://w3id.org/geokb/id/transfer/transfer-7> ?p ?o }",
+    "10k-row SELECT": GK + "SELECT ?t ?q WHERE { ?t gk:quantityOrdered ?q } LIMIT 10000",
+    "aggregate": GK + "SELECT ?s (COUNT(?t) AS ?n) WHERE { ?t gk:supplier ?s } GROUP BY ?s",
+}
+
+Row = tuple[str, str, str, str, str]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def wait_ready(url: str, params: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    deadline = t0 + 600
+    while time.perf_counter() < deadline:
+        try:
+            if httpx.get(url, params=params, timeout=1).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{url} did not start")
+
+
+def query_stats(url: str, query: str, n: int) -> tuple[float, float, float]:
+    """Requests per second, p50 and p99 latency in ms, over ``n`` sequential requests."""
+    latencies = []
+    with httpx.Client(timeout=120) as client:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            resp = client.post(url, data={"query": query},
+                               headers={"Accept": "application/sparql-results+json"})
+            resp.raise_for_status()
+            latencies.append(time.perf_counter() - t0)
+    latencies.sort()
+    return (n / sum(latencies), statistics.median(latencies) * 1000,
+            latencies[min(n - 1, int(n * 0.99))] * 1000)
+
+
+def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    data = work / "data"
+    generate(data, triples, files=100)
+    store_root = work / "store"
+
+    # 1. full build vs bulk_load of the same triples
+    compiled_holder: dict[str, object] = {}
+
+    def full_build() -> None:
+        compiled = compile_data(data)
+        compiled_holder["n"] = compiled.triple_count()
+        write_build(store_root, compiled)
+
+    build_s = timed(full_build)
+    n = int(compiled_holder["n"])  # type: ignore[call-overload]
+    nt = work / "all.nt"
+    store = ox.Store.read_only(str(current_build(store_root)))
+    union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                        use_default_graph_as_union=True)
+    assert isinstance(union, ox.QueryTriples)
+    ox.serialize(union, str(nt), format=ox.RdfFormat.N_TRIPLES)
+    del store, union
+    bulk_dir = work / "bulk"
+    bulk_s = timed(lambda: ox.Store(str(bulk_dir)).bulk_load(path=str(nt),
+                                                               format=ox.RdfFormat.N_TRIPLES))
+    shutil.rmtree(bulk_dir, ignore_errors=True)
+    rows.append(("full build from YAML / pyoxigraph bulk_load", fmt_s(build_s), fmt_s(bulk_s),
+                 ratio(build_s, bulk_s), "<= 2x"))
+
+    # 2. one file of 100 edited, incremental rebuild vs full build
+    victim = sorted(data.glob("transfers-*.yaml"))[0]
+    victim.write_text(victim.read_text().replace("quantity_ordered: ", "quantity_ordered: 1", 1))
+
+    def rebuild() -> None:
+        previous = manifest.load(current_build(store_root))
+        write_build(store_root, compile_data(data, previous))
+
+    rebuild_s = timed(rebuild)
+    rows.append(("rebuild after editing 1 of 100 files / full build", fmt_s(rebuild_s),
+                 fmt_s(build_s), f"{100 * rebuild_s / build_s:.1f}%", "<= 5%"))
+
+    # 3. validation vs pyshacl
+    validate_s = timed(lambda: compile_data(data))
+    if n <= args.pyshacl_max:
+        from pyshacl import validate
+        from rdflib import Graph
+
+        from kb.ontology import ontology_graph, shapes_graph
+
+        graph = Graph().parse(str(nt), format="nt")
+        shapes, ont = Graph(), Graph()
+        shapes += shapes_graph()
+        ont += ontology_graph()
+        shacl_s = timed(lambda: validate(graph, shacl_graph=shapes, ont_graph=ont,
+                                         inference="none"))
+        rows.append(("validation (whole dataset) / pyshacl", fmt_s(validate_s), fmt_s(shacl_s),
+                     ratio(validate_s, shacl_s), "<= 10 s"))
+    else:
+        rows.append(("validation (whole dataset) / pyshacl", fmt_s(validate_s),
+                     f"not run (> {args.pyshacl_max:,} triples)", "-", "<= 10 s"))
+
+    if args.no_queries:
+        return rows
+
+    # 4 and 5. servers
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        gport, oport = free_port(), free_port()
+        oxi_dir = work / "oxigraph"
+        subprocess.run([BIN / "oxigraph", "load", "--location", str(oxi_dir), "--file", str(nt)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(subprocess.Popen(
+            [BIN / "geokb", "serve", "--store", str(store_root), "--port", str(gport),
+             "--max-rows", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        g_start = wait_ready(f"http://127.0.0.1:{gport}/sparql", {"query": "ASK {}"})
+        procs.append(subprocess.Popen(
+            [BIN / "oxigraph", "serve-read-only", "--location", str(oxi_dir), "--bind",
+             f"127.0.0.1:{oport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        o_start = wait_ready(f"http://127.0.0.1:{oport}/query", {"query": "ASK {}"})
+        endpoints = {"geokb": f"http://127.0.0.1:{gport}/sparql",
+                     "oxigraph": f"http://127.0.0.1:{oport}/query"}
+        if n <= args.rdflib_max:
+            rport = free_port()
+            script = (
+                "import sys, uvicorn; from rdflib import Graph; "
+                "from rdflib_endpoint import SparqlEndpoint; "
+                f"g = Graph().parse({str(nt)!r}, format='nt'); "
+                f"uvicorn.run(SparqlEndpoint(graph=g), host='127.0.0.1', port={rport}, "
+                "log_level='warning')"
+            )
+            procs.append(subprocess.Popen([sys.executable, "-c", script],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_ready(f"http://127.0.0.1:{rport}/", {"query": "ASK {}"})
+            endpoints["rdflib-endpoint"] = f"http://127.0.0.1:{rport}/"
+        for name, query in QUERIES.items():
+            stats = {k: query_stats(url, query, args.requests) for k, url in endpoints.items()}
+            g_rps, g50, g99 = stats["geokb"]
+            o_rps = stats["oxigraph"][0]
+            rows.append((f"/sparql {name}: req/s (p50/p99 ms) / oxigraph serve",
+                         f"{g_rps:.1f} ({g50:.0f}/{g99:.0f})", f"{o_rps:.1f}",
+                         ratio(g_rps, o_rps), ">= 0.8x"))
+            if "rdflib-endpoint" in stats:
+                r_rps = stats["rdflib-endpoint"][0]
+                rows.append((f"/sparql {name}: req/s / rdflib-endpoint", f"{g_rps:.1f}",
+                             f"{r_rps:.1f}", ratio(g_rps, r_rps), ">= 20x"))
+        rows.append(("server start on a built store / oxigraph serve", fmt_s(g_start),
+                     fmt_s(o_start), ratio(g_start, o_start), "<= 1 s"))
+        g_rss, o_rss = rss_mb(procs[0].pid), rss_mb(procs[1].pid)
+        rows.append(("RSS while serving (server + workers) / oxigraph serve",
+                     f"{g_rss:.0f} MB", f"{o_rss:.0f} MB", ratio(g_rss, o_rss), "<= 300 MB"))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--no-queries", action="store_true")
+    parser.add_argument("--pyshacl-max", type=int, default=150_000)
+    parser.add_argument("--rdflib-max", type=int, default=150_000)
+    args = parser.parse_args()
+    for size in (int(s) for s in args.sizes.split(",")):
+        work = Path(tempfile.mkdtemp(prefix="geokb-bench-"))
+        try:
+            rows = bench_size(size, work, args)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"\n### ~{size:,} triples\n")
+        print("| measure | geokb | anchor | ratio | target |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""geokb's own streaming result writers say exactly what pyoxigraph's serialisers say."""
+
+import pyoxigraph as ox
+import pytest
+
+from kb import formats, results
+
+QUERY = """SELECT ?s ?o ?n WHERE {
+  VALUES (?s ?o ?n) {
+    (<http://example.org/a> "plain" 1)
+    (<http://example.org/b> "tagged"@fa UNDEF)
+    (<http://example.org/c> "2022-10"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> -2.5)
+    (<http://example.org/d> "quote \\" comma , tab \\t newline \\n <&>" true)
+    (UNDEF "ایران" "x"@en-GB)
+  }
+}"""
+
+
+def _ours(fmt: str, limit: int = 100) -> bytes:
+    out: list[bytes] = []
+    capped = results.cap(ox.Store().query(QUERY), limit)
+    results.write(capped, formats.lookup(fmt), out.append)  # type: ignore[arg-type]
+    return b"".join(out)
+
+
+def _native(fmt: str) -> bytes:
+    data = ox.Store().query(QUERY).serialize(format=formats.lookup(fmt).ox_format)  # type: ignore[union-attr,arg-type]
+    assert data is not None
+    return data
+
+
+def _solutions(data: bytes, fmt: ox.QueryResultsFormat) -> list[list[str]]:
+    parsed = ox.parse_query_results(data, format=fmt)
+    assert isinstance(parsed, ox.QuerySolutions)
+    return [[str(t) for t in sol] for sol in parsed]
+
+
+@pytest.mark.parametrize(
+    "fmt,ox_format",
+    [
+        ("json", ox.QueryResultsFormat.JSON),
+        ("xml", ox.QueryResultsFormat.XML),
+        ("tsv", ox.QueryResultsFormat.TSV),
+    ],
+)
+def test_writers_match_pyoxigraph(fmt: str, ox_format: ox.QueryResultsFormat) -> None:
+    assert _solutions(_ours(fmt), ox_format) == _solutions(_native(fmt), ox_format)
+
+
+def test_csv_matches_pyoxigraph() -> None:
+    assert _ours("csv").decode() == _native("csv").decode()
+
+
+def test_cap_cuts_and_says_so() -> None:
+    capped = results.cap(ox.Store().query(QUERY), 2)
+    assert capped.truncated
+    assert len(_solutions(_ours("json", 2), ox.QueryResultsFormat.JSON)) == 2
+    assert not results.cap(ox.Store().query(QUERY), 5).truncated

@@ -35,10 +35,11 @@ class WorkerFailed(GeokbError):
 
 @dataclass
 class Execution:
-    """A query under way: whether its result was cut, and its bytes as they come."""
+    """A query's answer: whether it was cut, and its bytes, whole or as they come."""
 
     truncated: bool
-    chunks: AsyncIterator[bytes]
+    body: bytes | None = None  # the whole answer, when it was small
+    chunks: AsyncIterator[bytes] | None = None
 
 
 class _Worker:
@@ -100,6 +101,9 @@ class QueryPool:
             self._replace(w)
             raise
         kind = msg[0]
+        if kind == "whole":
+            self._idle.put_nowait(w)
+            return Execution(truncated=bool(msg[1]), body=msg[2])
         if kind != "head":
             self._idle.put_nowait(w)
             if kind == "refused":

@@ -152,6 +152,9 @@ async def sparql(request: Request) -> Response:
         headers[TRUNCATED_HEADER] = (
             f"true; the result was cut to the first {settings.max_rows:,} rows"
         )
+    if execution.body is not None:
+        return Response(execution.body, media_type=fmt.content_type, headers=headers)
+    assert execution.chunks is not None
     return StreamingResponse(execution.chunks, media_type=fmt.content_type, headers=headers)
 
 

@@ -16,7 +16,7 @@ from kb import formats, results
 from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused
 
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,21 +31,35 @@ class Job:
 
 
 class _Chunks:
-    def __init__(self, conn: Connection) -> None:
+    """Sends a result: in one message if it is small, else a head and then chunks."""
+
+    def __init__(self, conn: Connection, truncated: bool) -> None:
         self.conn = conn
+        self.truncated = truncated
         self.parts: list[bytes] = []
         self.size = 0
+        self.streaming = False
 
     def write(self, data: bytes) -> None:
         self.parts.append(data)
         self.size += len(data)
         if self.size >= CHUNK_BYTES:
-            self.flush()
+            self._flush()
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
+        if not self.streaming:
+            self.conn.send(("head", self.truncated))
+            self.streaming = True
         if self.parts:
             self.conn.send(("data", b"".join(self.parts)))
             self.parts, self.size = [], 0
+
+    def close(self) -> None:
+        if self.streaming:
+            self._flush()
+            self.conn.send(("end",))
+        else:  # the common case: one message, one hop for the server
+            self.conn.send(("whole", self.truncated, b"".join(self.parts)))
 
 
 def main(conn: Connection) -> None:
@@ -73,8 +87,6 @@ def main(conn: Connection) -> None:
         except Exception as exc:
             conn.send(("internal", f"{type(exc).__name__}: {exc}"))
             continue
-        conn.send(("head", capped.truncated))
-        out = _Chunks(conn)
+        out = _Chunks(conn, capped.truncated)
         results.write(capped, fmt, out.write)
-        out.flush()
-        conn.send(("end",))
+        out.close()

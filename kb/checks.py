@@ -9,6 +9,8 @@ line, the result path gives the YAML field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyoxigraph as ox
 from pyshacl import validate
 from rdflib import RDF, SH, Graph, URIRef
@@ -85,16 +87,24 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
 
 
 def sparql_problems(
-    data: list[ox.Triple], records: dict[URIRef, Record], only_records: bool = False
+    data: list[ox.Triple], records: Callable[[], dict[URIRef, Record]], only_records: bool = False
 ) -> list[Problem]:
-    """Every violation of the shapes in ``data``, found by SPARQL; see ``shacl_problems``."""
+    """Every violation of the shapes in ``data``, found by SPARQL; see ``shacl_problems``.
+
+    ``records`` gives the records by IRI; it is called only when there is something to
+    locate, because building that index costs seconds at a million triples.
+    """
     store = ox.Store()
     default = ox.DefaultGraph()
     store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, default) for t in data)
+    found = violations(store)
+    if not found:
+        return []
+    by_iri = records()
     problems = []
-    for v in violations(store):
+    for v in found:
         focus = URIRef(v.focus)
-        record = records.get(focus)
+        record = by_iri.get(focus)
         if record is None and only_records:
             continue
         key = record.kind.key_for(URIRef(v.path)) if record is not None and v.path else None

@@ -19,7 +19,7 @@ class Catalog:
     """Every record of a dataset by (kind, id), with its references resolved."""
 
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
-    resolved: dict[RefValue, URIRef] = field(default_factory=dict)
+    resolved: dict[RefValue, str] = field(default_factory=dict)  # the IRI each names
     known: dict[tuple[str, str], str] = field(default_factory=dict)  # ids in files not re-read
 
     def __iter__(self) -> Iterator[Record]:
@@ -28,7 +28,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.records)
 
-    def resolve(self, ref: RefValue) -> URIRef:
+    def resolve(self, ref: RefValue) -> str:
         """The IRI that ``ref`` names; only valid after ``link`` reported no problems."""
         return self.resolved[ref]
 
@@ -85,7 +85,7 @@ def link(
 def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
     found = [k for k in ref.kinds if (k, ref.id) in catalog.records or (k, ref.id) in catalog.known]
     if len(found) == 1:
-        catalog.resolved[ref] = KINDS_BY_NAME[found[0]].iri(ref.id)
+        catalog.resolved[ref] = KINDS_BY_NAME[found[0]].iri_text(ref.id)
         return
     if len(found) > 1:
         problems.append(

@@ -31,7 +31,7 @@ def to_triples(records: Iterable[Record], catalog: Catalog) -> list[ox.Triple]:
     append = out.append
     for record in records:
         kind = record.kind
-        subject = _named(str(record.iri))
+        subject = ox.NamedNode(kind.iri_text(record.id))
         append(ox.Triple(subject, _RDF_TYPE, _named(str(kind.cls))))
         if kind.is_fact:
             append(ox.Triple(subject, _RDF_TYPE, _FACT))
@@ -69,7 +69,7 @@ _FALSE = ox.Literal("false", datatype=_XSD_BOOLEAN)
 
 def _term(value: Value, catalog: Catalog) -> ox.NamedNode | ox.Literal:
     if isinstance(value, RefValue):
-        return _named(str(catalog.resolve(value)))
+        return _named(catalog.resolve(value))
     if isinstance(value, LangString):
         return ox.Literal(value.text, language=value.lang)
     if isinstance(value, DateValue):

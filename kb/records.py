@@ -22,6 +22,8 @@ from kb.schema import Kind
 from kb.yamlfile import node_location
 
 _NULLS = ("", "~", "null", "Null", "NULL")
+# rdflib's XSD.x is a lookup on every use: these are read once per date value
+_XSD_DATE, _XSD_YEAR_MONTH, _XSD_YEAR = XSD.date, XSD.gYearMonth, XSD.gYear
 
 
 def _quoted(node: yaml.Node) -> bool:
@@ -345,14 +347,14 @@ def parse_date(text: str) -> DateValue | None:
     try:
         if day is not None:
             datetime.date(int(year), int(month), int(day))
-            return DateValue(text, XSD.date)
+            return DateValue(text, _XSD_DATE)
         if month is not None:
             if not 1 <= int(month) <= 12:
                 return None
-            return DateValue(text, XSD.gYearMonth)
+            return DateValue(text, _XSD_YEAR_MONTH)
     except ValueError:
         return None
-    return DateValue(text, XSD.gYear)
+    return DateValue(text, _XSD_YEAR)
 
 
 def _scalar_text(node: yaml.Node) -> str | None:

@@ -160,7 +160,11 @@ class Kind:
 
     def iri(self, record_id: str) -> URIRef:
         """The instance IRI of the record of this kind with id ``record_id``."""
-        return URIRef(f"{ID_BASE}{self.name}/{record_id}")
+        return URIRef(self.iri_text(record_id))
+
+    def iri_text(self, record_id: str) -> str:
+        """The instance IRI as a plain string (no rdflib check: ids are checked already)."""
+        return f"{ID_BASE}{self.name}/{record_id}"
 
     def id_matches(self, record_id: str) -> bool:
         """Whether ``record_id`` is a well-formed id for this kind."""

@@ -18,6 +18,13 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Base  # type: ignore[assignment]
 
 
+_DEFAULT_TAGS = {
+    yaml.ScalarNode: "tag:yaml.org,2002:str",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+}
+
+
 class Loader(_Base):
     """The C loader with no implicit typing: every scalar stays text with its style.
 
@@ -26,7 +33,8 @@ class Loader(_Base):
     per scalar.
     """
 
-    yaml_implicit_resolvers = {}  # noqa: RUF012
+    def resolve(self, kind: type[yaml.Node], value: object, implicit: object) -> str:
+        return _DEFAULT_TAGS[kind]
 
 
 #: Files larger than this are refused before parsing: hand-curated facts never get near it.

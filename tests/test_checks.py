@@ -36,7 +36,7 @@ def _sparql_engine(graph, records):  # type: ignore[no-untyped-def]
     from kb.checks import sparql_problems
     from kb.mapping import ox_triples
 
-    return sparql_problems(ox_triples(graph), records)
+    return sparql_problems(ox_triples(graph), lambda: records)
 
 
 ENGINES = pytest.mark.parametrize(

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kb import formats, generate, manifest, sipri
-from kb.errors import DataError, GeokbError
+from kb.errors import DataError, GeokbError, relative
 from kb.pipeline import compile_data
 from kb.query import QueryResult, run, serialize, shape_of, table
 from kb.remote import RemoteStore, remote_run
 from kb.schema import GRAPH_BASE
+from kb.skeleton import add_skeleton
 from kb.store import DEFAULT_STORE, current_build, open_current, write_build
 
 DEFAULT_DATA = Path("data")
@@ -98,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     store_arg(p)
+
+    p = sub.add_parser("new", help="append a commented skeleton of a new record to a data file")
+    p.add_argument(
+        "kind",
+        help="state, source, territory, organization, weapon, facility, "
+        "dispute, transfer, event, cooperation, use, claim, administration, assertion",
+    )
+    p.add_argument("--id", help="the new record's id (default: a placeholder to replace)")
+    p.add_argument(
+        "--file",
+        type=Path,
+        help="the file to append to (default: the file that holds most records of that kind)",
+    )
+    data_arg(p)
 
     p = sub.add_parser(
         "generate", help="regenerate ontology/*.ttl and the README's generated sections"
@@ -268,6 +283,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    target, text = add_skeleton(args.data, args.kind, args.id, args.file)
+    print(text, end="")
+    print(f"appended to {relative(target)}; fill in the fields, then run 'geokb validate'")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     stale = generate.write_all(check=args.check)
     if args.check:
@@ -286,6 +308,7 @@ _VERBS = {
     "serve": _serve,
     "export": _export,
     "generate": _generate,
+    "new": _new,
 }
 
 if __name__ == "__main__":

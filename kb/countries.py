@@ -272,7 +272,7 @@ def states_yaml() -> str:
         lines += [
             f"  - id: {code}",
             f"    label: {{{label}}}",
-            f"    alpha2: {country.alpha_2}",
+            f'    alpha2: "{country.alpha_2}"',  # quoted: YAML 1.1 reads NO as false
             f"    un_membership: {membership}",
         ]
         if code in WIKIDATA:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kb.countries import states_yaml
 from kb.examples import examples
+from kb.jsonschema import data_schema_text
 from kb.ontology import ontology_graph, shapes_graph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,7 @@ def write_all(check: bool = False, root: Path = ROOT) -> list[Path]:
         root / "ontology" / "geokb.ttl": ontology_text(),
         root / "ontology" / "shapes.ttl": shapes_text(),
         root / "data" / "states.yaml": states_yaml(),
+        root / "ontology" / "geokb-data.schema.json": data_schema_text(),
         readme: readme_text(readme.read_text(encoding="utf-8")),
     }
     stale = []

@@ -92,3 +92,37 @@ def test_installed_command_runs_from_the_repo_root() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok: ")
+
+
+def test_new_appends_a_skeleton_that_validate_points_at(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new", "transfer", "--id", "t9"]) == 0
+    out = capsys.readouterr().out
+    assert "appended to data/transfers.yaml" in out
+    text = (project / "data" / "transfers.yaml").read_text()
+    assert "  - id: t9" in text
+    assert "supplier:  # required." in text and "E.g. IRN, RUS." in text
+    assert "# quantity_ordered:" in text  # optional fields are commented out
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert "arms_transfers[1].supplier: expected an id, found nothing (empty value)" in err
+    filled = (
+        text.replace("    supplier:  #", "    supplier: IRN  #")
+        .replace("    recipient:  #", "    recipient: RUS  #")
+        .replace("    weapon_systems: []  #", "    weapon_systems: [drone-x]  #")
+        .replace("    sources: []  #", "    sources: [test-source]  #")
+    )
+    (project / "data" / "transfers.yaml").write_text(filled)
+    assert main(["validate"]) == 0, capsys.readouterr().err
+
+
+def test_new_for_a_kind_without_a_file_starts_one(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new", "event"]) == 0
+    assert (
+        (project / "data" / "diplomatic-events.yaml").read_text().startswith("diplomatic_events:\n")
+    )
+    assert main(["new", "nonsense"]) == 1
+    assert "no kind 'nonsense'" in capsys.readouterr().err

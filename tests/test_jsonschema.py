@@ -1,0 +1,59 @@
+"""The generated JSON Schema accepts every real data file and rejects what the loader rejects."""
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import DATA
+
+from kb.jsonschema import data_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _as_editor_sees(value: Any) -> Any:
+    # PyYAML reads 2022-10-13 as a date; a YAML 1.2 editor keeps it a string
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _as_editor_sees(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_editor_sees(v) for v in value]
+    return value
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(data_schema())
+
+
+def test_the_published_file_is_the_generated_schema() -> None:
+    published = json.loads((ROOT / "ontology" / "geokb-data.schema.json").read_text())
+    assert published == data_schema()
+    jsonschema.Draft202012Validator.check_schema(published)
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_data_file_conforms(path: Path) -> None:
+    document = _as_editor_sees(yaml.safe_load(path.read_text(encoding="utf-8")))
+    errors = list(_validator().iter_errors(document))
+    assert errors == [], [e.message for e in errors[:3]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "arms_transfers:\n  - id: t1\n    supplier: IRN\n",  # required fields missing
+        "states:\n  - id: IRN\n    label: Iran\n    alpha2: IR\n    colour: red\n",  # unknown
+        "states:\n  - id: Iran\n    label: Iran\n    alpha2: IR\n",  # bad id
+        "diplomatic_events:\n  - {id: e, event_type: x, actors: [IRN], sources: [s],"
+    " date: 2022-13}\n",
+        "transfers: []\n",  # unknown section
+    ],
+)
+def test_what_the_loader_refuses_the_schema_refuses(text: str) -> None:
+    document = _as_editor_sees(yaml.safe_load(text))
+    assert list(_validator().iter_errors(document))

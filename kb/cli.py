@@ -6,11 +6,13 @@ Every geokb error is caught here, once, and printed as a message; nothing else l
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb import formats, generate, manifest, sipri
+from kb import contradictions, diff, formats, generate, manifest, sipri
 from kb.errors import DataError, GeokbError, relative
 from kb.pipeline import compile_data
 from kb.query import QueryResult, run, serialize, shape_of, table
@@ -99,6 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     store_arg(p)
+
+    p = sub.add_parser("check", help="look for trouble in the built knowledge base")
+    p.add_argument(
+        "--contradictions",
+        action="store_true",
+        required=True,
+        help="facts where sources disagree, with their sources",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    store_arg(p)
+
+    p = sub.add_parser(
+        "diff",
+        help="facts added, removed and changed between two git "
+        "revisions of data/ (the second defaults to the working tree)",
+    )
+    p.add_argument("old", help="a git revision, e.g. main or HEAD~3")
+    p.add_argument("new", nargs="?", help="a git revision (default: the working tree)")
+    p.add_argument("--format", choices=["text", "json", "turtle"], default="text")
+    data_arg(p)
 
     p = sub.add_parser("new", help="append a commented skeleton of a new record to a data file")
     p.add_argument(
@@ -283,6 +305,30 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    store, _ = open_current(Path(args.store))
+    found = contradictions.find(store)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in found], indent=2, ensure_ascii=False))
+    else:
+        print(contradictions.report(found))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    data = args.data.resolve()
+    repo = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=data.parent, capture_output=True, text=True
+        ).stdout.strip()
+        or "."
+    )
+    found = diff.diff(repo, args.old, args.new, data.relative_to(repo.resolve()).as_posix())
+    writer = {"text": diff.as_text, "json": diff.as_json, "turtle": diff.as_turtle}
+    print(writer[args.format](found))
+    return 0
+
+
 def _new(args: argparse.Namespace) -> int:
     target, text = add_skeleton(args.data, args.kind, args.id, args.file)
     print(text, end="")
@@ -309,6 +355,8 @@ _VERBS = {
     "export": _export,
     "generate": _generate,
     "new": _new,
+    "check": _check,
+    "diff": _diff,
 }
 
 if __name__ == "__main__":

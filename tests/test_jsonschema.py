@@ -50,7 +50,7 @@ def test_every_data_file_conforms(path: Path) -> None:
         "states:\n  - id: IRN\n    label: Iran\n    alpha2: IR\n    colour: red\n",  # unknown
         "states:\n  - id: Iran\n    label: Iran\n    alpha2: IR\n",  # bad id
         "diplomatic_events:\n  - {id: e, event_type: x, actors: [IRN], sources: [s],"
-    " date: 2022-13}\n",
+        " date: 2022-13}\n",
         "transfers: []\n",  # unknown section
     ],
 )

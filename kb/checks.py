@@ -9,7 +9,7 @@ line, the result path gives the YAML field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyoxigraph as ox
 from pyshacl import validate
@@ -19,18 +19,11 @@ from rdflib.term import Node
 from kb.errors import Location, Problem
 from kb.ontology import ontology_graph, shapes_graph
 from kb.records import Record
-from kb.sparql_checks import violations
+from kb.sparql_checks import KNOWN_TYPES, violations
 
 
-def shacl_problems(
-    data: Graph, records: dict[URIRef, Record], only_records: bool = False
-) -> list[Problem]:
-    """Every SHACL violation in ``data``, located through ``records`` (records by IRI).
-
-    With ``only_records``, violations of nodes that are not among ``records`` are ignored:
-    an incremental build adds the bare types of records it did not re-read, so that
-    references to them can be checked, but does not re-check those records.
-    """
+def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
+    """Every SHACL violation in ``data`` found by pyshacl, located through ``records``."""
     # pyshacl adds triples to the graphs it is given: hand it copies of the cached ones
     shapes, ontology = Graph(), Graph()
     shapes += shapes_graph()
@@ -50,7 +43,6 @@ def shacl_problems(
     problems = [
         _problem(report, result, records)
         for result in report.subjects(RDF.type, SH.ValidationResult)
-        if not only_records or report.value(result, SH.focusNode) in records
     ]
     return sorted(problems)
 
@@ -87,16 +79,21 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
 
 
 def sparql_problems(
-    data: list[ox.Triple], records: Callable[[], dict[URIRef, Record]], only_records: bool = False
+    data: list[ox.Triple],
+    records: Callable[[], dict[URIRef, Record]],
+    known_types: Sequence[ox.Triple] = (),
 ) -> list[Problem]:
     """Every violation of the shapes in ``data``, found by SPARQL; see ``shacl_problems``.
 
     ``records`` gives the records by IRI; it is called only when there is something to
     locate, because building that index costs seconds at a million triples.
+    ``known_types`` types the records of an incremental build that were not re-read, so
+    that references to them check out; they are not checked themselves.
     """
     store = ox.Store()
-    default = ox.DefaultGraph()
+    default, known = ox.DefaultGraph(), ox.NamedNode(KNOWN_TYPES)
     store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, default) for t in data)
+    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, known) for t in known_types)
     found = violations(store)
     if not found:
         return []
@@ -105,8 +102,6 @@ def sparql_problems(
     for v in found:
         focus = URIRef(v.focus)
         record = by_iri.get(focus)
-        if record is None and only_records:
-            continue
         key = record.kind.key_for(URIRef(v.path)) if record is not None and v.path else None
         where = record.location_of(key) if record is not None else Location("<graph>")
         field = key or (v.path or "")

@@ -15,7 +15,7 @@ from pathlib import Path
 from kb.ontology import ontology_graph, shapes_graph
 
 MANIFEST_NAME = "geokb-manifest.json"
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,16 @@ class FileEntry:
     sha256: str
     graph: str
     triples: int
-    ids: list[tuple[str, str]]  # (kind, id) of each record defined in the file
-    refs: list[tuple[list[str], str]]  # (kinds it may point to, id) of each reference
+    ids: list[str]  # "kind/id" of each record defined in the file
+    refs: list[str]  # "kind,kind/id" of each reference: the kinds it may point to, the id
+
+    def id_keys(self) -> list[tuple[str, str]]:
+        """The (kind, id) of each record defined in the file."""
+        return [(k, i) for k, _, i in (s.partition("/") for s in self.ids)]
+
+    def ref_keys(self) -> list[tuple[list[str], str]]:
+        """The (kinds, id) of each reference made in the file."""
+        return [(k.split(","), i) for k, _, i in (s.partition("/") for s in self.refs)]
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,8 @@ def from_json(text: str) -> Manifest | None:
                 e["sha256"],
                 e["graph"],
                 e["triples"],
-                [(k, i) for k, i in e["ids"]],
-                [(list(k), i) for k, i in e["refs"]],
+                e["ids"],
+                e["refs"],
             )
             for name, e in data["files"].items()
         }

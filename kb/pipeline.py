@@ -102,12 +102,14 @@ def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
     per_file = _read(files, sorted(set(files) - unchanged), problems)
     # An unchanged file whose references no longer resolve (an id it uses was removed or
     # became ambiguous) is read again, so that its errors are reported where they are.
-    ids = {key for n in unchanged for key in old[n].ids}
+    ids = {key for n in unchanged for key in old[n].id_keys()}
     ids |= {(r.kind.name, r.id) for records in per_file.values() for r in records}
-    broken = sorted(n for n in unchanged if not _resolves(old[n].refs, ids))
+    broken = sorted(n for n in unchanged if not _resolves(old[n].ref_keys(), ids))
     unchanged -= set(broken)
     per_file.update(_read(files, broken, problems))
-    known = {key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].ids}
+    known = {
+        key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].id_keys()
+    }
     catalog, found = link((r for rs in per_file.values() for r in rs), known)
     problems.extend(found)
     if problems:
@@ -119,8 +121,7 @@ def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
         iri = graph_iri(data_dir, files[name])
         graphs[iri] = to_triples(records, catalog)
         union += graphs[iri]
-    _add_bare_types(union, known)
-    problems.extend(sparql_problems(union, catalog.by_iri, only_records=bool(known)))
+    problems.extend(sparql_problems(union, catalog.by_iri, _bare_types(known)))
     if problems:
         raise DataError(problems)
 
@@ -130,8 +131,8 @@ def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
             sha256=hashes[name],
             graph=str(graph_iri(data_dir, files[name])),
             triples=len(graphs[graph_iri(data_dir, files[name])]),
-            ids=[(r.kind.name, r.id) for r in records],
-            refs=[(list(kinds), ref_id) for kinds, ref_id in sorted(_refs(records))],
+            ids=[f"{r.kind.name}/{r.id}" for r in records],
+            refs=sorted(f"{','.join(kinds)}/{ref_id}" for kinds, ref_id in _refs(records)),
         )
     full = previous is None
     if full:
@@ -177,11 +178,13 @@ def _resolves(refs: list[tuple[list[str], str]], ids: set[tuple[str, str]]) -> b
     return all(sum((k, ref_id) in ids for k in kinds) == 1 for kinds, ref_id in refs)
 
 
-def _add_bare_types(triples: list[ox.Triple], known: dict[tuple[str, str], str]) -> None:
-    """Give records not re-read their types, so that references to them can be checked."""
+def _bare_types(known: dict[tuple[str, str], str]) -> list[ox.Triple]:
+    """The types of records not re-read, so that references to them can be checked."""
     rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    triples = []
     for kind_name, record_id in known:
         kind = schema.KINDS_BY_NAME[kind_name]
         triples.append(
-            ox.Triple(ox.NamedNode(str(kind.iri(record_id))), rdf_type, ox.NamedNode(str(kind.cls)))
+            ox.Triple(ox.NamedNode(kind.iri_text(record_id)), rdf_type, ox.NamedNode(str(kind.cls)))
         )
+    return triples

@@ -113,6 +113,6 @@ def test_the_manifest_records_hashes_and_graphs(project: tuple[Path, Path]) -> N
     m = manifest.load(current_build(store))
     assert m is not None
     assert set(m.files) == {"sources.yaml", "states.yaml", "transfers.yaml"}
-    assert m.files["states.yaml"].ids == [("state", "IRN"), ("state", "RUS")]
+    assert m.files["states.yaml"].id_keys() == [("state", "IRN"), ("state", "RUS")]
     assert len(m.files["states.yaml"].sha256) == 64
     assert isinstance(open_current(store)[0], ox.Store)

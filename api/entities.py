@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from api import views
 from api.negotiation import NotAcceptable, choose, parse_accept
 from api.openapi import ENTITY_RESPONSES
 from api.state import ServedStore
@@ -108,8 +109,8 @@ def _term_html(term: Term, labels: dict[str, str]) -> str:
     return escape(str(term))
 
 
-def render_html(entity: Entity) -> str:
-    """The HTML page of an entity. All data is escaped."""
+def render_html(entity: Entity, extra: str = "") -> str:
+    """The HTML page of an entity, with ``extra`` sections (already escaped HTML)."""
     labels = entity.labels
     title = labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
     types = [o for p, o in entity.outgoing if p == RDF_TYPE]
@@ -147,10 +148,24 @@ def render_html(entity: Entity) -> str:
 <table class="facts">{rows or "<tr><td>No statements.</td></tr>"}</table>
 <h2>Sources</h2>
 <ul class="sources">{source_items or "<li>None cited.</li>"}</ul>
+{extra}
 <h2>Referenced by</h2>
 <ul class="incoming">{incoming or "<li>Nothing refers to this.</li>"}</ul>
 </body></html>
 """
+
+
+def _sections(store: ox.Store, entity: Entity) -> str:
+    """Timeline, supply network and (for states) the arms register."""
+    name = entity.labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
+    parts = ["<h2>Timeline</h2>", views.timeline_html(views.timeline(store, entity.iri))]
+    svg = views.network_svg(store, entity.iri, name)
+    if svg:
+        parts += ["<h2>Who supplied whom</h2>", svg]
+    found = schema.kind_of_iri(entity.iri)
+    if found is not None and found[0].name == "state":
+        parts += ["<h2>Arms transfers register</h2>", views.register_html(store, found[1])]
+    return "\n".join(parts)
 
 
 def _rdf(entity: Entity) -> list[ox.Triple]:
@@ -198,7 +213,8 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
             )
         return Response(message + "\n", status_code=404, media_type="text/plain; charset=utf-8")
     if html:
-        return HTMLResponse(render_html(entity), headers={"Vary": "Accept"})
+        extra = await run_in_threadpool(_sections, served.get(), entity)
+        return HTMLResponse(render_html(entity, extra), headers={"Vary": "Accept"})
     try:
         fmt = choose("graph", accept, format)
     except NotAcceptable as exc:

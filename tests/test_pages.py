@@ -95,3 +95,23 @@ def test_transfers_register_csv(http: httpx.Client) -> None:
     assert lines[0].startswith("Supplier,Recipient,Designation,Weapon category")
     assert len(lines) == 3  # Shahed-131 and Shahed-136
     assert http.get("/transfers.csv", params={"supplier": "<x>"}).status_code == 400
+
+
+def test_state_page_has_timeline_network_and_register(http: httpx.Client) -> None:
+    page = http.get("/id/state/RUS", headers={"Accept": "text/html"}).text
+    assert '<ol class="timeline">' in page
+    assert '<time datetime="2014-03">2014-03</time>' in page  # Crimea, at month precision
+    assert page.index('datetime="1945"') < page.index('datetime="2022"')  # oldest first
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="network"' in page
+    assert ">Iran (1)</text>" in page  # a supplier, on the left
+    assert ">India (3)</text>" in page  # a recipient, on the right
+    assert '<table class="register">' in page
+    assert 'href="/transfers.csv?supplier=RUS"' in page
+    assert 'href="/transfers.csv?recipient=RUS"' in page
+
+
+def test_fact_page_timeline_shows_its_own_dates(http: httpx.Client) -> None:
+    page = http.get(
+        "/id/administration/falklands-under-argentina-1982", headers={"Accept": "text/html"}
+    ).text
+    assert '<time datetime="1982-04-02">' in page and '<time datetime="1982-06-14">' in page

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from kb.examples import examples
+from kb.ontology_docs import ontology_html
 
 router = APIRouter()
 TEMPLATES = Path(__file__).parent / "templates"
@@ -21,6 +22,17 @@ def _query_page() -> str:
     # JSON inside <script>: escape '<' so no value can close the element
     blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     return (TEMPLATES / "query.html").read_text(encoding="utf-8").replace("__EXAMPLES__", blob)
+
+
+@router.get("/ontology", response_class=HTMLResponse, summary="The ontology, documented")
+def ontology_page() -> HTMLResponse:
+    """The ontology's HTML documentation (generated from kb/schema.py)."""
+    return HTMLResponse(_ontology_page())
+
+
+@cache
+def _ontology_page() -> str:
+    return ontology_html()
 
 
 @router.get("/", response_class=HTMLResponse, summary="The SPARQL query page")

@@ -115,3 +115,14 @@ def test_fact_page_timeline_shows_its_own_dates(http: httpx.Client) -> None:
         "/id/administration/falklands-under-argentina-1982", headers={"Accept": "text/html"}
     ).text
     assert '<time datetime="1982-04-02">' in page and '<time datetime="1982-06-14">' in page
+
+
+def test_ontology_documentation(http: httpx.Client) -> None:
+    page = http.get("/ontology")
+    assert page.status_code == 200
+    text = page.text
+    assert "<h1>geokb ontology</h1>" in text
+    assert "<code>gk:ArmsTransfer</code>" in text and "<code>gk:supplier</code>" in text
+    assert "<code>gk:CAMEO_062</code>: Cooperate militarily" in text
+    published = (Path(__file__).resolve().parent.parent / "docs" / "ontology.html").read_text()
+    assert published == text

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install serve test lint generate clean
+.PHONY: install serve test lint generate clean browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,13 @@ lint: install
 	$(BIN)/mypy kb api
 	$(BIN)/geokb generate --check
 
-test: lint
+# The browser test drives Debian's headless Chromium; install it when it is missing (as root,
+# as on CI; elsewhere install the 'chromium' package yourself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/pytest
 
 generate: install

@@ -1,0 +1,57 @@
+"""A person's view, in a real browser: headless Chromium (Debian's package, installed by
+`make test`) opens the query page, runs an example, opens an entity page. Screenshots of each
+are saved in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+from conftest import ROOT, LiveServer
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1300,1100", "--virtual-time-budget=15000"]
+
+
+def _chromium(*args: str) -> str:
+    assert CHROMIUM, "chromium is installed by 'make test' (Debian package 'chromium')"
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def site(live: LiveServer) -> str:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return live.url
+
+
+def test_query_page_runs_an_example_and_shows_rows(site: str) -> None:
+    url = f"{site}/#example=01-transfers-iran-to-russia"
+    dom = _chromium("--dump-dom", url)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", dom, re.DOTALL)
+    text = " ".join(re.sub(r"<[^>]+>", " ", c) for c in cells)
+    assert "Shahed-131" in text and "Shahed-136" in text, "the example's result rows show"
+    assert "Al-Monitor" in text
+    assert "2 results" in dom or "Showing 1 to 2 of 2 entries" in dom
+    _chromium(f"--screenshot={ARTIFACTS / 'query-page.png'}", url)
+    assert (ARTIFACTS / "query-page.png").stat().st_size > 10_000
+
+
+def test_entity_page_shows_its_timeline(site: str) -> None:
+    url = f"{site}/id/state/RUS"
+    dom = _chromium("--dump-dom", url)
+    assert "<h1>Russian Federation</h1>" in dom
+    entries = re.findall(r'<time datetime="([^"]+)">', dom)
+    assert entries == sorted(entries) and "2014-03" in entries
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="network"' in dom
+    _chromium(f"--screenshot={ARTIFACTS / 'entity-page.png'}", url)
+    assert (ARTIFACTS / "entity-page.png").stat().st_size > 10_000

@@ -9,12 +9,14 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from kb import contradictions, diff, formats, generate, manifest, sipri
 from kb.errors import DataError, GeokbError, relative
-from kb.pipeline import compile_data
+from kb.pipeline import Progress, compile_data
 from kb.query import QueryResult, run, serialize, shape_of, table
 from kb.remote import RemoteStore, remote_run
 from kb.schema import GRAPH_BASE
@@ -56,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="check the data and build a new store, swapped in if good")
     data_arg(p)
     store_arg(p)
+    p.add_argument("--quiet", action="store_true", help="print nothing unless something fails")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a machine-readable summary (or the errors) as JSON",
+    )
     p.add_argument(
         "--full",
         action="store_true",
@@ -153,6 +161,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _VERBS[args.verb](args)
     except DataError as exc:
+        if getattr(args, "json", False):
+            print(
+                json.dumps(
+                    {
+                        "errors": [
+                            {
+                                "file": p.location.file,
+                                "line": p.location.line,
+                                "column": p.location.column,
+                                "field": p.field,
+                                "message": p.message,
+                                "hint": p.hint,
+                            }
+                            for p in exc.problems
+                        ]
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         print(exc.report(), file=sys.stderr)
         return 1
     except GeokbError as exc:
@@ -180,29 +208,81 @@ def _build(args: argparse.Namespace) -> int:
     target = _target(args)
     if isinstance(target, RemoteStore):
         return _build_remote(args, target)
-    args.store = target
-    previous = None if args.full else manifest.load(current_build(args.store))
-    compiled = compile_data(args.data, previous)
-    if not compiled.full and not compiled.graphs and not compiled.removed:
-        print(f"up to date: no data file changed since {current_build(args.store)}")
-        return 0
-    report = write_build(args.store, compiled)
+    started = time.monotonic()
+    previous = None if args.full else manifest.load(current_build(target))
+    with _progress(enabled=not (args.quiet or args.json)) as progress:
+        compiled = compile_data(args.data, previous, progress)
+        if not compiled.full and not compiled.graphs and not compiled.removed:
+            _say(
+                args,
+                f"up to date: no data file changed since {current_build(target)}",
+                {"up_to_date": True, "store": str(current_build(target))},
+            )
+            return 0
+        progress("writing the store", 0, 1)
+        report = write_build(target, compiled)
+        progress("writing the store", 1, 1)
     before = {e.graph: e.triples for e in previous.files.values()} if previous else {}
+    lines = []
     for graph, triples in sorted(report.written.items()):
         name = graph.removeprefix(GRAPH_BASE)
         if graph in before:
-            print(f"  {name}: replaced ({before[graph]} -> {triples} triples)")
+            lines.append(f"  {name}: replaced ({before[graph]} -> {triples} triples)")
         elif not report.full:
-            print(f"  {name}: added ({triples} triples)")
+            lines.append(f"  {name}: added ({triples} triples)")
     for graph in report.removed:
-        print(f"  {graph.removeprefix(GRAPH_BASE)}: removed ({before.get(graph, 0)} triples)")
+        lines.append(
+            f"  {graph.removeprefix(GRAPH_BASE)}: removed ({before.get(graph, 0)} triples)"
+        )
     kind = "full build" if report.full else "incremental build"
-    print(
+    lines.append(
         f"built {report.path} ({kind}): {len(report.written)} graphs written "
         f"({report.triples} triples, {len(compiled.catalog)} records checked), "
         f"{len(report.removed)} removed, {report.kept} unchanged"
     )
+    _say(
+        args,
+        "\n".join(lines),
+        {
+            "store": str(report.path),
+            "full": report.full,
+            "records_checked": len(compiled.catalog),
+            "written": {
+                g: {"before": before.get(g), "after": n} for g, n in report.written.items()
+            },
+            "removed": {g: {"before": before.get(g)} for g in report.removed},
+            "unchanged": report.kept,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
     return 0
+
+
+def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2))
+    elif not getattr(args, "quiet", False):
+        print(text)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
+    """A progress bar on a terminal (rich), or nothing."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda stage, done, total: None
+        return
+    from rich.progress import Progress as Bars
+    from rich.progress import TaskID
+
+    with Bars(transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:

@@ -13,6 +13,7 @@ through the ids and references the manifest keeps.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +73,20 @@ def graph_iri(data_dir: Path, file: Path) -> URIRef:
     return URIRef(f"{schema.GRAPH_BASE}data/{file.relative_to(data_dir).as_posix()}")
 
 
-def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
+Progress = Callable[[str, int, int], None]  # (stage, done, total), for progress bars
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def compile_data(
+    data_dir: Path, previous: Manifest | None = None, progress: Progress = _silent
+) -> Compiled:
     """Read, check and map the data under ``data_dir``; raise DataError on any problem.
 
     With ``previous`` (the manifest of the last build) only what changed is re-read.
+    ``progress`` is told how far each stage has got.
     """
     # Python's cycle collector rescans every live object as millions of YAML nodes,
     # records and terms pile up: at a million triples it cost more than half the build.
@@ -83,13 +94,13 @@ def compile_data(data_dir: Path, previous: Manifest | None = None) -> Compiled:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(data_dir, previous)
+        return _compile(data_dir, previous, progress)
     finally:
         if enabled:
             gc.enable()
 
 
-def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
+def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> Compiled:
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
     hashes = {name: _hash(path) for name, path in files.items()}
     model = model_sha256()
@@ -99,14 +110,14 @@ def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
     unchanged = {n for n, h in hashes.items() if n in old and old[n].sha256 == h}
 
     problems: list[Problem] = []
-    per_file = _read(files, sorted(set(files) - unchanged), problems)
+    per_file = _read(files, sorted(set(files) - unchanged), problems, progress)
     # An unchanged file whose references no longer resolve (an id it uses was removed or
     # became ambiguous) is read again, so that its errors are reported where they are.
     ids = {key for n in unchanged for key in old[n].id_keys()}
     ids |= {(r.kind.name, r.id) for records in per_file.values() for r in records}
     broken = sorted(n for n in unchanged if not _resolves(old[n].ref_keys(), ids))
     unchanged -= set(broken)
-    per_file.update(_read(files, broken, problems))
+    per_file.update(_read(files, broken, problems, progress))
     known = {
         key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].id_keys()
     }
@@ -121,7 +132,9 @@ def _compile(data_dir: Path, previous: Manifest | None) -> Compiled:
         iri = graph_iri(data_dir, files[name])
         graphs[iri] = to_triples(records, catalog)
         union += graphs[iri]
+    progress("checking against the shapes", 0, 1)
     problems.extend(sparql_problems(union, catalog.by_iri, _bare_types(known)))
+    progress("checking against the shapes", 1, 1)
     if problems:
         raise DataError(problems)
 
@@ -149,10 +162,11 @@ def _hash(path: Path) -> str:
 
 
 def _read(
-    files: dict[str, Path], names: list[str], problems: list[Problem]
+    files: dict[str, Path], names: list[str], problems: list[Problem], progress: Progress
 ) -> dict[str, list[Record]]:
     per_file: dict[str, list[Record]] = {}
-    for name in names:
+    for done, name in enumerate(names):
+        progress("reading data files", done, len(names))
         try:
             root = read_yaml(files[name])
         except DataError as exc:
@@ -161,6 +175,7 @@ def _read(
         records, found = records_from_yaml(relative(files[name]), root)
         problems.extend(found)
         per_file[name] = records
+    progress("reading data files", len(names), len(names))
     return per_file
 
 

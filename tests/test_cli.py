@@ -126,3 +126,18 @@ def test_new_for_a_kind_without_a_file_starts_one(
     )
     assert main(["new", "nonsense"]) == 1
     assert "no kind 'nonsense'" in capsys.readouterr().err
+
+
+def test_build_json_and_quiet_for_scripts(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["full"] is True and summary["records_checked"] == 5
+    assert summary["written"]["https://w3id.org/geokb/graph/data/states.yaml"]["after"] > 0
+    assert main(["build", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    (project / "data" / "states.yaml").write_text("states:\n  - id: XX\n")
+    assert main(["build", "--json"]) == 1
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    assert errors[0]["file"] == "data/states.yaml" and errors[0]["line"] == 2

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import description, entities, pages, sparql
 from api.executor import QueryPool
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
+from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
 from kb import sipri
@@ -101,11 +102,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     )
     def void(request: Request, format: str | None = None) -> Response:
         if served is None:
-            return Response(
-                "not available with a remote store\n",
-                status_code=501,
-                media_type="text/plain; charset=utf-8",
-            )
+            return plain(501, "not available with a remote store")
         return description.graph_response(request, description.void_description(request), format)
 
     @app.get("/docs", include_in_schema=False)
@@ -127,15 +124,11 @@ def create_app(settings: Settings | Path) -> FastAPI:
     def transfers_csv(supplier: str | None = None, recipient: str | None = None) -> Response:
         """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes)."""
         if served is None:
-            return Response(
-                "not available with a remote store; query /sparql\n",
-                status_code=501,
-                media_type="text/plain; charset=utf-8",
-            )
+            return plain(501, "not available with a remote store; query /sparql")
         try:
             rows = sipri.rows(served.get(), sipri.RegisterFilter(supplier, recipient))
         except ValueError as exc:
-            return Response(f"{exc}\n", status_code=400, media_type="text/plain; charset=utf-8")
+            return plain(400, str(exc))
         return Response(
             sipri.to_csv(rows),
             media_type="text/csv; charset=utf-8",

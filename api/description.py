@@ -12,7 +12,7 @@ import pyoxigraph as ox
 from fastapi import Request, Response
 from rdflib import DCTERMS, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 
-from api.negotiation import NotAcceptable, choose
+from api import responses
 from api.state import ServedStore
 from kb import formats, schema
 from kb.mapping import new_graph, to_ox
@@ -156,20 +156,12 @@ def void_description(request: Request) -> Graph:
 
 def graph_response(request: Request, graph: Graph, format_param: str | None) -> Response:
     """``graph`` in the RDF format the client asked for (Turtle by default)."""
-    accept = request.headers.get("accept")
-    try:
-        fmt = choose("graph", accept, format_param)
-    except NotAcceptable as exc:
-        return Response(str(exc) + "\n", status_code=406, media_type="text/plain; charset=utf-8")
-    assert isinstance(fmt.ox_format, ox.RdfFormat)
-    data = ox.serialize(
+    return responses.rdf(
         (ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph),  # type: ignore[arg-type]
-        format=fmt.ox_format,
-        prefixes={p: str(ns) for p, ns in graph.namespaces() if p}
-        if fmt.name == "turtle"
-        else None,
+        request.headers.get("accept"),
+        format_param,
+        {p: str(ns) for p, ns in graph.namespaces() if p},
     )
-    return Response(data, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
 def service_description_response(request: Request, format_param: str | None) -> Response:

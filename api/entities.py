@@ -16,8 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api import views
-from api.negotiation import NotAcceptable, choose, parse_accept
+from api.negotiation import parse_accept
 from api.openapi import ENTITY_RESPONSES
+from api.responses import plain, rdf
 from api.state import ServedStore
 from kb import schema
 
@@ -194,11 +195,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
     """Describe the entity ``https://w3id.org/geokb/id/{path}``."""
     served: ServedStore | None = request.app.state.store
     if served is None:
-        return Response(
-            "entity pages are not available with a remote store; query /sparql\n",
-            status_code=501,
-            media_type="text/plain; charset=utf-8",
-        )
+        return plain(501, "entity pages are not available with a remote store; query /sparql")
     iri = schema.ID_BASE + path
     entity = await run_in_threadpool(load_entity, served.get(), iri)
     accept = request.headers.get("accept")
@@ -211,18 +208,8 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
                 f"<p>{escape(message)} <a href='/'>Query page</a></p>",
                 status_code=404,
             )
-        return Response(message + "\n", status_code=404, media_type="text/plain; charset=utf-8")
+        return plain(404, message)
     if html:
         extra = await run_in_threadpool(_sections, served.get(), entity)
         return HTMLResponse(render_html(entity, extra), headers={"Vary": "Accept"})
-    try:
-        fmt = choose("graph", accept, format)
-    except NotAcceptable as exc:
-        return Response(str(exc) + "\n", status_code=406, media_type="text/plain; charset=utf-8")
-    assert isinstance(fmt.ox_format, ox.RdfFormat)
-    data = ox.serialize(
-        _rdf(entity),
-        format=fmt.ox_format,
-        prefixes=schema.PREFIXES if fmt.name == "turtle" else None,
-    )
-    return Response(data, media_type=fmt.content_type, headers={"Vary": "Accept"})
+    return rdf(_rdf(entity), accept, format, schema.PREFIXES)

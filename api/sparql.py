@@ -14,6 +14,8 @@ from fastapi.responses import StreamingResponse
 from api import description
 from api.executor import QueryPool, ServerBusy, WorkerFailed
 from api.negotiation import NotAcceptable, choose
+from api.openapi import error
+from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
@@ -37,16 +39,6 @@ class ProtocolError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    """A plain-text error response a person can read."""
-    return Response(
-        message.rstrip() + "\n",
-        status_code=status,
-        headers=headers,
-        media_type="text/plain; charset=utf-8",
-    )
 
 
 def _one(params: dict[str, list[str]], name: str) -> str | None:
@@ -197,7 +189,7 @@ _RESULTS = {
         "content": {f.media_type: {"schema": {"type": "string"}} for f in formats.FORMATS},
     },
     **{
-        code: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}
+        code: error(text)
         for code, text in {
             "400": "Malformed query or request",
             "403": "Update or SERVICE refused",

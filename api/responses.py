@@ -1,0 +1,38 @@
+"""Responses every route builds the same way: plain-text errors, and RDF by negotiation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+from fastapi import Response
+
+from api.negotiation import NotAcceptable, choose
+
+
+def plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """A plain-text response a person can read (errors, mostly)."""
+    return Response(
+        message.rstrip() + "\n",
+        status_code=status,
+        headers=headers,
+        media_type="text/plain; charset=utf-8",
+    )
+
+
+def rdf(
+    triples: Iterable[ox.Triple],
+    accept: str | None,
+    format_param: str | None,
+    prefixes: dict[str, str] | None = None,
+) -> Response:
+    """``triples`` in the RDF format the client asked for (Turtle by default), or 406."""
+    try:
+        fmt = choose("graph", accept, format_param)
+    except NotAcceptable as exc:
+        return plain(406, str(exc))
+    assert isinstance(fmt.ox_format, ox.RdfFormat)
+    data = ox.serialize(
+        triples, format=fmt.ox_format, prefixes=prefixes if fmt.name == "turtle" else None
+    )
+    return Response(data, media_type=fmt.content_type, headers={"Vary": "Accept"})

@@ -1,7 +1,7 @@
 """Step 5 of the data path: check the RDF graph against the SHACL shapes.
 
-Two engines give the same findings: ``sparql_problems`` runs the shapes as SPARQL queries
-over pyoxigraph (``kb.sparql_checks``) and is what builds use, because it is fast at scale;
+Two engines give the same findings: ``shape_problems`` checks each node once in a pass
+over the triples (``kb.shape_checks``) and is what builds use, because it is fast at scale;
 ``shacl_problems`` runs pyshacl over rdflib, the reference the tests compare it with. Each
 finding is turned back into a located problem: the focus node's record gives the file and
 line, the result path gives the YAML field.
@@ -19,7 +19,7 @@ from rdflib.term import Node
 from kb.errors import Location, Problem
 from kb.ontology import ontology_graph, shapes_graph
 from kb.records import Record
-from kb.sparql_checks import KNOWN_TYPES, violations
+from kb.shape_checks import violations
 
 
 def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
@@ -78,23 +78,19 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
     )
 
 
-def sparql_problems(
+def shape_problems(
     data: list[ox.Triple],
     records: Callable[[], dict[URIRef, Record]],
     known_types: Sequence[ox.Triple] = (),
 ) -> list[Problem]:
-    """Every violation of the shapes in ``data``, found by SPARQL; see ``shacl_problems``.
+    """Every violation of the shapes in ``data``, located; see ``shacl_problems``.
 
     ``records`` gives the records by IRI; it is called only when there is something to
     locate, because building that index costs seconds at a million triples.
     ``known_types`` types the records of an incremental build that were not re-read, so
     that references to them check out; they are not checked themselves.
     """
-    store = ox.Store()
-    default, known = ox.DefaultGraph(), ox.NamedNode(KNOWN_TYPES)
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, default) for t in data)
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, known) for t in known_types)
-    found = violations(store)
+    found = violations(data, known_types)
     if not found:
         return []
     by_iri = records()

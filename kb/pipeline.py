@@ -21,7 +21,7 @@ import pyoxigraph as ox
 from rdflib import URIRef
 
 from kb import schema
-from kb.checks import sparql_problems
+from kb.checks import shape_problems
 from kb.errors import DataError, Location, Problem, relative
 from kb.linking import Catalog, link
 from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
@@ -133,7 +133,7 @@ def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> C
         graphs[iri] = to_triples(records, catalog)
         union += graphs[iri]
     progress("checking against the shapes", 0, 1)
-    problems.extend(sparql_problems(union, catalog.by_iri, _bare_types(known)))
+    problems.extend(shape_problems(union, catalog.by_iri, _bare_types(known)))
     progress("checking against the shapes", 1, 1)
     if problems:
         raise DataError(problems)

@@ -1,6 +1,5 @@
 from pathlib import Path
 
-import pyoxigraph as ox
 import pytest
 from conftest import MINI, as_rdflib, write_data
 from rdflib import DCTERMS, Literal, URIRef
@@ -32,15 +31,15 @@ def test_real_data_has_zero_shacl_violations() -> None:
     assert compiled.triple_count() > 0  # compile_data raises on any violation
 
 
-def _sparql_engine(graph, records):  # type: ignore[no-untyped-def]
-    from kb.checks import sparql_problems
+def _one_pass_engine(graph, records):  # type: ignore[no-untyped-def]
+    from kb.checks import shape_problems
     from kb.mapping import ox_triples
 
-    return sparql_problems(ox_triples(graph), lambda: records)
+    return shape_problems(ox_triples(graph), lambda: records)
 
 
 ENGINES = pytest.mark.parametrize(
-    "engine", [shacl_problems, _sparql_engine], ids=["pyshacl", "sparql"]
+    "engine", [shacl_problems, _one_pass_engine], ids=["pyshacl", "one-pass"]
 )
 
 
@@ -92,15 +91,11 @@ def _pyshacl_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-un
     }
 
 
-def _sparql_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+def _one_pass_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
     from kb.mapping import ox_triples
-    from kb.sparql_checks import violations
+    from kb.shape_checks import violations
 
-    store = ox.Store()
-    store.bulk_extend(
-        ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in ox_triples(graph)
-    )
-    return {(v.focus, str(v.path), str(v.component)) for v in violations(store)}
+    return {(v.focus, str(v.path), str(v.component)) for v in violations(ox_triples(graph))}
 
 
 def _corruptions():  # type: ignore[no-untyped-def]
@@ -132,18 +127,18 @@ def _corruptions():  # type: ignore[no-untyped-def]
     }
 
 
-def test_sparql_checks_find_exactly_what_pyshacl_finds(tmp_path: Path) -> None:
+def test_shape_checks_find_exactly_what_pyshacl_finds(tmp_path: Path) -> None:
     clean, _ = _mini_graph(tmp_path)
-    assert _pyshacl_findings(clean) == _sparql_findings(clean) == set()
+    assert _pyshacl_findings(clean) == _one_pass_findings(clean) == set()
     for name, corrupt in _corruptions().items():
         graph, _ = _mini_graph(tmp_path / name.replace(" ", "-"))
         corrupt(graph)
         expected = _pyshacl_findings(graph)
         assert expected, f"{name}: pyshacl found nothing"
-        assert _sparql_findings(graph) == expected, name
+        assert _one_pass_findings(graph) == expected, name
 
 
-def test_sparql_checks_agree_with_pyshacl_on_the_real_data() -> None:
+def test_shape_checks_agree_with_pyshacl_on_the_real_data() -> None:
     from rdflib import Graph
 
     compiled = compile_data(Path(__file__).parent.parent / "data")
@@ -151,4 +146,4 @@ def test_sparql_checks_agree_with_pyshacl_on_the_real_data() -> None:
     for iri, triples in compiled.graphs.items():
         if not iri.endswith("/ontology"):
             union += as_rdflib(triples)
-    assert _pyshacl_findings(union) == _sparql_findings(union) == set()
+    assert _pyshacl_findings(union) == _one_pass_findings(union) == set()

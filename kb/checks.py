@@ -79,9 +79,9 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
 
 
 def shape_problems(
-    data: list[ox.Triple],
+    data: Sequence[ox.Quad | ox.Triple],
     records: Callable[[], dict[URIRef, Record]],
-    known_types: Sequence[ox.Triple] = (),
+    known_types: Sequence[ox.Quad | ox.Triple] = (),
 ) -> list[Problem]:
     """Every violation of the shapes in ``data``, located; see ``shacl_problems``.
 

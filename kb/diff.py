@@ -52,10 +52,10 @@ class DataDiff:
 def _data_triples(data_dir: Path) -> set[ox.Triple]:
     compiled = compile_data(data_dir)
     return {
-        t
-        for iri, triples in compiled.graphs.items()
+        ox.Triple(q.subject, q.predicate, q.object)
+        for iri, quads in compiled.graphs.items()
         if str(iri).startswith(GRAPH_BASE + "data/")
-        for t in triples
+        for q in quads
     }
 
 

@@ -21,28 +21,33 @@ def new_graph(identifier: URIRef | None = None) -> Graph:
     return graph
 
 
-def to_triples(records: Iterable[Record], catalog: Catalog) -> list[ox.Triple]:
-    """The RDF triples of ``records``, as pyoxigraph terms; references resolve via ``catalog``.
+def to_quads(
+    records: Iterable[Record],
+    catalog: Catalog,
+    graph: ox.NamedNode | ox.DefaultGraph = ox.DefaultGraph(),  # noqa: B008 - immutable
+) -> list[ox.Quad]:
+    """The RDF of ``records`` in ``graph``, as pyoxigraph quads; references resolve via
+    ``catalog``.
 
-    Built straight as pyoxigraph terms (not rdflib ones): at a million triples the rdflib
-    detour cost more than parsing the YAML.
+    Built straight as pyoxigraph quads (not rdflib triples): at a million triples the
+    rdflib detour, then the conversion to quads for the store, cost more than the YAML.
     """
-    out: list[ox.Triple] = []
+    out: list[ox.Quad] = []
     append = out.append
     for record in records:
         kind = record.kind
         subject = ox.NamedNode(kind.iri_text(record.id))
-        append(ox.Triple(subject, _RDF_TYPE, _named(str(kind.cls))))
+        append(ox.Quad(subject, _RDF_TYPE, _named(str(kind.cls)), graph))
         if kind.is_fact:
-            append(ox.Triple(subject, _RDF_TYPE, _FACT))
+            append(ox.Quad(subject, _RDF_TYPE, _FACT, graph))
         if kind.name == "state":
-            append(ox.Triple(subject, _ALPHA3, ox.Literal(record.id)))
+            append(ox.Quad(subject, _ALPHA3, ox.Literal(record.id), graph))
         for key, values in record.values.items():
             fld = kind.field(key)
             assert fld is not None  # records only hold keys of their kind
             predicate = _named(str(fld.prop.iri))
             for value in values:
-                append(ox.Triple(subject, predicate, _term(value, catalog)))
+                append(ox.Quad(subject, predicate, _term(value, catalog), graph))
     return out
 
 
@@ -85,9 +90,17 @@ def _term(value: Value, catalog: Catalog) -> ox.NamedNode | ox.Literal:
     return ox.Literal(value)
 
 
-def ox_triples(graph: Graph) -> list[ox.Triple]:
-    """The triples of an rdflib graph as pyoxigraph triples."""
-    return [ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph]  # type: ignore[arg-type]
+def ox_quads(
+    graph: Graph,
+    name: ox.NamedNode | ox.DefaultGraph = ox.DefaultGraph(),  # noqa: B008 - immutable
+) -> list[ox.Quad]:
+    """The triples of an rdflib graph as pyoxigraph quads in graph ``name``."""
+    return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), name) for s, p, o in graph]  # type: ignore[arg-type]
+
+
+def as_triples(quads: Iterable[ox.Quad]) -> list[ox.Triple]:
+    """The triples of some quads (their graph dropped)."""
+    return [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
 
 
 def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:

@@ -25,7 +25,7 @@ from kb.checks import shape_problems
 from kb.errors import DataError, Location, Problem, relative
 from kb.linking import Catalog, link
 from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
-from kb.mapping import ox_triples, to_triples
+from kb.mapping import ox_quads, to_quads
 from kb.ontology import ontology_graph
 from kb.records import Record, RefValue, records_from_yaml
 from kb.yamlfile import read_yaml
@@ -41,7 +41,7 @@ class Compiled:
     incremental one only the graphs of files that were re-read.
     """
 
-    graphs: dict[URIRef, list[ox.Triple]]
+    graphs: dict[URIRef, list[ox.Quad]]
     removed: tuple[URIRef, ...]
     manifest: Manifest
     catalog: Catalog
@@ -126,11 +126,11 @@ def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> C
     if problems:
         raise DataError(problems)
 
-    graphs: dict[URIRef, list[ox.Triple]] = {}
-    union: list[ox.Triple] = []
+    graphs: dict[URIRef, list[ox.Quad]] = {}
+    union: list[ox.Quad] = []
     for name, records in per_file.items():
         iri = graph_iri(data_dir, files[name])
-        graphs[iri] = to_triples(records, catalog)
+        graphs[iri] = to_quads(records, catalog, ox.NamedNode(str(iri)))
         union += graphs[iri]
     progress("checking against the shapes", 0, 1)
     problems.extend(shape_problems(union, catalog.by_iri, _bare_types(known)))
@@ -149,7 +149,9 @@ def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> C
         )
     full = previous is None
     if full:
-        graphs[schema.ONTOLOGY_GRAPH] = ox_triples(ontology_graph())
+        graphs[schema.ONTOLOGY_GRAPH] = ox_quads(
+            ontology_graph(), ox.NamedNode(str(schema.ONTOLOGY_GRAPH))
+        )
     removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
     return Compiled(graphs, removed, Manifest(model, entries), catalog, full)
 

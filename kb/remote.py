@@ -154,7 +154,8 @@ class RemoteStore:
         result = self.select_json("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
         return [b["g"]["value"] for b in result["results"]["bindings"]]  # type: ignore[index]
 
-    def _put(self, iri: str, triples: list[ox.Triple]) -> None:
+    def _put(self, iri: str, data: list[ox.Quad] | list[ox.Triple]) -> None:
+        triples = [ox.Triple(t.subject, t.predicate, t.object) for t in data]
         body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
         if self.gsp_url:
             resp = httpx.put(

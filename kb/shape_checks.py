@@ -118,7 +118,9 @@ def _text(term: Term) -> str:
     return term.value if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal) else str(term)
 
 
-def violations(data: Iterable[ox.Triple], known_types: Iterable[ox.Triple] = ()) -> list[Violation]:
+def violations(
+    data: Iterable[ox.Quad | ox.Triple], known_types: Iterable[ox.Quad | ox.Triple] = ()
+) -> list[Violation]:
     """Every violation of the shapes by the subjects of ``data``.
 
     ``known_types`` types nodes that are not checked themselves (the records an incremental

@@ -101,9 +101,8 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
             if base is not None and store.contains_named_graph(name):
                 store.remove_graph(name)
                 kept -= 1
-        for iri, graph in compiled.graphs.items():
-            name = ox.NamedNode(str(iri))
-            store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in graph)
+        for graph in compiled.graphs.values():
+            store.bulk_extend(graph)  # quads already in the file's graph
         store.flush()
         del store  # closes the RocksDB handle (no cycles: no need for a costly gc.collect)
         compiled.manifest.save(partial)

@@ -60,8 +60,9 @@ MINI = {
 }
 
 
-def as_rdflib(triples: list[ox.Triple]) -> Graph:
-    """pyoxigraph triples as an rdflib graph, for membership tests and pyshacl."""
+def as_rdflib(data: list[ox.Quad] | list[ox.Triple]) -> Graph:
+    """pyoxigraph quads or triples as an rdflib graph, for membership tests and pyshacl."""
+    triples = [ox.Triple(t.subject, t.predicate, t.object) for t in data]
     g = Graph()
     g.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
     return g

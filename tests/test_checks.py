@@ -6,7 +6,7 @@ from rdflib import DCTERMS, Literal, URIRef
 
 from kb.checks import shacl_problems
 from kb.linking import link
-from kb.mapping import to_triples
+from kb.mapping import to_quads
 from kb.pipeline import compile_data
 from kb.records import records_from_yaml
 from kb.schema import GK
@@ -23,7 +23,7 @@ def _mini_graph(tmp_path: Path):  # type: ignore[no-untyped-def]
         records += found
     catalog, problems = link(records)
     assert problems == []
-    return as_rdflib(to_triples(catalog, catalog)), catalog
+    return as_rdflib(to_quads(catalog, catalog)), catalog
 
 
 def test_real_data_has_zero_shacl_violations() -> None:
@@ -33,9 +33,9 @@ def test_real_data_has_zero_shacl_violations() -> None:
 
 def _one_pass_engine(graph, records):  # type: ignore[no-untyped-def]
     from kb.checks import shape_problems
-    from kb.mapping import ox_triples
+    from kb.mapping import ox_quads
 
-    return shape_problems(ox_triples(graph), lambda: records)
+    return shape_problems(ox_quads(graph), lambda: records)
 
 
 ENGINES = pytest.mark.parametrize(
@@ -92,10 +92,10 @@ def _pyshacl_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-un
 
 
 def _one_pass_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    from kb.mapping import ox_triples
+    from kb.mapping import ox_quads
     from kb.shape_checks import violations
 
-    return {(v.focus, str(v.path), str(v.component)) for v in violations(ox_triples(graph))}
+    return {(v.focus, str(v.path), str(v.component)) for v in violations(ox_quads(graph))}
 
 
 def _corruptions():  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import XSD, Literal, URIRef
 
@@ -7,7 +8,7 @@ from kb.errors import QueryError, QueryRefused
 from kb.examples import examples
 from kb.linking import Catalog
 from kb.manifest import Manifest
-from kb.mapping import new_graph, ox_triples
+from kb.mapping import new_graph, ox_quads
 from kb.pipeline import Compiled
 from kb.query import guard, run, table
 from kb.schema import GK
@@ -61,7 +62,7 @@ def test_year_filter_works_at_every_date_precision(tmp_path: Path) -> None:
     write_build(
         tmp_path,
         Compiled(
-            {g.identifier: ox_triples(g)},
+            {g.identifier: ox_quads(g, ox.NamedNode(str(g.identifier)))},
             (),
             Manifest("-"),
             Catalog(),  # type: ignore[dict-item]

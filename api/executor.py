@@ -22,7 +22,6 @@ from api.worker import Job
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
 
 _CTX = multiprocessing.get_context("spawn")  # no fork of a threaded server
-_TIMED_OUT = ("timeout",)
 
 
 class ServerBusy(GeokbError):
@@ -129,23 +128,31 @@ class QueryPool:
                 self._replace(w)
 
     async def _receive(self, w: _Worker, deadline: float) -> tuple[Any, ...]:
-        remaining = deadline - asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        if not w.conn.poll():
+            # Wait for the pipe on the event loop itself: no thread hop per message.
+            ready: asyncio.Future[None] = loop.create_future()
+            fd = w.conn.fileno()
 
-        def wait() -> tuple[Any, ...]:
-            if remaining <= 0 or not w.conn.poll(remaining):
-                return _TIMED_OUT
-            msg: tuple[Any, ...] = w.conn.recv()
-            return msg
+            def wake() -> None:
+                if not ready.done():
+                    ready.set_result(None)
 
+            loop.add_reader(fd, wake)
+            try:
+                await asyncio.wait_for(ready, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise QueryTimeout(
+                    f"the query ran longer than {self.timeout_s:g} s and was stopped; "
+                    "narrow it (more specific patterns, a LIMIT) and try again"
+                ) from None
+            finally:
+                loop.remove_reader(fd)
         try:
-            msg = await anyio.to_thread.run_sync(wait)
+            # The worker writes a message in one go, so reading it does not wait long.
+            msg: tuple[Any, ...] = w.conn.recv()
         except (EOFError, OSError):
             raise WorkerFailed("the query worker died; it has been restarted") from None
-        if msg is _TIMED_OUT:
-            raise QueryTimeout(
-                f"the query ran longer than {self.timeout_s:g} s and was stopped; "
-                "narrow it (more specific patterns, a LIMIT) and try again"
-            )
         return msg
 
     def _replace(self, w: _Worker) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import description, entities, pages, sparql
 from api.executor import QueryPool
+from api.headers import SecurityHeaders
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.responses import plain
 from api.settings import Settings
@@ -22,14 +23,6 @@ from api.state import ServedStore
 from kb import sipri
 
 STATIC = Path(__file__).parent / "static"
-
-# Pages load only their own scripts and styles, and talk only to this server.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "frame-ancestors 'none'; form-action 'self'"
-)
-
 
 def create_app(settings: Settings | Path) -> FastAPI:
     """The geokb web app serving the last good build (a Path is the store folder)."""
@@ -71,17 +64,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
         max_age=86400,
     )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if not request.url.path.startswith("/docs"):  # Swagger UI needs its own scripts
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:

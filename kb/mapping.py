@@ -98,11 +98,6 @@ def ox_quads(
     return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), name) for s, p, o in graph]  # type: ignore[arg-type]
 
 
-def as_triples(quads: Iterable[ox.Quad]) -> list[ox.Triple]:
-    """The triples of some quads (their graph dropped)."""
-    return [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-
-
 def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     """The pyoxigraph term for an rdflib term."""
     if isinstance(term, URIRef):

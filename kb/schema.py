@@ -518,17 +518,6 @@ QUANTITY = Property(
     GK.quantity, "quantity", "A number the assertion gives (e.g. units delivered).", Integer()
 )
 
-FACT_KINDS = (
-    "dispute",
-    "transfer",
-    "event",
-    "cooperation",
-    "use",
-    "claim",
-    "administration",
-    "assertion",
-)
-
 
 # --- kinds ------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from kb import sipri
 
 STATIC = Path(__file__).parent / "static"
 
+
 def create_app(settings: Settings | Path) -> FastAPI:
     """The geokb web app serving the last good build (a Path is the store folder)."""
     if isinstance(settings, Path):

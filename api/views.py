@@ -49,23 +49,33 @@ def timeline(store: ox.Store, iri: str) -> list[Moment]:
         f"""
         PREFIX gk: <{schema.GK}>
         PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        SELECT DISTINCT ?fact ?p ?date ?label WHERE {{
+        SELECT ?fact ?p ?date (SAMPLE(?named) AS ?label) (SAMPLE(?s) AS ?supplier)
+               (SAMPLE(?r) AS ?recipient) (GROUP_CONCAT(DISTINCT ?w; separator=", ") AS ?weapons)
+        WHERE {{
           {{ ?fact ?link <{iri}> }} UNION {{ BIND(<{iri}> AS ?fact) }}
           ?fact a gk:Fact ; ?p ?date .
           VALUES ?p {{ {values} }}
-          OPTIONAL {{ ?fact rdfs:label ?label }}
-        }}""",
+          OPTIONAL {{ ?fact rdfs:label ?named }}
+          OPTIONAL {{ ?fact gk:supplier/rdfs:label ?s FILTER(LANG(?s) = "en") }}
+          OPTIONAL {{ ?fact gk:recipient/rdfs:label ?r FILTER(LANG(?r) = "en") }}
+          OPTIONAL {{ ?fact gk:weaponSystem/rdfs:label ?w }}
+        }} GROUP BY ?fact ?p ?date""",
     )
     moments = {
-        Moment(
-            r["date"],
-            r["fact"],
-            r.get("label") or r["fact"].rsplit("/", 1)[-1],
-            _DATE_LABELS[r["p"].rsplit("#", 1)[-1]],
-        )
+        Moment(r["date"], r["fact"], _fact_label(r), _DATE_LABELS[r["p"].rsplit("#", 1)[-1]])
         for r in rows
     }
     return sorted(moments, key=lambda m: (m.date, m.label))
+
+
+def _fact_label(row: dict[str, str]) -> str:
+    """A fact's label, or for an unlabelled transfer 'supplier → recipient: weapons'."""
+    if row.get("label"):
+        return row["label"]
+    if row.get("supplier") and row.get("recipient"):
+        weapons = f": {row['weapons']}" if row.get("weapons") else ""
+        return f"{row['supplier']} → {row['recipient']}{weapons}"
+    return row["fact"].rsplit("/", 1)[-1]
 
 
 def timeline_html(moments: list[Moment]) -> str:

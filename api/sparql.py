@@ -215,7 +215,12 @@ async def _forward(
     def answer() -> bool:
         # All in one thread: pyoxigraph's parsed results must not cross threads.
         result = remote_run(
-            remote, query, settings.timeout_s, dataset.default_graphs, dataset.named_graphs
+            remote,
+            query,
+            settings.timeout_s,
+            dataset.default_graphs,
+            dataset.named_graphs,
+            settings.max_rows,
         )
         capped = results.cap(result, settings.max_rows)
         results.write(capped, fmt, out.append)

@@ -96,6 +96,17 @@ def _nesting(code: str) -> int:
     return deepest
 
 
+_LIMIT_AT_END = re.compile(
+    r"(?:\bOFFSET\s+\d+\s+)?\bLIMIT\s+(\d+)(?:\s+OFFSET\s+\d+)?\s*$", re.IGNORECASE
+)
+
+
+def declared_limit(query: str) -> int | None:
+    """The query's own top-level LIMIT, if it ends with one (a subquery's is inside braces)."""
+    m = _LIMIT_AT_END.search(code_of(query))
+    return int(m.group(1)) if m else None
+
+
 def run(store: ox.Store, query: str, dataset: Dataset = Dataset()) -> QueryResult:
     """Run a guarded read-only query; the default graph is the union of all graphs."""
     guard(query)

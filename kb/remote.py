@@ -16,6 +16,8 @@ import base64
 import os
 import socket
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO
 from urllib.error import URLError
 
 import httpx
@@ -87,8 +89,9 @@ class RemoteStore:
         timeout_s: float,
         default_graphs: tuple[str, ...] = (),
         named_graphs: tuple[str, ...] = (),
-    ) -> tuple[str, bytes]:
-        """Run a query through SPARQLWrapper; return the content type and body, unparsed."""
+    ) -> IO[bytes]:
+        """Run a query through SPARQLWrapper; return the open response, to be read lazily
+        (a result is cut after as many rows as the cap allows, and the rest never read)."""
         sw = self._sparql(self.query_url)
         sw.setTimeout(max(1, round(timeout_s)))
         sw.setMethod(POST)
@@ -100,8 +103,8 @@ class RemoteStore:
         for graph in named_graphs:
             sw.addNamedGraph(graph)
         try:
-            response = sw.query().response
-            return response.headers.get("content-type", ""), response.read()
+            response: IO[bytes] = sw.query().response
+            return response
         except QueryBadFormed as exc:  # the store found the query malformed: the client's error
             detail = str(exc).split("Response:", 1)[-1].strip()
             raise QueryError(f"SPARQL syntax error (from the store): {detail[:500]}") from None
@@ -229,16 +232,22 @@ def remote_run(
     timeout_s: float = TIMEOUT_S,
     default_graphs: tuple[str, ...] = (),
     named_graphs: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
-    """Run a guarded read-only query on the remote store and parse its answer."""
+    """Run a guarded read-only query on the remote store and parse its answer.
+
+    Solutions are parsed as they are read. A graph result is read up to ``limit`` + 1
+    triples (enough to tell a capped result), the rest left unread.
+    """
     from kb.query import guard
 
     shape = guard(query)
     accept = "application/sparql-results+json" if shape == "solutions" else "application/n-triples"
-    _, body = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
+    body = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
     if shape == "solutions":
         return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+    quads = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
     return [
         ox.Triple(q.subject, q.predicate, q.object)
-        for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
+        for q in islice(quads, None if limit is None else limit + 1)
     ]

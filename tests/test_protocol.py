@@ -253,9 +253,14 @@ def test_cors_allows_queries_from_other_origins(http: httpx.Client) -> None:
     assert "POST" in pre.headers["access-control-allow-methods"]
 
 
-def test_results_stream_in_chunks(http: httpx.Client) -> None:
-    with http.stream("GET", "/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"}) as resp:
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c }",  # read row by row under the cap
+    "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 20000",  # its own limit: written natively
+])
+def test_large_results_stream_in_chunks(http: httpx.Client, query: str) -> None:
+    with http.stream("GET", "/sparql", params={"query": query}) as resp:
         assert resp.headers.get("transfer-encoding") == "chunked"
         assert "content-length" not in resp.headers
         body = b"".join(resp.iter_bytes())
-    assert len(json.loads(body)["results"]["bindings"]) > 500
+    assert len(body) > 1024 * 1024
+    assert len(json.loads(body)["results"]["bindings"]) >= 20000

@@ -85,3 +85,21 @@ def test_every_example_query_answers_on_the_real_data(real_store: Path, example)
 
 def test_at_least_three_examples() -> None:
     assert len(examples()) >= 3
+
+
+@pytest.mark.parametrize(
+    "query,limit",
+    [
+        ("SELECT * WHERE { ?s ?p ?o } LIMIT 10", 10),
+        ("SELECT * WHERE { ?s ?p ?o } limit 10 offset 5", 10),
+        ("SELECT * WHERE { ?s ?p ?o } OFFSET 5 LIMIT 7", 7),
+        ("SELECT * WHERE { { SELECT * WHERE { ?s ?p ?o } LIMIT 3 } }", None),  # a subquery's
+        ("SELECT * WHERE { ?s ?p ?o } LIMIT 10 VALUES ?s { <a:b> }", None),
+        ('SELECT * WHERE { ?s ?p "LIMIT 5" }', None),
+        ("SELECT * WHERE { ?s ?p ?o } LIMIT 10 # LIMIT 99999", 10),
+    ],
+)
+def test_declared_limit_is_the_top_level_one(query: str, limit: int | None) -> None:
+    from kb.query import declared_limit
+
+    assert declared_limit(query) == limit

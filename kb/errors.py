@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in a data file: 1-based line and column."""
+class Location(NamedTuple):
+    """A place in a data file: 1-based line and column (a tuple: one is made per value)."""
 
     file: str
     line: int = 0

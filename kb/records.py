@@ -262,10 +262,9 @@ def _value(
     file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
 ) -> list[Value]:
     rng = fld.prop.range
-    where = node_location(file, node)
 
     def fail(message: str, hint: str) -> list[Value]:
-        problems.append(Problem(where, path, message, hint))
+        problems.append(Problem(node_location(file, node), path, message, hint))
         return []
 
     if isinstance(rng, schema.LangText) and isinstance(node, yaml.MappingNode):
@@ -335,7 +334,7 @@ def _value(
         kinds = (kind_name,)
     else:
         ref_id = text
-    return [RefValue(kinds, ref_id, where, path)]
+    return [RefValue(kinds, ref_id, node_location(file, node), path)]
 
 
 def parse_date(text: str) -> DateValue | None:

@@ -126,31 +126,43 @@ def violations(
     ``known_types`` types nodes that are not checked themselves (the records an incremental
     build did not re-read) so that references to them check out.
     """
-    nodes: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
-    types: dict[str, set[str]] = defaultdict(set)
+    # Plain dicts and .value lookups: this loop sees every triple of the dataset.
+    nodes: dict[str, dict[str, list[Term]]] = {}
     for t in data:
-        subject = _text(t.subject)
-        nodes[subject][t.predicate.value].append(t.object)
-        if t.predicate.value == _RDF_TYPE and isinstance(t.object, ox.NamedNode):
-            types[subject].add(t.object.value)
+        subject = t.subject
+        key = subject.value if type(subject) is ox.NamedNode else _text(subject)
+        props = nodes.get(key)
+        if props is None:
+            props = nodes[key] = {}
+        predicate = t.predicate.value
+        values = props.get(predicate)
+        if values is None:
+            props[predicate] = [t.object]
+        else:
+            values.append(t.object)
+    types: dict[str, set[str]] = defaultdict(set)
+    for key, props in nodes.items():
+        for o in props.get(_RDF_TYPE, ()):
+            if isinstance(o, ox.NamedNode):
+                types[key].add(o.value)
     for t in known_types:
         if isinstance(t.object, ox.NamedNode):
             types[_text(t.subject)].add(t.object.value)
     rules = _rules()
     found: list[Violation] = []
-    for subject, props in nodes.items():
-        for cls in types.get(subject, ()):
+    for node, props in nodes.items():
+        for cls in types.get(node, ()):
             shape = rules.get(cls)
             if shape is None:
                 continue
             field_rules, allowed = shape
             for rule in field_rules:
-                _check(subject, props.get(rule.path, []), rule, types, found)
+                _check(node, props.get(rule.path, []), rule, types, found)
             for prop, values in props.items():
                 if prop not in allowed:
                     found += [
                         Violation(
-                            subject,
+                            node,
                             prop,
                             SH.ClosedConstraintComponent,
                             "property is not part of the model",

@@ -9,11 +9,11 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import description
 from api.executor import QueryPool, ServerBusy, WorkerFailed
-from api.negotiation import NotAcceptable, choose
+from api.negotiation import NotAcceptable, choose, parse_accept
 from api.openapi import error
 from api.responses import plain
 from api.settings import Settings
@@ -97,6 +97,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _prefers_html(accept: str | None) -> bool:
+    """Whether a browser asked: text/html ranks above every RDF format in Accept."""
+    ranges = parse_accept(accept or "")
+    for media, q in ranges:
+        if q <= 0:
+            continue
+        if media in ("text/html", "application/xhtml+xml"):
+            return True
+        if media != "*/*" and not media.endswith("/*") and media not in ("application/xml",):
+            return False
+    return False
+
+
 async def sparql(request: Request) -> Response:
     """Answer one SPARQL protocol request (or describe the service when there is no query)."""
     settings: Settings = request.app.state.settings
@@ -106,6 +119,8 @@ async def sparql(request: Request) -> Response:
         # a form-encoded body may be up to 3x the query (percent-encoding)
         query, params = await _request_params(request, 3 * settings.max_query_chars + 4096)
         if query is None:  # only a GET gets here without one
+            if not params.get("format") and _prefers_html(request.headers.get("accept")):
+                return RedirectResponse("/", status_code=303)  # a person: the query page
             return description.service_description_response(request, _one(params, "format"))
         if len(query) > settings.max_query_chars:
             raise QueryTooLong(
@@ -197,6 +212,7 @@ _RESULTS = {
             "413": "Query too long",
             "415": "Unsupported request media type",
             "503": "Query timed out or server busy",
+            "303": "A browser asking without a query: redirected to the query page",
             "500": "A query worker failed (it is restarted)",
             "502": "The remote store failed",
         }.items()

@@ -48,3 +48,11 @@ def test_void_counts_triples_entities_and_graphs(http: httpx.Client) -> None:
         graphs = {g.value(s, SD.name) for s in g.objects(dataset, VOID.subset)}
         assert URIRef("https://w3id.org/geokb/graph/data/states.yaml") in graphs
         assert URIRef("https://w3id.org/geokb/graph/ontology") in graphs
+
+
+def test_a_browser_at_sparql_gets_the_query_page(http: httpx.Client) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    resp = http.get("/sparql", headers={"Accept": browser}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/"
+    assert http.get("/sparql", headers={"Accept": "text/turtle"}).status_code == 200
+    assert http.get("/sparql").headers["content-type"].startswith("text/turtle")

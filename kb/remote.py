@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 import httpx
 import pyoxigraph as ox
@@ -53,8 +54,10 @@ class RemoteStore:
     def from_urls(
         cls, query_url: str, update_url: str | None = None, gsp_url: str | None = None
     ) -> RemoteStore:
-        """A remote store; for an Oxigraph-style '/query' URL, '/update' and '/store' are
-        assumed unless given."""
+        """A remote store. For an Oxigraph server, its base URL or its '/query' URL will do:
+        '/query', '/update' and '/store' are assumed unless given."""
+        if urlsplit(query_url).path in ("", "/"):
+            query_url = query_url.rstrip("/") + "/query"
         if query_url.rstrip("/").endswith("/query"):
             base = query_url.rstrip("/")[: -len("/query")]
             update_url = update_url or base + "/update"

@@ -253,10 +253,13 @@ def test_cors_allows_queries_from_other_origins(http: httpx.Client) -> None:
     assert "POST" in pre.headers["access-control-allow-methods"]
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c }",  # read row by row under the cap
-    "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 20000",  # its own limit: written natively
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c }",  # read row by row under the cap
+        "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 20000",  # its own limit: written natively
+    ],
+)
 def test_large_results_stream_in_chunks(http: httpx.Client, query: str) -> None:
     with http.stream("GET", "/sparql", params={"query": query}) as resp:
         assert resp.headers.get("transfer-encoding") == "chunked"

@@ -144,3 +144,16 @@ def test_paused_store_times_out_and_the_retry_finishes(
     )
     assert main(["query", date, "--store", oxigraph.query_url]) == 0
     assert "2021" in capsys.readouterr().out
+
+
+def test_an_oxigraph_base_url_is_enough() -> None:
+    remote = RemoteStore.from_urls("http://127.0.0.1:7878/")
+    assert (remote.query_url, remote.update_url, remote.gsp_url) == (
+        "http://127.0.0.1:7878/query",
+        "http://127.0.0.1:7878/update",
+        "http://127.0.0.1:7878/store",
+    )
+    fuseki = RemoteStore.from_urls(
+        "http://h:3030/ds/query", "http://h:3030/ds/update", "http://h:3030/ds/data"
+    )
+    assert fuseki.gsp_url == "http://h:3030/ds/data"

@@ -88,18 +88,11 @@ def load_entity(store: ox.Store, iri: str) -> Entity | None:
     return Entity(iri, outgoing, incoming, labels)
 
 
-def _href(iri: str) -> str:
-    if iri.startswith(schema.ID_BASE):
-        return "/id/" + iri[len(schema.ID_BASE) :]
-    return iri
-
-
 def _term_html(term: Term, labels: dict[str, str]) -> str:
     if isinstance(term, ox.NamedNode):
         text = labels.get(term.value, term.value)
-        return (
-            f'<a href="{escape(_href(term.value))}" title="{escape(term.value)}">{escape(text)}</a>'
-        )
+        href = escape(views.local_href(term.value))
+        return f'<a href="{href}" title="{escape(term.value)}">{escape(text)}</a>'
     if isinstance(term, ox.Literal):
         extra = ""
         if term.language:

@@ -84,7 +84,7 @@ def timeline_html(moments: list[Moment]) -> str:
         return "<p>No dated facts.</p>"
     items = "".join(
         f'<li><time datetime="{escape(m.date)}">{escape(m.date)}</time> '
-        f'<a href="{escape(_href(m.fact))}">{escape(m.label)}</a>'
+        f'<a href="{escape(local_href(m.fact))}">{escape(m.label)}</a>'
         + (f' <span class="tag">{escape(m.what)}</span>' if m.what else "")
         + "</li>"
         for m in moments
@@ -92,8 +92,13 @@ def timeline_html(moments: list[Moment]) -> str:
     return f'<ol class="timeline">{items}</ol>'
 
 
-def _href(iri: str) -> str:
-    return "/id/" + iri[len(schema.ID_BASE) :] if iri.startswith(schema.ID_BASE) else iri
+def local_href(iri: str) -> str:
+    """Where this server shows ``iri``: entity pages, the ontology's page; else the IRI."""
+    if iri.startswith(schema.ID_BASE):
+        return "/id/" + iri[len(schema.ID_BASE) :]
+    if iri.startswith(str(schema.GK)):
+        return "/ontology#" + iri[len(str(schema.GK)) :]
+    return iri
 
 
 def network_svg(store: ox.Store, iri: str, name: str) -> str:
@@ -140,7 +145,7 @@ def network_svg(store: ox.Store, iri: str, name: str) -> str:
             )
             anchor = "end" if side == "supplier" else "start"
             parts.append(
-                f'<a href="{escape(_href(r["other"]))}"><text x="{x}" y="{y + 4}" '
+                f'<a href="{escape(local_href(r["other"]))}"><text x="{x}" y="{y + 4}" '
                 f'text-anchor="{anchor}" class="{side}">{escape(label)} '
                 f"({escape(r['n'])})</text></a>"
             )
@@ -171,7 +176,7 @@ def register_html(store: ox.Store, code: str) -> str:
         body = "".join(
             "<tr>"
             + "".join(
-                f'<td><a href="{escape(_href(r["geokb id"]))}">{escape(r[c])}</a></td>'
+                f'<td><a href="{escape(local_href(r["geokb id"]))}">{escape(r[c])}</a></td>'
                 if c == "Designation"
                 else f"<td>{escape(r[c])}</td>"
                 for c in columns

@@ -126,3 +126,11 @@ def test_ontology_documentation(http: httpx.Client) -> None:
     assert "<code>gk:CAMEO_062</code>: Cooperate militarily" in text
     published = (Path(__file__).resolve().parent.parent / "docs" / "ontology.html").read_text()
     assert published == text
+
+
+def test_ontology_terms_link_to_the_local_ontology_page(http: httpx.Client) -> None:
+    page = http.get("/id/state/IRN", headers={"Accept": "text/html"}).text
+    assert 'href="/ontology#State"' in page
+    assert 'href="/ontology#UNMemberState"' in page
+    ontology = http.get("/ontology").text
+    assert "id='State'" in ontology and "id='UNMemberState'" in ontology

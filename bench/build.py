@@ -9,8 +9,9 @@ its anchor in the same run:
 2. rebuild after editing 1 file vs  the full build
 3. validation of the dataset    vs  pyshacl over the whole graph (skipped where it would
                                     take minutes: above --pyshacl-max triples)
-4. /sparql, 3 queries           vs  oxigraph serve on the same store, and rdflib-endpoint on
-                                    the same data (above --rdflib-max triples: skipped)
+4. /sparql, 3 queries           vs  oxigraph serve on the same store (geokb's build, union
+                                    default graph), and rdflib-endpoint on the same data
+                                    (above --rdflib-max triples: skipped)
 5. server start, RSS serving    vs  oxigraph serve
 
 Prints one table per size. rdflib-endpoint is installed with `pip install -e '.[bench]'`.
@@ -165,16 +166,17 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         gport, oport = free_port(), free_port()
-        oxi_dir = work / "oxigraph"
-        subprocess.run([BIN / "oxigraph", "load", "--location", str(oxi_dir), "--file", str(nt)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The same store: oxigraph serves geokb's own build, with the same union default graph.
+        oxi_dir = current_build(store_root)
+        assert oxi_dir is not None
         procs.append(subprocess.Popen(
             [BIN / "geokb", "serve", "--store", str(store_root), "--port", str(gport),
              "--max-rows", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         g_start = wait_ready(f"http://127.0.0.1:{gport}/sparql", {"query": "ASK {}"})
         procs.append(subprocess.Popen(
             [BIN / "oxigraph", "serve-read-only", "--location", str(oxi_dir), "--bind",
-             f"127.0.0.1:{oport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+             f"127.0.0.1:{oport}", "--union-default-graph"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         o_start = wait_ready(f"http://127.0.0.1:{oport}/query", {"query": "ASK {}"})
         endpoints = {"geokb": f"http://127.0.0.1:{gport}/sparql",
                      "oxigraph": f"http://127.0.0.1:{oport}/query"}

@@ -68,20 +68,6 @@ def _within_cap(job: Job) -> bool:
     return limit is not None and limit <= job.max_rows
 
 
-class _Sink:
-    """A binary file-like object writing into a _Chunks."""
-
-    def __init__(self, out: _Chunks) -> None:
-        self.out = out
-
-    def write(self, data: bytes) -> int:
-        self.out.write(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 def main(conn: Connection) -> None:
     """Answer jobs from ``conn`` until it closes."""
     stores: dict[str, ox.Store] = {}
@@ -101,7 +87,7 @@ def main(conn: Connection) -> None:
                 # The query's own LIMIT keeps it under the cap: no row needs counting, so
                 # pyoxigraph's serialiser writes it, far faster than reading rows into Python.
                 out = _Chunks(conn, truncated=False)
-                result.serialize(_Sink(out), format=fmt.ox_format)  # type: ignore[arg-type]
+                result.serialize(results.Sink(out.write), format=fmt.ox_format)  # type: ignore[arg-type]
                 out.close()
                 continue
             capped = results.cap(result, job.max_rows)

@@ -58,7 +58,7 @@ def write(capped: Capped, fmt: Format, out: Write) -> None:
     elif isinstance(result, list):
         assert isinstance(fmt.ox_format, ox.RdfFormat)
         prefixes = schema.PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
-        ox.serialize(result, _Sink(out), format=fmt.ox_format, prefixes=prefixes)  # type: ignore[arg-type]
+        ox.serialize(result, Sink(out), format=fmt.ox_format, prefixes=prefixes)  # type: ignore[arg-type]
     else:
         names, rows = result
         writer = _WRITERS[fmt.name]
@@ -66,8 +66,8 @@ def write(capped: Capped, fmt: Format, out: Write) -> None:
             out(chunk.encode("utf-8"))
 
 
-class _Sink:
-    """A binary file-like object that passes every write on."""
+class Sink:
+    """A binary file-like object that passes every write on to ``out``."""
 
     def __init__(self, out: Write) -> None:
         self._out = out

@@ -9,7 +9,7 @@ line, the result path gives the YAML field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pyoxigraph as ox
 from pyshacl import validate
@@ -81,14 +81,15 @@ def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Prob
 def shape_problems(
     data: Sequence[ox.Quad | ox.Triple],
     records: Callable[[], dict[URIRef, Record]],
-    known_types: Sequence[ox.Quad | ox.Triple] = (),
+    known_types: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Problem]:
     """Every violation of the shapes in ``data``, located; see ``shacl_problems``.
 
     ``records`` gives the records by IRI; it is called only when there is something to
     locate, because building that index costs seconds at a million triples.
-    ``known_types`` types the records of an incremental build that were not re-read, so
-    that references to them check out; they are not checked themselves.
+    ``known_types`` gives the class IRIs of records outside ``data`` (other files, or
+    files an incremental build did not re-read), so that references to them check out;
+    they are not checked themselves.
     """
     found = violations(data, known_types)
     if not found:

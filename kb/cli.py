@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     compiled = compile_data(args.data)
     print(
-        f"ok: {len(compiled.catalog)} records in {len(compiled.manifest.files)} files, "
+        f"ok: {compiled.records} records in {len(compiled.manifest.files)} files, "
         f"{compiled.triple_count()} triples, 0 SHACL violations"
     )
     return 0
@@ -237,7 +237,7 @@ def _build(args: argparse.Namespace) -> int:
     kind = "full build" if report.full else "incremental build"
     lines.append(
         f"built {report.path} ({kind}): {len(report.written)} graphs written "
-        f"({report.triples} triples, {len(compiled.catalog)} records checked), "
+        f"({report.triples} triples, {compiled.records} records checked), "
         f"{len(report.removed)} removed, {report.kept} unchanged"
     )
     _say(
@@ -246,7 +246,7 @@ def _build(args: argparse.Namespace) -> int:
         {
             "store": str(report.path),
             "full": report.full,
-            "records_checked": len(compiled.catalog),
+            "records_checked": compiled.records,
             "written": {
                 g: {"before": before.get(g), "after": n} for g, n in report.written.items()
             },

@@ -52,10 +52,10 @@ class DataDiff:
 def _data_triples(data_dir: Path) -> set[ox.Triple]:
     compiled = compile_data(data_dir)
     return {
-        ox.Triple(q.subject, q.predicate, q.object)
-        for iri, quads in compiled.graphs.items()
+        triple
+        for iri, graph in compiled.graphs.items()
         if str(iri).startswith(GRAPH_BASE + "data/")
-        for q in quads
+        for triple in graph.triples()
     }
 
 

@@ -1,5 +1,10 @@
-"""Step 3 of the data path: index the records of all files, find duplicate and unknown ids,
-and resolve every reference to the IRI of the record it names."""
+"""Step 3 of the data path: index the ids of all files, find duplicate and unknown ids,
+and resolve every reference to the IRI of the record it names.
+
+Split in two so that files can be read and mapped in separate processes: ``index_ids``
+needs only the ids of every file (small, cheap to send between processes), and
+``resolve_refs`` needs only one file's records and that index.
+"""
 
 from __future__ import annotations
 
@@ -9,84 +14,88 @@ from dataclasses import dataclass, field
 
 from rdflib import URIRef
 
-from kb.errors import Problem
+from kb.errors import Location, Problem
 from kb.records import Record, RefValue
 from kb.schema import KINDS_BY_NAME
 
+IdEntry = tuple[str, str, Location]  # kind, id, where the id is written
+
 
 @dataclass
-class Catalog:
-    """Every record of a dataset by (kind, id), with its references resolved."""
+class IdIndex:
+    """Every (kind, id) of a dataset, with where it is defined (for messages)."""
 
-    records: dict[tuple[str, str], Record] = field(default_factory=dict)
-    resolved: dict[RefValue, str] = field(default_factory=dict)  # the IRI each names
-    known: dict[tuple[str, str], str] = field(default_factory=dict)  # ids in files not re-read
+    defined: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def __iter__(self) -> Iterator[Record]:
-        return iter(self.records.values())
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self.defined
 
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def resolve(self, ref: RefValue) -> str:
-        """The IRI that ``ref`` names; only valid after ``link`` reported no problems."""
-        return self.resolved[ref]
-
-    def by_iri(self) -> dict[URIRef, Record]:
-        """Every record by its IRI."""
-        return {r.iri: r for r in self.records.values()}
+    def types(self) -> dict[str, frozenset[str]]:
+        """The class IRI of every indexed record, by its IRI (for the shape checks)."""
+        classes = {name: frozenset({str(kind.cls)}) for name, kind in KINDS_BY_NAME.items()}
+        return {
+            KINDS_BY_NAME[kind].iri_text(record_id): classes[kind]
+            for kind, record_id in self.defined
+        }
 
 
-def link(
-    records: Iterable[Record], known: dict[tuple[str, str], str] | None = None
-) -> tuple[Catalog, list[Problem]]:
-    """Index ``records`` and resolve their references, reporting duplicates and unknown ids.
+def index_ids(
+    entries: Iterable[IdEntry], known: dict[tuple[str, str], str] | None = None
+) -> tuple[IdIndex, list[Problem]]:
+    """Index the ids of newly read records, in file order, reporting duplicates.
 
     ``known`` holds the (kind, id) of records defined in files not re-read this time, each
     with the name of its file: references may point to them, and new records may not reuse
     their ids.
     """
-    catalog = Catalog(known=dict(known or {}))
+    known = known or {}
+    index = IdIndex(dict(known))
+    problems: list[Problem] = []
+    for kind, record_id, where in entries:
+        key = (kind, record_id)
+        first = index.defined.get(key)
+        if first is None:
+            index.defined[key] = f"at {where}"
+            continue
+        label = KINDS_BY_NAME[kind].label
+        shown = f"in {known[key]}" if key in known else first
+        problems.append(
+            Problem(
+                where,
+                "id",
+                f"duplicate {label} id '{record_id}' (first defined {shown})",
+                "ids must be unique within a kind; rename one or merge the two records",
+            )
+        )
+    return index, problems
+
+
+def id_entries(records: Iterable[Record]) -> list[IdEntry]:
+    """The (kind, id, location of the id) of each record."""
+    return [(r.kind.name, r.id, r.location_of("id")) for r in records]
+
+
+def resolve_refs(
+    records: Iterable[Record], index: IdIndex
+) -> tuple[dict[RefValue, str], list[Problem]]:
+    """The IRI each reference in ``records`` names, and a problem for each that names none
+    or more than one record."""
+    resolved: dict[RefValue, str] = {}
     problems: list[Problem] = []
     for record in records:
-        key = (record.kind.name, record.id)
-        if key in catalog.known:
-            problems.append(
-                Problem(
-                    record.location_of("id"),
-                    "id",
-                    f"duplicate {record.kind.label} id '{record.id}' "
-                    f"(first defined in {catalog.known[key]})",
-                    "ids must be unique within a kind; rename one or merge the two records",
-                )
-            )
-            continue
-        first = catalog.records.get(key)
-        if first is not None:
-            problems.append(
-                Problem(
-                    record.location_of("id"),
-                    "id",
-                    f"duplicate {record.kind.label} id '{record.id}' "
-                    f"(first defined at {first.location})",
-                    "ids must be unique within a kind; rename one or merge the two records",
-                )
-            )
-            continue
-        catalog.records[key] = record
-    for record in catalog:
         for values in record.values.values():
             for value in values:
-                if isinstance(value, RefValue):
-                    _resolve(catalog, value, problems)
-    return catalog, problems
+                if isinstance(value, RefValue) and value not in resolved:
+                    iri = _resolve(index, value, problems)
+                    if iri is not None:
+                        resolved[value] = iri
+    return resolved, problems
 
 
-def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
-    found = [k for k in ref.kinds if (k, ref.id) in catalog.records or (k, ref.id) in catalog.known]
+def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | None:
+    found = [k for k in ref.kinds if (k, ref.id) in index.defined]
     if len(found) == 1:
-        catalog.resolved[ref] = KINDS_BY_NAME[found[0]].iri_text(ref.id)
-        return
+        return KINDS_BY_NAME[found[0]].iri_text(ref.id)
     if len(found) > 1:
         problems.append(
             Problem(
@@ -96,9 +105,9 @@ def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
                 f"write the kind before the id: {' or '.join(f'{k}/{ref.id}' for k in found)}",
             )
         )
-        return
-    known = [i for (k, i) in [*catalog.records, *catalog.known] if k in ref.kinds]
-    close = difflib.get_close_matches(ref.id, known, n=1, cutoff=0.6)
+        return None
+    ids = [i for (k, i) in index.defined if k in ref.kinds]
+    close = difflib.get_close_matches(ref.id, ids, n=1, cutoff=0.6)
     kinds = " or ".join(ref.kinds)
     hint = f"did you mean '{close[0]}'? " if close else ""
     if ref.kinds == ("state",):
@@ -106,3 +115,35 @@ def _resolve(catalog: Catalog, ref: RefValue, problems: list[Problem]) -> None:
     else:
         hint += f"(declare it under '{KINDS_BY_NAME[ref.kinds[0]].section}:' or fix the spelling)"
     problems.append(Problem(ref.location, ref.path, f"unknown {kinds} id '{ref.id}'", hint))
+    return None
+
+
+@dataclass
+class Catalog:
+    """Records of one process by (kind, id), with their references resolved."""
+
+    records: dict[tuple[str, str], Record] = field(default_factory=dict)
+    resolved: dict[RefValue, str] = field(default_factory=dict)  # the IRI each names
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records.values())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def by_iri(self) -> dict[URIRef, Record]:
+        """Every record by its IRI."""
+        return {r.iri: r for r in self.records.values()}
+
+
+def link(
+    records: Iterable[Record], known: dict[tuple[str, str], str] | None = None
+) -> tuple[Catalog, list[Problem]]:
+    """Index ``records`` and resolve their references, in one process: the two steps above."""
+    records = list(records)
+    index, problems = index_ids(id_entries(records), known)
+    catalog = Catalog()
+    for record in records:
+        catalog.records.setdefault((record.kind.name, record.id), record)
+    catalog.resolved, found = resolve_refs(catalog, index)
+    return catalog, problems + found

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pyoxigraph as ox
 from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb import schema
-from kb.linking import Catalog
 from kb.records import DateValue, LangString, Record, RefValue, UrlValue, Value
 
 
@@ -21,33 +21,47 @@ def new_graph(identifier: URIRef | None = None) -> Graph:
     return graph
 
 
-def to_quads(
-    records: Iterable[Record],
-    catalog: Catalog,
-    graph: ox.NamedNode | ox.DefaultGraph = ox.DefaultGraph(),  # noqa: B008 - immutable
-) -> list[ox.Quad]:
-    """The RDF of ``records`` in ``graph``, as pyoxigraph quads; references resolve via
-    ``catalog``.
+@dataclass(frozen=True)
+class NTriples:
+    """The triples of one graph, serialised as N-Triples: compact to keep, to send between
+    processes and to load (pyoxigraph's bulk loader parses it without holding the GIL)."""
 
-    Built straight as pyoxigraph quads (not rdflib triples): at a million triples the
-    rdflib detour, then the conversion to quads for the store, cost more than the YAML.
+    data: bytes
+    count: int
+
+    @classmethod
+    def of(cls, triples: list[ox.Triple]) -> NTriples:
+        """Serialise ``triples``."""
+        return cls(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", len(triples))
+
+    def triples(self) -> list[ox.Triple]:
+        """The triples, parsed back."""
+        return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
+
+
+def to_triples(records: Iterable[Record], resolved: Mapping[RefValue, str]) -> list[ox.Triple]:
+    """The RDF of ``records`` as pyoxigraph triples; ``resolved`` gives the IRI each
+    reference names (``kb.linking.resolve_refs``).
+
+    Built straight as pyoxigraph terms (not rdflib ones): at a million triples the rdflib
+    detour, then the conversion for the store, cost more than the YAML.
     """
-    out: list[ox.Quad] = []
+    out: list[ox.Triple] = []
     append = out.append
     for record in records:
         kind = record.kind
         subject = ox.NamedNode(kind.iri_text(record.id))
-        append(ox.Quad(subject, _RDF_TYPE, _named(str(kind.cls)), graph))
+        append(ox.Triple(subject, _RDF_TYPE, _named(str(kind.cls))))
         if kind.is_fact:
-            append(ox.Quad(subject, _RDF_TYPE, _FACT, graph))
+            append(ox.Triple(subject, _RDF_TYPE, _FACT))
         if kind.name == "state":
-            append(ox.Quad(subject, _ALPHA3, ox.Literal(record.id), graph))
+            append(ox.Triple(subject, _ALPHA3, ox.Literal(record.id)))
         for key, values in record.values.items():
             fld = kind.field(key)
             assert fld is not None  # records only hold keys of their kind
             predicate = _named(str(fld.prop.iri))
             for value in values:
-                append(ox.Quad(subject, predicate, _term(value, catalog), graph))
+                append(ox.Triple(subject, predicate, _term(value, resolved)))
     return out
 
 
@@ -72,9 +86,9 @@ _TRUE = ox.Literal("true", datatype=_XSD_BOOLEAN)
 _FALSE = ox.Literal("false", datatype=_XSD_BOOLEAN)
 
 
-def _term(value: Value, catalog: Catalog) -> ox.NamedNode | ox.Literal:
+def _term(value: Value, resolved: Mapping[RefValue, str]) -> ox.NamedNode | ox.Literal:
     if isinstance(value, RefValue):
-        return _named(catalog.resolve(value))
+        return _named(resolved[value])
     if isinstance(value, LangString):
         return ox.Literal(value.text, language=value.lang)
     if isinstance(value, DateValue):

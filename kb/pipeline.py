@@ -1,9 +1,11 @@
 """The data path from a folder of YAML files to checked RDF graphs, one call.
 
-YAML (``yamlfile``) → records (``records``) → linked catalog (``linking``) → RDF
-(``mapping``) → SHACL checks (``checks``). Problems of every step are collected and raised
-together as one DataError; a later step runs only when the earlier ones found nothing, so one
-mistake is reported once.
+YAML (``yamlfile``) → records (``records``) → ids indexed, references resolved
+(``linking``) → RDF (``mapping``) → SHACL checks (``checks``). The steps that need one file
+at a time run in two rounds (``per_file``), in worker processes when there is much to read
+(``workers``). Problems of every step are collected and raised together as one DataError;
+files are mapped and checked only when reading and linking found nothing, so one mistake is
+reported once.
 
 Given the manifest of the previous build, only files whose content changed (or that refer to
 ids that changed) are re-read and re-checked; links from and to the other files are checked
@@ -17,18 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyoxigraph as ox
 from rdflib import URIRef
 
 from kb import schema
-from kb.checks import shape_problems
 from kb.errors import DataError, Location, Problem, relative
-from kb.linking import Catalog, link
+from kb.linking import IdIndex, index_ids
 from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
-from kb.mapping import ox_quads, to_quads
+from kb.mapping import NTriples, ox_quads
 from kb.ontology import ontology_graph
-from kb.records import Record, RefValue, records_from_yaml
-from kb.yamlfile import read_yaml
+from kb.per_file import FileGraph, FileRead
+from kb.workers import Forked, InProcess, Steps, available_cores
 
 DATA_SUFFIXES = (".yaml", ".yml")
 
@@ -41,15 +41,15 @@ class Compiled:
     incremental one only the graphs of files that were re-read.
     """
 
-    graphs: dict[URIRef, list[ox.Quad]]
+    graphs: dict[URIRef, NTriples]
     removed: tuple[URIRef, ...]
     manifest: Manifest
-    catalog: Catalog
+    records: int  # records read and checked
     full: bool
 
     def triple_count(self) -> int:
         """Triples in the graphs to write."""
-        return sum(len(g) for g in self.graphs.values())
+        return sum(g.count for g in self.graphs.values())
 
 
 def data_files(data_dir: Path) -> list[Path]:
@@ -80,13 +80,21 @@ def _silent(stage: str, done: int, total: int) -> None:
     pass
 
 
+#: Below this many bytes of YAML to read, forking workers costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+
 def compile_data(
-    data_dir: Path, previous: Manifest | None = None, progress: Progress = _silent
+    data_dir: Path,
+    previous: Manifest | None = None,
+    progress: Progress = _silent,
+    jobs: int | None = None,
 ) -> Compiled:
     """Read, check and map the data under ``data_dir``; raise DataError on any problem.
 
     With ``previous`` (the manifest of the last build) only what changed is re-read.
-    ``progress`` is told how far each stage has got.
+    ``progress`` is told how far each stage has got. ``jobs`` worker processes share the
+    files (default: one per core when there is enough to read, else none).
     """
     # Python's cycle collector rescans every live object as millions of YAML nodes,
     # records and terms pile up: at a million triples it cost more than half the build.
@@ -94,13 +102,15 @@ def compile_data(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(data_dir, previous, progress)
+        return _compile(data_dir, previous, progress, jobs)
     finally:
         if enabled:
             gc.enable()
 
 
-def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> Compiled:
+def _compile(
+    data_dir: Path, previous: Manifest | None, progress: Progress, jobs: int | None
+) -> Compiled:
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
     hashes = {name: _hash(path) for name, path in files.items()}
     model = model_sha256()
@@ -108,52 +118,61 @@ def _compile(data_dir: Path, previous: Manifest | None, progress: Progress) -> C
         previous = None  # the model changed: every file must be checked against it again
     old = previous.files if previous is not None else {}
     unchanged = {n for n, h in hashes.items() if n in old and old[n].sha256 == h}
+    changed = sorted(set(files) - unchanged)
 
-    problems: list[Problem] = []
-    per_file = _read(files, sorted(set(files) - unchanged), problems, progress)
-    # An unchanged file whose references no longer resolve (an id it uses was removed or
-    # became ambiguous) is read again, so that its errors are reported where they are.
-    ids = {key for n in unchanged for key in old[n].id_keys()}
-    ids |= {(r.kind.name, r.id) for records in per_file.values() for r in records}
-    broken = sorted(n for n in unchanged if not _resolves(old[n].ref_keys(), ids))
-    unchanged -= set(broken)
-    per_file.update(_read(files, broken, problems, progress))
-    known = {
-        key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].id_keys()
-    }
-    catalog, found = link((r for rs in per_file.values() for r in rs), known)
-    problems.extend(found)
+    steps = _steps(files, changed, jobs)
+    try:
+        reads = _read(steps, changed, progress)
+        # An unchanged file whose references no longer resolve (an id it uses was removed
+        # or became ambiguous) is read again, so that its errors are reported where they are.
+        ids = {key for n in unchanged for key in old[n].id_keys()}
+        ids |= {(kind, i) for r in reads for kind, i, _ in r.ids}
+        broken = sorted(n for n in unchanged if not _resolves(old[n].ref_keys(), ids))
+        unchanged -= set(broken)
+        reads += _read(steps, broken, progress)
+        known = {
+            key: shown
+            for n in unchanged
+            for shown in [relative(files[n])]
+            for key in old[n].id_keys()
+        }
+        problems = [p for r in reads for p in r.problems]
+        index, found = index_ids((entry for r in reads for entry in r.ids), known)
+        problems += found
+        results = _finish(steps, index, not problems, len(reads), progress)
+    finally:
+        steps.close()
+    problems += [p for r in results for p in r.problems]
     if problems:
         raise DataError(problems)
 
-    graphs: dict[URIRef, list[ox.Quad]] = {}
-    union: list[ox.Quad] = []
-    for name, records in per_file.items():
-        iri = graph_iri(data_dir, files[name])
-        graphs[iri] = to_quads(records, catalog, ox.NamedNode(str(iri)))
-        union += graphs[iri]
-    progress("checking against the shapes", 0, 1)
-    problems.extend(shape_problems(union, catalog.by_iri, _bare_types(known)))
-    progress("checking against the shapes", 1, 1)
-    if problems:
-        raise DataError(problems)
-
+    graphs: dict[URIRef, NTriples] = {}
     entries = {n: old[n] for n in unchanged}
-    for name, records in per_file.items():
-        entries[name] = FileEntry(
-            sha256=hashes[name],
-            graph=str(graph_iri(data_dir, files[name])),
-            triples=len(graphs[graph_iri(data_dir, files[name])]),
-            ids=[f"{r.kind.name}/{r.id}" for r in records],
-            refs=sorted(f"{','.join(kinds)}/{ref_id}" for kinds, ref_id in _refs(records)),
+    defined = {r.name: [f"{kind}/{i}" for kind, i, _ in r.ids] for r in reads}
+    for result in results:
+        iri = graph_iri(data_dir, files[result.name])
+        graphs[iri] = result.graph
+        entries[result.name] = FileEntry(
+            sha256=hashes[result.name],
+            graph=str(iri),
+            triples=result.graph.count,
+            ids=defined[result.name],
+            refs=result.refs,
         )
     full = previous is None
     if full:
-        graphs[schema.ONTOLOGY_GRAPH] = ox_quads(
-            ontology_graph(), ox.NamedNode(str(schema.ONTOLOGY_GRAPH))
-        )
+        graphs[schema.ONTOLOGY_GRAPH] = NTriples.of([q.triple for q in ox_quads(ontology_graph())])
     removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
-    return Compiled(graphs, removed, Manifest(model, entries), catalog, full)
+    records = sum(r.records for r in results)
+    return Compiled(graphs, removed, Manifest(model, entries), records, full)
+
+
+def _steps(files: dict[str, Path], names: list[str], jobs: int | None) -> Steps:
+    if jobs is None:
+        size = sum(_size(files[n]) for n in names)
+        jobs = available_cores() if size >= PARALLEL_MIN_BYTES else 1
+    jobs = min(jobs, len(names))
+    return Forked(files, jobs) if jobs > 1 else InProcess(files)
 
 
 def _hash(path: Path) -> str:
@@ -163,45 +182,34 @@ def _hash(path: Path) -> str:
         return ""
 
 
-def _read(
-    files: dict[str, Path], names: list[str], problems: list[Problem], progress: Progress
-) -> dict[str, list[Record]]:
-    per_file: dict[str, list[Record]] = {}
-    for done, name in enumerate(names):
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read(steps: Steps, names: list[str], progress: Progress) -> list[FileRead]:
+    progress("reading data files", 0, len(names))
+    reads = []
+    for done, read in enumerate(steps.read(names), 1):
+        reads.append(read)
         progress("reading data files", done, len(names))
-        try:
-            root = read_yaml(files[name])
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
-        records, found = records_from_yaml(relative(files[name]), root)
-        problems.extend(found)
-        per_file[name] = records
-    progress("reading data files", len(names), len(names))
-    return per_file
+    order = {name: i for i, name in enumerate(names)}
+    return sorted(reads, key=lambda r: order[r.name])  # workers answer in any order
 
 
-def _refs(records: list[Record]) -> set[tuple[tuple[str, ...], str]]:
-    return {
-        (v.kinds, v.id)
-        for r in records
-        for values in r.values.values()
-        for v in values
-        if isinstance(v, RefValue)
-    }
+def _finish(
+    steps: Steps, index: IdIndex, build: bool, total: int, progress: Progress
+) -> list[FileGraph]:
+    stage = "mapping and checking" if build else "checking references"
+    progress(stage, 0, total)
+    results = []
+    for done, result in enumerate(steps.finish(index, build), 1):
+        results.append(result)
+        progress(stage, done, total)
+    return sorted(results, key=lambda r: r.name)
 
 
 def _resolves(refs: list[tuple[list[str], str]], ids: set[tuple[str, str]]) -> bool:
     return all(sum((k, ref_id) in ids for k in kinds) == 1 for kinds, ref_id in refs)
-
-
-def _bare_types(known: dict[tuple[str, str], str]) -> list[ox.Triple]:
-    """The types of records not re-read, so that references to them can be checked."""
-    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-    triples = []
-    for kind_name, record_id in known:
-        kind = schema.KINDS_BY_NAME[kind_name]
-        triples.append(
-            ox.Triple(ox.NamedNode(kind.iri_text(record_id)), rdf_type, ox.NamedNode(str(kind.cls)))
-        )
-    return triples

@@ -29,6 +29,7 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kb.errors import QueryError, StoreError
 from kb.manifest import Manifest, from_json
+from kb.mapping import NTriples
 from kb.pipeline import Compiled
 from kb.schema import GK, GRAPH_BASE
 
@@ -160,9 +161,8 @@ class RemoteStore:
         result = self.select_json("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
         return [b["g"]["value"] for b in result["results"]["bindings"]]  # type: ignore[index]
 
-    def _put(self, iri: str, data: list[ox.Quad] | list[ox.Triple]) -> None:
-        triples = [ox.Triple(t.subject, t.predicate, t.object) for t in data]
-        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+    def _put(self, iri: str, graph: NTriples) -> None:
+        body = graph.data
         if self.gsp_url:
             resp = httpx.put(
                 self.gsp_url,
@@ -205,7 +205,7 @@ class RemoteStore:
             ox.NamedNode(str(GK.manifestJson)),
             ox.Literal(manifest.to_json()),
         )
-        self._put(MANIFEST_GRAPH, [manifest_triple])
+        self._put(MANIFEST_GRAPH, NTriples.of([manifest_triple]))
 
 
 def _check(resp: httpx.Response, what: str) -> None:

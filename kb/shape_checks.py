@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -119,12 +119,13 @@ def _text(term: Term) -> str:
 
 
 def violations(
-    data: Iterable[ox.Quad | ox.Triple], known_types: Iterable[ox.Quad | ox.Triple] = ()
+    data: Iterable[ox.Quad | ox.Triple], known_types: Mapping[str, Iterable[str]] | None = None
 ) -> list[Violation]:
     """Every violation of the shapes by the subjects of ``data``.
 
-    ``known_types`` types nodes that are not checked themselves (the records an incremental
-    build did not re-read) so that references to them check out.
+    ``known_types`` gives the class IRIs of nodes that are not checked themselves (records
+    of other files, or not re-read by an incremental build) so that references to them
+    check out.
     """
     # Plain dicts and .value lookups: this loop sees every triple of the dataset.
     nodes: dict[str, dict[str, list[Term]]] = {}
@@ -145,9 +146,11 @@ def violations(
         for o in props.get(_RDF_TYPE, ()):
             if isinstance(o, ox.NamedNode):
                 types[key].add(o.value)
-    for t in known_types:
-        if isinstance(t.object, ox.NamedNode):
-            types[_text(t.subject)].add(t.object.value)
+    known = known_types or {}
+
+    def type_of(iri: str) -> Iterable[str]:
+        return types.get(iri) or known.get(iri, ())
+
     rules = _rules()
     found: list[Violation] = []
     for node, props in nodes.items():
@@ -157,7 +160,7 @@ def violations(
                 continue
             field_rules, allowed = shape
             for rule in field_rules:
-                _check(node, props.get(rule.path, []), rule, types, found)
+                _check(node, props.get(rule.path, []), rule, type_of, found)
             for prop, values in props.items():
                 if prop not in allowed:
                     found += [
@@ -174,7 +177,11 @@ def violations(
 
 
 def _check(
-    focus: str, values: list[Term], rule: _Rule, types: dict[str, set[str]], found: list[Violation]
+    focus: str,
+    values: list[Term],
+    rule: _Rule,
+    type_of: Callable[[str], Iterable[str]],
+    found: list[Violation],
 ) -> None:
     f, rng, path = rule.field, rule.field.prop.range, rule.path
 
@@ -193,7 +200,7 @@ def _check(
         if isinstance(rng, schema.Ref):
             if not isinstance(v, ox.NamedNode):
                 bad(SH.NodeKindConstraintComponent, "value must be an IRI", v)
-            if not (types.get(_text(v), set()) & rule.classes):
+            if rule.classes.isdisjoint(type_of(_text(v))):
                 one = len(rng.kinds) == 1
                 bad(
                     SH.ClassConstraintComponent if one else SH.OrConstraintComponent,

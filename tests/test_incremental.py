@@ -52,7 +52,7 @@ def test_editing_one_file_rewrites_only_its_graph(
     assert not report.full
     assert list(report.written) == ["https://w3id.org/geokb/graph/data/transfers.yaml"]
     assert report.kept == 3  # sources, states, ontology
-    assert len(compiled.catalog) == 2  # only the records of the edited file were read
+    assert compiled.records == 2  # only the records of the edited file were read
     # the same store as a full build of the same data
     full_store = tmp_path / "full"
     _build(data, full_store, full=True)

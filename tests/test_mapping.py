@@ -13,7 +13,7 @@ IRN = URIRef("https://w3id.org/geokb/id/state/IRN")
 def test_transfer_maps_to_contract_terms(tmp_path: Path) -> None:
     data = write_data(tmp_path / "data", MINI)
     compiled = compile_data(data)
-    g = as_rdflib(compiled.graphs[graph_iri(data, data / "transfers.yaml")])
+    g = as_rdflib(compiled.graphs[graph_iri(data, data / "transfers.yaml")].triples())
     assert (T1, RDF.type, GK.ArmsTransfer) in g
     assert (T1, RDF.type, GK.Fact) in g
     assert (T1, GK.supplier, IRN) in g
@@ -25,7 +25,7 @@ def test_transfer_maps_to_contract_terms(tmp_path: Path) -> None:
 
 def test_state_gets_codes_and_language_tagged_label(tmp_path: Path) -> None:
     data = write_data(tmp_path / "data", MINI)
-    g = as_rdflib(compile_data(data).graphs[graph_iri(data, data / "states.yaml")])
+    g = as_rdflib(compile_data(data).graphs[graph_iri(data, data / "states.yaml")].triples())
     assert (IRN, GK.iso3166Alpha3, Literal("IRN")) in g
     assert (IRN, GK.iso3166Alpha2, Literal("IR")) in g
     assert (IRN, RDFS.label, Literal("Iran", lang="en")) in g

@@ -1,0 +1,150 @@
+"""Run the per-file steps (``kb.per_file``) in forked worker processes, one per core.
+
+Reading YAML into records and mapping them to RDF is Python work: one core does a million
+triples in about ten seconds. Each worker keeps the records of its share of the files
+between the two rounds, so only problems, ids and N-Triples bytes cross the pipes.
+Workers are forked (not spawned) so that they start in milliseconds with everything
+imported; they only ever run the per-file steps and exit when the build is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import traceback
+from collections.abc import Iterator
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Protocol
+
+from kb.errors import GeokbError
+from kb.linking import IdIndex
+from kb.per_file import FileGraph, FileRead, FileSteps
+
+
+class WorkerError(GeokbError):
+    """A build worker process died or failed (a bug, or the machine ran out of memory)."""
+
+
+class Steps(Protocol):
+    """Runs the two rounds of per-file steps, in this process or in workers."""
+
+    def read(self, names: list[str]) -> Iterator[FileRead]: ...
+
+    def finish(self, index: IdIndex, build: bool) -> Iterator[FileGraph]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcess(FileSteps):
+    """The per-file steps in this process, one file after the other."""
+
+    def close(self) -> None:
+        self.records.clear()
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class Forked:
+    """The per-file steps in ``jobs`` forked processes; results come in as they are ready."""
+
+    def __init__(self, files: dict[str, Path], jobs: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.files = files
+        self.conns: list[Connection] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        for _ in range(jobs):
+            mine, theirs = context.Pipe()
+            proc = context.Process(target=_serve, args=(theirs, files), daemon=True)
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    def read(self, names: list[str]) -> Iterator[FileRead]:
+        """Round one, the files shared out by size so that the workers finish together."""
+        shares: list[list[str]] = [[] for _ in self.conns]
+        loads = [0] * len(self.conns)
+        for name in sorted(names, key=lambda n: -_size(self.files[n])):
+            least = loads.index(min(loads))
+            shares[least].append(name)
+            loads[least] += _size(self.files[name])
+        busy = []
+        for conn, share in zip(self.conns, shares, strict=True):
+            if share:
+                conn.send(("read", sorted(share)))
+                busy.append(conn)
+        yield from self._gather(busy)  # type: ignore[misc]
+
+    def finish(self, index: IdIndex, build: bool) -> Iterator[FileGraph]:
+        """Round two in every worker, for the files it read."""
+        for conn in self.conns:
+            conn.send(("finish", index, build))
+        yield from self._gather(self.conns)  # type: ignore[misc]
+
+    def _gather(self, conns: list[Connection]) -> Iterator[object]:
+        waiting = list(conns)
+        while waiting:
+            for conn in wait(waiting):
+                assert isinstance(conn, Connection)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    raise WorkerError("a build worker process died (out of memory?)") from None
+                if message is None:  # this worker is done with the round
+                    waiting.remove(conn)
+                elif isinstance(message, _Failure):
+                    raise WorkerError(f"a build worker failed:\n{message.text}")
+                else:
+                    yield message
+
+    def close(self) -> None:
+        """Stop the workers."""
+        for conn in self.conns:
+            with contextlib.suppress(OSError):  # a worker that died has no pipe left
+                conn.send(("stop",))
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+class _Failure:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _serve(conn: Connection, files: dict[str, Path]) -> None:
+    steps = FileSteps(files)
+    try:
+        while True:
+            command, *args = conn.recv()
+            if command == "read":
+                for read in steps.read(*args):
+                    conn.send(read)
+            elif command == "finish":
+                for graph in steps.finish(*args):
+                    conn.send(graph)
+            else:
+                return
+            conn.send(None)
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return  # the build was stopped
+    except Exception:
+        conn.send(_Failure(traceback.format_exc()))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -19,7 +19,7 @@ from rdflib.term import Node
 from kb.errors import Location, Problem
 from kb.ontology import ontology_graph, shapes_graph
 from kb.records import Record
-from kb.shape_checks import violations
+from kb.shape_checks import Nodes, group, node_violations
 
 
 def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
@@ -91,7 +91,17 @@ def shape_problems(
     files an incremental build did not re-read), so that references to them check out;
     they are not checked themselves.
     """
-    found = violations(data, known_types)
+    return node_problems(group(data), records, known_types)
+
+
+def node_problems(
+    nodes: Nodes,
+    records: Callable[[], dict[URIRef, Record]],
+    known_types: Mapping[str, Iterable[str]] | None = None,
+) -> list[Problem]:
+    """``shape_problems`` for triples already grouped by subject (as ``kb.mapping``
+    makes them)."""
+    found = node_violations(nodes, known_types)
     if not found:
         return []
     by_iri = records()

@@ -19,6 +19,7 @@ from kb.records import Record, RefValue
 from kb.schema import KINDS_BY_NAME
 
 IdEntry = tuple[str, str, Location]  # kind, id, where the id is written
+Target = tuple[tuple[str, ...], str]  # what a reference names: the kinds it may be, the id
 
 
 @dataclass
@@ -77,18 +78,20 @@ def id_entries(records: Iterable[Record]) -> list[IdEntry]:
 
 def resolve_refs(
     records: Iterable[Record], index: IdIndex
-) -> tuple[dict[RefValue, str], list[Problem]]:
-    """The IRI each reference in ``records`` names, and a problem for each that names none
-    or more than one record."""
-    resolved: dict[RefValue, str] = {}
+) -> tuple[dict[Target, str], list[Problem]]:
+    """The IRI each reference in ``records`` names, by its ``target()``, and a problem for
+    each reference that names no record or more than one."""
+    resolved: dict[Target, str] = {}
     problems: list[Problem] = []
     for record in records:
         for values in record.values.values():
             for value in values:
-                if isinstance(value, RefValue) and value not in resolved:
-                    iri = _resolve(index, value, problems)
-                    if iri is not None:
-                        resolved[value] = iri
+                if isinstance(value, RefValue):
+                    target = (value.kinds, value.id)  # many references share a target
+                    if target not in resolved:
+                        iri = _resolve(index, value, problems)
+                        if iri is not None:
+                            resolved[target] = iri
     return resolved, problems
 
 
@@ -123,7 +126,7 @@ class Catalog:
     """Records of one process by (kind, id), with their references resolved."""
 
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
-    resolved: dict[RefValue, str] = field(default_factory=dict)  # the IRI each names
+    resolved: dict[Target, str] = field(default_factory=dict)  # the IRI each target names
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records.values())

@@ -39,30 +39,87 @@ class NTriples:
         return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
 
 
-def to_triples(records: Iterable[Record], resolved: Mapping[RefValue, str]) -> list[ox.Triple]:
-    """The RDF of ``records`` as pyoxigraph triples; ``resolved`` gives the IRI each
-    reference names (``kb.linking.resolve_refs``).
+Nodes = dict[str, dict[str, list[ox.NamedNode | ox.Literal]]]  # subject -> predicate -> objects
+Target = tuple[tuple[str, ...], str]
 
-    Built straight as pyoxigraph terms (not rdflib ones): at a million triples the rdflib
-    detour, then the conversion for the store, cost more than the YAML.
+
+def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes:
+    """The RDF of ``records``, grouped by subject IRI and predicate IRI; ``resolved`` gives
+    the IRI each reference names (``kb.linking.resolve_refs``).
+
+    Grouped as the shape checks read it, and made of pyoxigraph terms but no triple
+    objects: at a million triples making ``ox.Triple``s cost more than the rest of the
+    mapping, and N-Triples text is written from the terms directly (``ntriples``).
     """
-    out: list[ox.Triple] = []
-    append = out.append
+    nodes: Nodes = {}
+    # Terms by value: references, dates, numbers and choices repeat across records, and
+    # making a pyoxigraph term costs more than looking one up.
+    refs: dict[Target, ox.NamedNode] = {}
+    others: dict[Value, ox.NamedNode | ox.Literal] = {}
     for record in records:
         kind = record.kind
-        subject = ox.NamedNode(kind.iri_text(record.id))
-        append(ox.Triple(subject, _RDF_TYPE, _named(str(kind.cls))))
+        props = nodes.setdefault(kind.iri_text(record.id), {})
+        types = props.setdefault(_RDF_TYPE_IRI, [])
+        types.append(_named(str(kind.cls)))
         if kind.is_fact:
-            append(ox.Triple(subject, _RDF_TYPE, _FACT))
+            types.append(_FACT)
         if kind.name == "state":
-            append(ox.Triple(subject, _ALPHA3, ox.Literal(record.id)))
+            props.setdefault(_ALPHA3_IRI, []).append(ox.Literal(record.id))
+        predicates = _predicates(kind)
         for key, values in record.values.items():
-            fld = kind.field(key)
-            assert fld is not None  # records only hold keys of their kind
-            predicate = _named(str(fld.prop.iri))
+            terms = props.setdefault(predicates[key], [])  # records hold keys of their kind
             for value in values:
-                append(ox.Triple(subject, predicate, _term(value, resolved)))
-    return out
+                kind_of = type(value)
+                if kind_of is str:
+                    terms.append(ox.Literal(value))  # type: ignore[arg-type]
+                elif kind_of is LangString:
+                    terms.append(ox.Literal(value.text, language=value.lang))  # type: ignore[union-attr]
+                elif kind_of is RefValue:
+                    target = (value.kinds, value.id)  # type: ignore[union-attr]
+                    node = refs.get(target)
+                    if node is None:
+                        node = refs[target] = ox.NamedNode(resolved[target])
+                    terms.append(node)
+                else:
+                    term = others.get(value)
+                    if term is None:
+                        term = others[value] = _term(value, resolved)
+                    terms.append(term)
+    return nodes
+
+
+def ntriples(nodes: Nodes) -> NTriples:
+    """``nodes`` as N-Triples, written as pyoxigraph's serialiser writes them."""
+    lines: list[str] = []
+    append = lines.append
+    for subject, props in nodes.items():
+        s = str(ox.NamedNode(subject))  # checks the IRI, as making a triple would
+        for predicate, values in props.items():
+            head = f"{s} <{predicate}> "
+            for value in values:
+                append(f"{head}{value} .\n")  # str() of a term is its N-Triples form
+    return NTriples("".join(lines).encode(), len(lines))
+
+
+def to_triples(records: Iterable[Record], resolved: Mapping[Target, str]) -> list[ox.Triple]:
+    """The RDF of ``records`` as pyoxigraph triples (see ``to_nodes``)."""
+    return [
+        ox.Triple(ox.NamedNode(s), ox.NamedNode(p), o)
+        for s, props in to_nodes(records, resolved).items()
+        for p, values in props.items()
+        for o in values
+    ]
+
+
+_PREDICATES: dict[str, dict[str, str]] = {}
+
+
+def _predicates(kind: schema.Kind) -> dict[str, str]:
+    """The predicate of each YAML key of ``kind``."""
+    found = _PREDICATES.get(kind.name)
+    if found is None:
+        found = _PREDICATES[kind.name] = {f.key: str(f.prop.iri) for f in kind.fields}
+    return found
 
 
 _NAMED: dict[str, ox.NamedNode] = {}
@@ -77,18 +134,18 @@ def _named(iri: str) -> ox.NamedNode:
     return node
 
 
-_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_RDF_TYPE_IRI = str(RDF.type)
+_ALPHA3_IRI = str(schema.GK.iso3166Alpha3)
 _FACT = ox.NamedNode(str(schema.FACT))
-_ALPHA3 = ox.NamedNode(str(schema.GK.iso3166Alpha3))
 _XSD_INTEGER = ox.NamedNode(str(XSD.integer))
 _XSD_BOOLEAN = ox.NamedNode(str(XSD.boolean))
 _TRUE = ox.Literal("true", datatype=_XSD_BOOLEAN)
 _FALSE = ox.Literal("false", datatype=_XSD_BOOLEAN)
 
 
-def _term(value: Value, resolved: Mapping[RefValue, str]) -> ox.NamedNode | ox.Literal:
+def _term(value: Value, resolved: Mapping[Target, str]) -> ox.NamedNode | ox.Literal:
     if isinstance(value, RefValue):
-        return _named(resolved[value])
+        return _named(resolved[value.kinds, value.id])
     if isinstance(value, LangString):
         return ox.Literal(value.text, language=value.lang)
     if isinstance(value, DateValue):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from rdflib import URIRef
 
-from kb.checks import shape_problems
+from kb.checks import node_problems
 from kb.errors import DataError, Problem, relative
 from kb.linking import IdEntry, IdIndex, id_entries, resolve_refs
-from kb.mapping import NTriples, to_triples
+from kb.mapping import NTriples, ntriples, to_nodes
 from kb.records import Record, RefValue, records_from_yaml
 from kb.yamlfile import read_yaml
 
@@ -73,9 +73,9 @@ class FileSteps:
             refs = sorted({f"{','.join(r.kinds)}/{r.id}" for r in _refs(records)})
             graph = NTriples(b"", 0)
             if build and not problems:
-                triples = to_triples(records, resolved)
-                problems = shape_problems(triples, partial(_by_iri, records), types)
-                graph = NTriples.of(triples)
+                nodes = to_nodes(records, resolved)
+                problems = node_problems(nodes, partial(_by_iri, records), types)
+                graph = ntriples(nodes)
             yield FileGraph(name, problems, graph, len(records), refs)
         self.records.clear()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -71,6 +71,8 @@ class _Rule:
     classes: frozenset[str]
     allowed: frozenset[str]
     pattern: re.Pattern[str] | None
+    form: str  # which fast check applies (see _conforms)
+    datatype_node: ox.NamedNode | None
 
 
 def _datatype(rng: schema.Range) -> str | None:
@@ -107,11 +109,28 @@ def _rules() -> dict[str, tuple[tuple[_Rule, ...], frozenset[str]]]:
                     pattern=re.compile(f"^{rng.pattern}$")
                     if isinstance(rng, schema.Text) and rng.pattern
                     else None,
+                    form=_form(rng),
+                    datatype_node=ox.NamedNode(dt) if (dt := _datatype(rng)) else None,
                 )
             )
         allowed = frozenset({_RDF_TYPE, *(str(f.prop.iri) for f in fields)})
         out[str(kind.cls)] = (tuple(rules), allowed)
     return out
+
+
+def _form(rng: schema.Range) -> str:
+    for form, cls in (
+        ("ref", schema.Ref),
+        ("date", schema.Date),
+        ("url", schema.Url),
+        ("choice", schema.Choice),
+        ("integer", schema.Integer),
+        ("lang", schema.LangText),
+        ("text", schema.Text),
+    ):
+        if isinstance(rng, cls):
+            return form
+    return "literal"
 
 
 def _text(term: Term) -> str:
@@ -127,6 +146,14 @@ def violations(
     of other files, or not re-read by an incremental build) so that references to them
     check out.
     """
+    return node_violations(group(data), known_types)
+
+
+Nodes = Mapping[str, Mapping[str, Sequence[Term]]]  # subject IRI -> predicate IRI -> objects
+
+
+def group(data: Iterable[ox.Quad | ox.Triple]) -> dict[str, dict[str, list[Term]]]:
+    """The triples of ``data`` grouped by subject, then predicate."""
     # Plain dicts and .value lookups: this loop sees every triple of the dataset.
     nodes: dict[str, dict[str, list[Term]]] = {}
     for t in data:
@@ -141,6 +168,13 @@ def violations(
             props[predicate] = [t.object]
         else:
             values.append(t.object)
+    return nodes
+
+
+def node_violations(
+    nodes: Nodes, known_types: Mapping[str, Iterable[str]] | None = None
+) -> list[Violation]:
+    """``violations`` for triples already grouped by subject (as ``kb.mapping`` makes them)."""
     types: dict[str, set[str]] = defaultdict(set)
     for key, props in nodes.items():
         for o in props.get(_RDF_TYPE, ()):
@@ -160,7 +194,12 @@ def violations(
                 continue
             field_rules, allowed = shape
             for rule in field_rules:
-                _check(node, props.get(rule.path, []), rule, type_of, found)
+                values = props.get(rule.path)
+                if values is None:
+                    if rule.field.required:
+                        _check(node, [], rule, type_of, found)
+                elif not _conforms(values, rule, type_of):
+                    _check(node, values, rule, type_of, found)
             for prop, values in props.items():
                 if prop not in allowed:
                     found += [
@@ -176,9 +215,50 @@ def violations(
     return found
 
 
+_DATE_NODES = frozenset(ox.NamedNode(t) for t in _DATES)
+_URL_PREFIXES = ("http://", "https://")
+
+
+def _conforms(values: Sequence[Term], rule: _Rule, type_of: Callable[[str], Iterable[str]]) -> bool:
+    """True when ``values`` surely pass ``rule``: a quick test for the common, valid case.
+
+    False means "not sure": ``_check`` then runs every constraint and says what is wrong.
+    """
+    if len(values) > 1 and (rule.form == "lang" or not rule.field.many):
+        return False  # max count, unique languages: left to _check
+    form = rule.form
+    for v in values:
+        if form == "ref" or form == "choice" or form == "url":
+            if type(v) is not ox.NamedNode:
+                return False
+            if form == "ref":
+                if rule.classes.isdisjoint(type_of(v.value)):
+                    return False
+            elif form == "choice":
+                if v.value not in rule.allowed:
+                    return False
+            elif not v.value.startswith(_URL_PREFIXES):
+                return False
+        elif type(v) is not ox.Literal:
+            return False
+        elif form == "date":
+            if v.datatype not in _DATE_NODES:
+                return False
+        elif v.datatype != rule.datatype_node:
+            return False
+        elif form == "integer":
+            if not (v.value.isascii() and v.value.isdigit()):
+                return False
+        elif form == "text" and (
+            not v.value or (rule.pattern is not None and not rule.pattern.search(v.value))
+        ):
+            return False
+    return True
+
+
 def _check(
     focus: str,
-    values: list[Term],
+    values: Sequence[Term],
     rule: _Rule,
     type_of: Callable[[str], Iterable[str]],
     found: list[Violation],

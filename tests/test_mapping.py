@@ -1,8 +1,12 @@
 from pathlib import Path
 
+import pyoxigraph as ox
 from conftest import MINI, as_rdflib, write_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdflib import DCTERMS, RDF, RDFS, XSD, Literal, URIRef
 
+from kb.mapping import ntriples
 from kb.pipeline import compile_data, graph_iri
 from kb.schema import GK
 
@@ -40,3 +44,18 @@ def test_each_file_is_its_own_named_graph_plus_the_ontology(tmp_path: Path) -> N
         "https://w3id.org/geokb/graph/data/transfers.yaml",
         "https://w3id.org/geokb/graph/ontology",
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=5), st.sampled_from(["en", "fa", "zh-Hant"]))
+def test_ntriples_are_written_as_pyoxigraph_writes_them(texts: list[str], lang: str) -> None:
+    s, p = "https://w3id.org/geokb/id/source/s", str(GK.note)
+    terms: list[ox.NamedNode | ox.Literal] = [ox.Literal(t) for t in texts]
+    terms += [ox.Literal(t, language=lang) for t in texts]
+    terms += [ox.Literal(t, datatype=ox.NamedNode(str(XSD.gYear))) for t in texts]
+    terms.append(ox.NamedNode("https://example.org/a?b=c#d"))
+    written = ntriples({s: {p: terms}})
+    expected = [ox.Triple(ox.NamedNode(s), ox.NamedNode(p), t) for t in terms]
+    assert written.data == ox.serialize(expected, format=ox.RdfFormat.N_TRIPLES)
+    assert written.count == len(terms)
+    assert written.triples() == expected

@@ -9,14 +9,14 @@ needs only the ids of every file (small, cheap to send between processes), and
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from rdflib import URIRef
 
 from kb.errors import Location, Problem
 from kb.records import Record, RefValue
-from kb.schema import KINDS_BY_NAME
+from kb.schema import ID_BASE, KINDS_BY_NAME
 
 IdEntry = tuple[str, str, Location]  # kind, id, where the id is written
 Target = tuple[tuple[str, ...], str]  # what a reference names: the kinds it may be, the id
@@ -24,28 +24,46 @@ Target = tuple[tuple[str, ...], str]  # what a reference names: the kinds it may
 
 @dataclass
 class IdIndex:
-    """Every (kind, id) of a dataset, with where it is defined (for messages)."""
+    """Every record of a dataset as "kind/id" (its IRI after ``ID_BASE``), with where it is
+    defined (for messages)."""
 
-    defined: dict[tuple[str, str], str] = field(default_factory=dict)
+    defined: dict[str, str] = field(default_factory=dict)
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
+    def __contains__(self, key: str) -> bool:
         return key in self.defined
 
-    def types(self) -> dict[str, frozenset[str]]:
+    def types(self) -> Mapping[str, frozenset[str]]:
         """The class IRI of every indexed record, by its IRI (for the shape checks)."""
-        classes = {name: frozenset({str(kind.cls)}) for name, kind in KINDS_BY_NAME.items()}
-        return {
-            KINDS_BY_NAME[kind].iri_text(record_id): classes[kind]
-            for kind, record_id in self.defined
-        }
+        return _Types(self.defined)
+
+
+class _Types(Mapping[str, frozenset[str]]):
+    # Looked up, not built: an incremental build checks a few records against thousands.
+    def __init__(self, defined: dict[str, str]) -> None:
+        self.defined = defined
+
+    def __getitem__(self, iri: str) -> frozenset[str]:
+        key = iri[len(ID_BASE) :] if iri.startswith(ID_BASE) else None
+        if key is None or key not in self.defined:
+            raise KeyError(iri)
+        return _CLASSES[key.partition("/")[0]]
+
+    def __iter__(self) -> Iterator[str]:
+        return (ID_BASE + key for key in self.defined)
+
+    def __len__(self) -> int:
+        return len(self.defined)
+
+
+_CLASSES = {name: frozenset({str(kind.cls)}) for name, kind in KINDS_BY_NAME.items()}
 
 
 def index_ids(
-    entries: Iterable[IdEntry], known: dict[tuple[str, str], str] | None = None
+    entries: Iterable[IdEntry], known: dict[str, str] | None = None
 ) -> tuple[IdIndex, list[Problem]]:
     """Index the ids of newly read records, in file order, reporting duplicates.
 
-    ``known`` holds the (kind, id) of records defined in files not re-read this time, each
+    ``known`` holds the "kind/id" of records defined in files not re-read this time, each
     with the name of its file: references may point to them, and new records may not reuse
     their ids.
     """
@@ -53,7 +71,7 @@ def index_ids(
     index = IdIndex(dict(known))
     problems: list[Problem] = []
     for kind, record_id, where in entries:
-        key = (kind, record_id)
+        key = f"{kind}/{record_id}"
         first = index.defined.get(key)
         if first is None:
             index.defined[key] = f"at {where}"
@@ -96,7 +114,7 @@ def resolve_refs(
 
 
 def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | None:
-    found = [k for k in ref.kinds if (k, ref.id) in index.defined]
+    found = [k for k in ref.kinds if f"{k}/{ref.id}" in index.defined]
     if len(found) == 1:
         return KINDS_BY_NAME[found[0]].iri_text(ref.id)
     if len(found) > 1:
@@ -109,7 +127,7 @@ def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | No
             )
         )
         return None
-    ids = [i for (k, i) in index.defined if k in ref.kinds]
+    ids = [i for k, _, i in (key.partition("/") for key in index.defined) if k in ref.kinds]
     close = difflib.get_close_matches(ref.id, ids, n=1, cutoff=0.6)
     kinds = " or ".join(ref.kinds)
     hint = f"did you mean '{close[0]}'? " if close else ""
@@ -140,7 +158,7 @@ class Catalog:
 
 
 def link(
-    records: Iterable[Record], known: dict[tuple[str, str], str] | None = None
+    records: Iterable[Record], known: dict[str, str] | None = None
 ) -> tuple[Catalog, list[Problem]]:
     """Index ``records`` and resolve their references, in one process: the two steps above."""
     records = list(records)

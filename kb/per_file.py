@@ -77,7 +77,6 @@ class FileSteps:
                 problems = node_problems(nodes, partial(_by_iri, records), types)
                 graph = ntriples(nodes)
             yield FileGraph(name, problems, graph, len(records), refs)
-        self.records.clear()
 
 
 def _by_iri(records: list[Record]) -> dict[URIRef, Record]:

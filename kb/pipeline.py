@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from rdflib import URIRef
@@ -74,6 +75,7 @@ def graph_iri(data_dir: Path, file: Path) -> URIRef:
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), for progress bars
+Sink = Callable[[URIRef, NTriples], None]  # takes each graph of a full build as it is made
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -89,12 +91,15 @@ def compile_data(
     previous: Manifest | None = None,
     progress: Progress = _silent,
     jobs: int | None = None,
+    sink: Sink | None = None,
 ) -> Compiled:
     """Read, check and map the data under ``data_dir``; raise DataError on any problem.
 
     With ``previous`` (the manifest of the last build) only what changed is re-read.
     ``progress`` is told how far each stage has got. ``jobs`` worker processes share the
-    files (default: one per core when there is enough to read, else none).
+    files (default: one per core when there is enough to read, else none). In a full
+    build, ``sink`` is handed each graph as soon as it is made, before every file is
+    checked, so that writing can start early; the graphs are in ``Compiled`` all the same.
     """
     # Python's cycle collector rescans every live object as millions of YAML nodes,
     # records and terms pile up: at a million triples it cost more than half the build.
@@ -102,14 +107,18 @@ def compile_data(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(data_dir, previous, progress, jobs)
+        return _compile(data_dir, previous, progress, jobs, sink)
     finally:
         if enabled:
             gc.enable()
 
 
 def _compile(
-    data_dir: Path, previous: Manifest | None, progress: Progress, jobs: int | None
+    data_dir: Path,
+    previous: Manifest | None,
+    progress: Progress,
+    jobs: int | None,
+    sink: Sink | None,
 ) -> Compiled:
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
     hashes = {name: _hash(path) for name, path in files.items()}
@@ -125,21 +134,26 @@ def _compile(
         reads = _read(steps, changed, progress)
         # An unchanged file whose references no longer resolve (an id it uses was removed
         # or became ambiguous) is read again, so that its errors are reported where they are.
-        ids = {key for n in unchanged for key in old[n].id_keys()}
-        ids |= {(kind, i) for r in reads for kind, i, _ in r.ids}
-        broken = sorted(n for n in unchanged if not _resolves(old[n].ref_keys(), ids))
+        ids: set[str] = set().union(*(old[n].ids for n in unchanged))
+        ids |= {f"{kind}/{i}" for r in reads for kind, i, _ in r.ids}
+        broken = sorted(n for n in unchanged if not _resolves(old[n].refs, ids))
         unchanged -= set(broken)
         reads += _read(steps, broken, progress)
         known = {
-            key: shown
-            for n in unchanged
-            for shown in [relative(files[n])]
-            for key in old[n].id_keys()
+            key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].ids
         }
         problems = [p for r in reads for p in r.problems]
         index, found = index_ids((entry for r in reads for entry in r.ids), known)
         problems += found
-        results = _finish(steps, index, not problems, len(reads), progress)
+        on_graph = None
+        if sink is not None and previous is None and not problems:
+            sink(schema.ONTOLOGY_GRAPH, _ontology())
+
+            def on_graph(result: FileGraph) -> None:
+                if not result.problems:
+                    sink(graph_iri(data_dir, files[result.name]), result.graph)
+
+        results = _finish(steps, index, not problems, len(reads), progress, on_graph)
     finally:
         steps.close()
     problems += [p for r in results for p in r.problems]
@@ -161,10 +175,15 @@ def _compile(
         )
     full = previous is None
     if full:
-        graphs[schema.ONTOLOGY_GRAPH] = NTriples.of([q.triple for q in ox_quads(ontology_graph())])
+        graphs[schema.ONTOLOGY_GRAPH] = _ontology()
     removed = tuple(URIRef(old[n].graph) for n in sorted(set(old) - set(files)))
     records = sum(r.records for r in results)
     return Compiled(graphs, removed, Manifest(model, entries), records, full)
+
+
+@cache
+def _ontology() -> NTriples:
+    return NTriples.of([q.triple for q in ox_quads(ontology_graph())])
 
 
 def _steps(files: dict[str, Path], names: list[str], jobs: int | None) -> Steps:
@@ -200,16 +219,30 @@ def _read(steps: Steps, names: list[str], progress: Progress) -> list[FileRead]:
 
 
 def _finish(
-    steps: Steps, index: IdIndex, build: bool, total: int, progress: Progress
+    steps: Steps,
+    index: IdIndex,
+    build: bool,
+    total: int,
+    progress: Progress,
+    on_graph: Callable[[FileGraph], None] | None,
 ) -> list[FileGraph]:
     stage = "mapping and checking" if build else "checking references"
     progress(stage, 0, total)
     results = []
     for done, result in enumerate(steps.finish(index, build), 1):
         results.append(result)
+        if on_graph is not None:
+            on_graph(result)
         progress(stage, done, total)
     return sorted(results, key=lambda r: r.name)
 
 
-def _resolves(refs: list[tuple[list[str], str]], ids: set[tuple[str, str]]) -> bool:
-    return all(sum((k, ref_id) in ids for k in kinds) == 1 for kinds, ref_id in refs)
+def _resolves(refs: list[str], ids: set[str]) -> bool:
+    """Whether each reference ("kind,kind/id", as the manifest keeps it) names one record."""
+    for ref in refs:
+        if ref in ids:  # one kind, and found
+            continue
+        kinds, _, ref_id = ref.partition("/")
+        if sum(f"{k}/{ref_id}" in ids for k in kinds.split(",")) != 1:
+            return False
+    return True

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import yaml
 from rdflib import XSD, URIRef
@@ -262,75 +264,144 @@ def _value(
     file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
 ) -> list[Value]:
     rng = fld.prop.range
-
-    def fail(message: str, hint: str) -> list[Value]:
-        problems.append(Problem(node_location(file, node), path, message, hint))
-        return []
-
-    if isinstance(rng, schema.LangText) and isinstance(node, yaml.MappingNode):
+    rng_type = type(rng)
+    if type(node) is yaml.ScalarNode and (node.style or node.value not in _NULLS):
+        text = node.value
+        if rng_type is schema.Ref:  # the commonest kind of value, so first
+            return _ref(file, rng, path, node, text, problems)  # type: ignore[arg-type]
+        found = _READERS[rng_type](rng, text, bool(node.style))
+        if type(found) is _Fail:
+            problems.append(Problem(node_location(file, node), path, *found))
+            return []
+        return [found]  # type: ignore[list-item]
+    if rng_type is schema.LangText and isinstance(node, yaml.MappingNode):
         out: list[Value] = []
         for k, v in node.value:
             lang, text = str(k.value), _scalar_text(v)
+            failed = None
             if not _LANG_RE.fullmatch(lang):
-                return fail(f"'{lang}' is not a language tag", "use BCP 47 tags: en, fa, ru, ar")
-            if not text:
-                return fail(f"empty text for language '{lang}'", "give the name in that language")
-            out.append(LangString(text.strip(), lang))
+                failed = (f"'{lang}' is not a language tag", "use BCP 47 tags: en, fa, ru, ar")
+            elif not text:
+                failed = (f"empty text for language '{lang}'", "give the name in that language")
+            if failed:
+                problems.append(Problem(node_location(file, node), path, *failed))
+                return []
+            out.append(LangString(text.strip(), lang))  # type: ignore[union-attr]
         return out
-    text = _scalar_text(node)
-    if text is None:
-        return fail(f"expected {_describe(rng)}, found {_node_kind(node)}", _example(rng))
-    if isinstance(rng, schema.Text):
-        if not text.strip():
-            return fail("empty text", "give a value or leave the field out")
-        if rng.pattern and not re.fullmatch(rng.pattern, text):
-            return fail(f"'{text}' is not well-formed", f"expected {rng.pattern_hint}")
-        return [text.strip()]
-    if isinstance(rng, schema.LangText):
-        if not text.strip():
-            return fail("empty text", "give a name")
-        return [LangString(text.strip(), "en")]
-    if isinstance(rng, schema.Integer):
-        if _quoted(node) or not re.fullmatch(r"\d+", text):
-            return fail(
+    problems.append(
+        Problem(
+            node_location(file, node),
+            path,
+            f"expected {_describe(rng)}, found {_node_kind(node)}",
+            _example(rng),
+        )
+    )
+    return []
+
+
+class _Fail(tuple[str, str]):
+    """What is wrong with a value, and what would be right."""
+
+    __slots__ = ()
+
+
+def _text(rng: schema.Text, text: str, quoted: bool) -> Value | _Fail:
+    stripped = text.strip()
+    if not stripped:
+        return _Fail(("empty text", "give a value or leave the field out"))
+    if rng.pattern and not _compiled(rng.pattern).fullmatch(text):
+        return _Fail((f"'{text}' is not well-formed", f"expected {rng.pattern_hint}"))
+    return stripped
+
+
+def _lang_text(rng: schema.LangText, text: str, quoted: bool) -> Value | _Fail:
+    stripped = text.strip()
+    if not stripped:
+        return _Fail(("empty text", "give a name"))
+    return LangString(stripped, "en")
+
+
+def _integer(rng: schema.Integer, text: str, quoted: bool) -> Value | _Fail:
+    if quoted or not _DIGITS.fullmatch(text):
+        return _Fail(
+            (
                 f"'{text}' is not a whole number ≥ 0",
                 "write digits only, e.g. 120; leave the field out when unknown",
             )
-        return [int(text)]
-    if isinstance(rng, schema.Boolean):
-        if text not in ("true", "false"):
-            return fail(f"'{text}' is not true or false", "write true or false")
-        return [text == "true"]
-    if isinstance(rng, schema.Date):
-        date = parse_date(text)
-        if date is None:
-            return fail(
+        )
+    return int(text)
+
+
+def _boolean(rng: schema.Boolean, text: str, quoted: bool) -> Value | _Fail:
+    if text not in ("true", "false"):
+        return _Fail((f"'{text}' is not true or false", "write true or false"))
+    return text == "true"
+
+
+def _date(rng: schema.Date, text: str, quoted: bool) -> Value | _Fail:
+    date = parse_date(text)
+    if date is None:
+        return _Fail(
+            (
                 f"'{text}' is not a valid date",
                 "write YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2022, 2022-10, 2022-10-13), "
                 "at the precision known",
             )
-        return [date]
-    if isinstance(rng, schema.Choice):
-        option = rng.option(text)
-        if option is None:
-            keys = [o.key for o in rng.options]
-            return fail(
-                f"'{text}' is not one of the allowed values", _did_you_mean(text, keys, "allowed")
-            )
-        return [option]
-    if isinstance(rng, schema.Url):
-        if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", text):
-            return fail(f"'{text}' is not an absolute http(s) URL", "e.g. https://example.org/page")
-        return [UrlValue(text)]
+        )
+    return date
+
+
+def _choice(rng: schema.Choice, text: str, quoted: bool) -> Value | _Fail:
+    option = rng.option(text)
+    if option is None:
+        keys = [o.key for o in rng.options]
+        return _Fail(
+            (f"'{text}' is not one of the allowed values", _did_you_mean(text, keys, "allowed"))
+        )
+    return option
+
+
+def _url(rng: schema.Url, text: str, quoted: bool) -> Value | _Fail:
+    if not _URL_RE.fullmatch(text):
+        return _Fail((f"'{text}' is not an absolute http(s) URL", "e.g. https://example.org/page"))
+    return UrlValue(text)
+
+
+_READERS: dict[type, Callable[[Any, str, bool], Value | _Fail]] = {
+    schema.Text: _text,
+    schema.LangText: _lang_text,
+    schema.Integer: _integer,
+    schema.Boolean: _boolean,
+    schema.Date: _date,
+    schema.Choice: _choice,
+    schema.Url: _url,
+}
+_DIGITS = re.compile(r"\d+")
+_URL_RE = re.compile(r"https?://[^\s<>\"{}|\\^`]+")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _ref(
+    file: str, rng: schema.Ref, path: str, node: yaml.Node, text: str, problems: list[Problem]
+) -> list[Value]:
     # a reference: 'id' or 'kind/id'
     kinds = rng.kinds
     if "/" in text:
         kind_name, _, ref_id = text.partition("/")
         if kind_name not in kinds:
-            return fail(
-                f"'{kind_name}' is not a kind this field can refer to",
-                f"refer to one of: {', '.join(k + '/<id>' for k in kinds)}",
+            problems.append(
+                Problem(
+                    node_location(file, node),
+                    path,
+                    f"'{kind_name}' is not a kind this field can refer to",
+                    f"refer to one of: {', '.join(k + '/<id>' for k in kinds)}",
+                )
             )
+            return []
         kinds = (kind_name,)
     else:
         ref_id = text

@@ -44,7 +44,8 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 def node_location(file: str, node: yaml.Node) -> Location:
     """The 1-based line and column where ``node`` starts."""
     mark = node.start_mark
-    return Location(file, mark.line + 1, mark.column + 1)
+    # tuple.__new__ skips the NamedTuple's Python-level __new__: one is made per value
+    return tuple.__new__(Location, (file, mark.line + 1, mark.column + 1))
 
 
 def read_yaml(path: Path) -> yaml.Node | None:
@@ -63,7 +64,9 @@ def read_yaml(path: Path) -> yaml.Node | None:
     if root is None:
         return None
     problems: list[Problem] = []
-    _check_plain(name, root, problems)
+    # An alias is written '*name' and a merge key '<<': without either in the text, only
+    # duplicate keys need looking for, and only mappings can hold them.
+    _check_plain(name, root, problems, aliases="*" in text or "<<" in text)
     if problems:
         raise DataError(problems)
     return root
@@ -132,8 +135,11 @@ def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(loc, "", f"YAML syntax error: {message}", hint)
 
 
-def _check_plain(name: str, root: yaml.Node, problems: list[Problem]) -> None:
+def _check_plain(name: str, root: yaml.Node, problems: list[Problem], aliases: bool) -> None:
     # Walks with an explicit stack: libyaml allows nesting 1,000 deep, near Python's limit.
+    if not aliases:
+        _check_mappings(name, root, problems)
+        return
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -157,8 +163,20 @@ def _check_plain(name: str, root: yaml.Node, problems: list[Problem]) -> None:
             stack.extend(reversed(node.value))
 
 
+def _check_mappings(name: str, root: yaml.Node, problems: list[Problem]) -> None:
+    scalar = yaml.ScalarNode  # every other value is a scalar: never stack those
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(name, node, problems)
+            stack.extend(value for _, value in reversed(node.value) if type(value) is not scalar)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(item for item in reversed(node.value) if type(item) is not scalar)
+
+
 def _check_keys(name: str, node: yaml.MappingNode, problems: list[Problem]) -> None:
-    first: dict[str, int] = {}
+    first: dict[str, yaml.Node] = {}
     for key, _ in node.value:
         if not isinstance(key, yaml.ScalarNode):
             problems.append(Problem(node_location(name, key), "", "keys must be plain words"))
@@ -176,9 +194,9 @@ def _check_keys(name: str, node: yaml.MappingNode, problems: list[Problem]) -> N
                 Problem(
                     node_location(name, key),
                     key.value,
-                    f"duplicate key (first given on line {first[key.value]})",
+                    f"duplicate key (first given on line {first[key.value].start_mark.line + 1})",
                     "give each key once per record",
                 )
             )
         else:
-            first[key.value] = key.start_mark.line + 1
+            first[key.value] = key

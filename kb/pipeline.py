@@ -75,7 +75,6 @@ def graph_iri(data_dir: Path, file: Path) -> URIRef:
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), for progress bars
-Sink = Callable[[URIRef, NTriples], None]  # takes each graph of a full build as it is made
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -91,15 +90,12 @@ def compile_data(
     previous: Manifest | None = None,
     progress: Progress = _silent,
     jobs: int | None = None,
-    sink: Sink | None = None,
 ) -> Compiled:
     """Read, check and map the data under ``data_dir``; raise DataError on any problem.
 
     With ``previous`` (the manifest of the last build) only what changed is re-read.
     ``progress`` is told how far each stage has got. ``jobs`` worker processes share the
-    files (default: one per core when there is enough to read, else none). In a full
-    build, ``sink`` is handed each graph as soon as it is made, before every file is
-    checked, so that writing can start early; the graphs are in ``Compiled`` all the same.
+    files (default: one per core when there is enough to read, else none).
     """
     # Python's cycle collector rescans every live object as millions of YAML nodes,
     # records and terms pile up: at a million triples it cost more than half the build.
@@ -107,7 +103,7 @@ def compile_data(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(data_dir, previous, progress, jobs, sink)
+        return _compile(data_dir, previous, progress, jobs)
     finally:
         if enabled:
             gc.enable()
@@ -118,7 +114,6 @@ def _compile(
     previous: Manifest | None,
     progress: Progress,
     jobs: int | None,
-    sink: Sink | None,
 ) -> Compiled:
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
     hashes = {name: _hash(path) for name, path in files.items()}
@@ -145,15 +140,7 @@ def _compile(
         problems = [p for r in reads for p in r.problems]
         index, found = index_ids((entry for r in reads for entry in r.ids), known)
         problems += found
-        on_graph = None
-        if sink is not None and previous is None and not problems:
-            sink(schema.ONTOLOGY_GRAPH, _ontology())
-
-            def on_graph(result: FileGraph) -> None:
-                if not result.problems:
-                    sink(graph_iri(data_dir, files[result.name]), result.graph)
-
-        results = _finish(steps, index, not problems, len(reads), progress, on_graph)
+        results = _finish(steps, index, not problems, len(reads), progress)
     finally:
         steps.close()
     problems += [p for r in results for p in r.problems]
@@ -224,15 +211,12 @@ def _finish(
     build: bool,
     total: int,
     progress: Progress,
-    on_graph: Callable[[FileGraph], None] | None,
 ) -> list[FileGraph]:
     stage = "mapping and checking" if build else "checking references"
     progress(stage, 0, total)
     results = []
     for done, result in enumerate(steps.finish(index, build), 1):
         results.append(result)
-        if on_graph is not None:
-            on_graph(result)
         progress(stage, done, total)
     return sorted(results, key=lambda r: r.name)
 

@@ -1,7 +1,8 @@
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
-from conftest import MINI, write_data
+from conftest import DATA, MINI, write_data
 
 from kb.errors import StoreError
 from kb.pipeline import compile_data
@@ -44,3 +45,18 @@ def test_killed_build_leftovers_are_ignored_and_cleaned(tmp_path: Path) -> None:
 def test_opening_before_any_build_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="run 'geokb build' first"):
         open_current(tmp_path / "nothing")
+
+
+def test_the_store_holds_exactly_the_compiled_graphs(tmp_path: Path) -> None:
+    # graphs are loaded two at a time: nothing may be lost, doubled or put in another graph
+    compiled = compile_data(DATA)
+    write_build(tmp_path / "store", compiled)
+    store, _ = open_current(tmp_path / "store")
+    expected = {
+        ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(str(iri)))
+        for iri, graph in compiled.graphs.items()
+        for t in graph.triples()
+    }
+    assert len(compiled.graphs) > 5
+    assert set(store.quads_for_pattern(None, None, None, None)) == expected
+    assert len(store) == compiled.triple_count()

@@ -1,6 +1,6 @@
 """The whole path at scale against what a user could use instead, in one run, as ratios.
 
-    .venv/bin/python bench/build.py [--sizes 10000,100000,1000000] [--no-queries]
+    .venv/bin/python bench/build.py [--sizes 10000,100000,1000000] [--no-queries] [--repeat 3]
 
 For each size, synthetic data (bench/synthetic.py, ~100 files) is built and measured against
 its anchor in the same run:
@@ -14,7 +14,7 @@ its anchor in the same run:
                                     (above --rdflib-max triples: skipped)
 5. server start, RSS serving    vs  oxigraph serve
 
-Prints one table per size. rdflib-endpoint is installed with `pip install -e '.[bench]'`.
+Rows 1-3 are the median of --repeat timings, anchors alike. Prints one table per size. rdflib-endpoint is installed with `pip install -e '.[bench]'`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def median_time(fn: Callable[[], object], repeat: int, setup: Callable[[], object]) -> float:
+    """The median of ``repeat`` timings of ``fn``, each after an untimed ``setup``."""
+    times = []
+    for _ in range(repeat):
+        setup()
+        times.append(timed(fn))
+    return statistics.median(times)
 
 
 def fmt_s(seconds: float) -> str:
@@ -111,7 +120,7 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
         compiled_holder["n"] = compiled.triple_count()
         write_build(store_root, compiled)
 
-    build_s = timed(full_build)
+    build_s = median_time(full_build, args.repeat, lambda: shutil.rmtree(store_root, True))
     n = int(compiled_holder["n"])  # type: ignore[call-overload]
     nt = work / "all.nt"
     store = ox.Store.read_only(str(current_build(store_root)))
@@ -121,26 +130,32 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
     ox.serialize(union, str(nt), format=ox.RdfFormat.N_TRIPLES)
     del store, union
     bulk_dir = work / "bulk"
-    bulk_s = timed(lambda: ox.Store(str(bulk_dir)).bulk_load(path=str(nt),
-                                                               format=ox.RdfFormat.N_TRIPLES))
+    bulk_s = median_time(
+        lambda: ox.Store(str(bulk_dir)).bulk_load(path=str(nt), format=ox.RdfFormat.N_TRIPLES),
+        args.repeat,
+        lambda: shutil.rmtree(bulk_dir, True),
+    )
     shutil.rmtree(bulk_dir, ignore_errors=True)
     rows.append(("full build from YAML / pyoxigraph bulk_load", fmt_s(build_s), fmt_s(bulk_s),
                  ratio(build_s, bulk_s), "<= 2x"))
 
     # 2. one file of 100 edited, incremental rebuild vs full build
     victim = sorted(data.glob("transfers-*.yaml"))[0]
-    victim.write_text(victim.read_text().replace("quantity_ordered: ", "quantity_ordered: 1", 1))
+
+    def edit() -> None:
+        text = victim.read_text()
+        victim.write_text(text.replace("quantity_ordered: ", "quantity_ordered: 1", 1))
 
     def rebuild() -> None:
         previous = manifest.load(current_build(store_root))
         write_build(store_root, compile_data(data, previous))
 
-    rebuild_s = timed(rebuild)
+    rebuild_s = median_time(rebuild, args.repeat, edit)
     rows.append(("rebuild after editing 1 of 100 files / full build", fmt_s(rebuild_s),
                  fmt_s(build_s), f"{100 * rebuild_s / build_s:.1f}%", "<= 5%"))
 
     # 3. validation vs pyshacl
-    validate_s = timed(lambda: compile_data(data))
+    validate_s = median_time(lambda: compile_data(data), args.repeat, lambda: None)
     if n <= args.pyshacl_max:
         from pyshacl import validate
         from rdflib import Graph
@@ -221,6 +236,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--no-queries", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per row (median)")
     parser.add_argument("--pyshacl-max", type=int, default=150_000)
     parser.add_argument("--rdflib-max", type=int, default=150_000)
     args = parser.parse_args()

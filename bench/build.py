@@ -14,7 +14,8 @@ its anchor in the same run:
                                     (above --rdflib-max triples: skipped)
 5. server start, RSS serving    vs  oxigraph serve
 
-Rows 1-3 are the median of --repeat timings, anchors alike. Prints one table per size. rdflib-endpoint is installed with `pip install -e '.[bench]'`.
+Rows 1-3 are the median of --repeat timings, anchors alike. Prints one table per size.
+rdflib-endpoint is installed with `pip install -e '.[bench]'`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pyoxigraph as ox
-from pyshacl import validate
 from rdflib import RDF, SH, Graph, URIRef
 from rdflib.term import Node
 
@@ -24,6 +23,8 @@ from kb.shape_checks import Nodes, group, node_violations
 
 def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
     """Every SHACL violation in ``data`` found by pyshacl, located through ``records``."""
+    from pyshacl import validate  # the reference engine only: slow to import, builds skip it
+
     # pyshacl adds triples to the graphs it is given: hand it copies of the cached ones
     shapes, ontology = Graph(), Graph()
     shapes += shapes_graph()

@@ -13,17 +13,19 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb import contradictions, diff, formats, generate, manifest, sipri
 from kb.errors import DataError, GeokbError, relative
-from kb.pipeline import Progress, compile_data
-from kb.query import QueryResult, run, serialize, shape_of, table
-from kb.remote import RemoteStore, remote_run
-from kb.schema import GRAPH_BASE
-from kb.skeleton import add_skeleton
-from kb.store import DEFAULT_STORE, current_build, open_current, write_build
+
+if TYPE_CHECKING:
+    from kb.pipeline import Progress
+    from kb.remote import RemoteStore
+
+# Each verb imports what it uses: a command should start fast, and the query workers of
+# 'geokb serve' (spawned processes) import this module again before they start.
 
 DEFAULT_DATA = Path("data")
+DEFAULT_STORE = Path(".geokb")  # kb.store.DEFAULT_STORE, spelled here to keep imports light
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from kb.pipeline import compile_data
+
     compiled = compile_data(args.data)
     print(
         f"ok: {compiled.records} records in {len(compiled.manifest.files)} files, "
@@ -199,12 +203,20 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _target(args: argparse.Namespace) -> Path | RemoteStore:
     """The store named by --store: a local folder, or a remote store by its URLs."""
+    from kb.remote import RemoteStore
+
     if args.store.startswith(("http://", "https://")):
         return RemoteStore.from_urls(args.store, args.update_url, args.gsp_url)
     return Path(args.store)
 
 
 def _build(args: argparse.Namespace) -> int:
+    from kb import manifest
+    from kb.pipeline import compile_data
+    from kb.remote import RemoteStore
+    from kb.schema import GRAPH_BASE
+    from kb.store import current_build, write_build
+
     target = _target(args)
     if isinstance(target, RemoteStore):
         return _build_remote(args, target)
@@ -286,6 +298,9 @@ def _progress(enabled: bool) -> Iterator[Progress]:
 
 
 def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
+    from kb.pipeline import compile_data
+    from kb.schema import GRAPH_BASE
+
     previous = None if args.full else remote.manifest()
     compiled = compile_data(args.data, previous)
     if not compiled.full and not compiled.graphs and not compiled.removed:
@@ -303,6 +318,11 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from kb import formats
+    from kb.query import QueryResult, run, serialize, shape_of, table
+    from kb.remote import RemoteStore, remote_run
+    from kb.store import open_current
+
     text = args.query
     if text.endswith(".rq") and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
@@ -333,6 +353,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import Settings
+    from kb.remote import RemoteStore
 
     target = _target(args)
     settings = Settings(
@@ -351,7 +372,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import pyoxigraph as ox
 
+    from kb import sipri
     from kb.schema import PREFIXES
+    from kb.store import open_current
 
     store, _ = open_current(Path(args.store))
     if args.format == "sipri-csv":
@@ -386,6 +409,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from kb import contradictions
+    from kb.store import open_current
+
     store, _ = open_current(Path(args.store))
     found = contradictions.find(store)
     if args.json:
@@ -396,6 +422,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from kb import diff
+
     data = args.data.resolve()
     repo = Path(
         subprocess.run(
@@ -410,6 +438,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from kb.skeleton import add_skeleton
+
     target, text = add_skeleton(args.data, args.kind, args.id, args.file)
     print(text, end="")
     print(f"appended to {relative(target)}; fill in the fields, then run 'geokb validate'")
@@ -417,6 +447,8 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from kb import generate
+
     stale = generate.write_all(check=args.check)
     if args.check:
         for path in stale:

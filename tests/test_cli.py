@@ -141,3 +141,9 @@ def test_build_json_and_quiet_for_scripts(
     assert main(["build", "--json"]) == 1
     errors = json.loads(capsys.readouterr().out)["errors"]
     assert errors[0]["file"] == "data/states.yaml" and errors[0]["line"] == 2
+
+
+def test_the_cli_and_the_store_agree_on_the_default_store() -> None:
+    from kb import cli, store
+
+    assert cli.DEFAULT_STORE == store.DEFAULT_STORE

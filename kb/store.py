@@ -151,7 +151,10 @@ def _copy_store(source: Path, target: Path) -> None:
                 pass
         return shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, copy_function=link_or_copy)
+    # RocksDB's old info logs are not part of the data; copying them would grow each build.
+    shutil.copytree(
+        source, target, copy_function=link_or_copy, ignore=shutil.ignore_patterns("LOG.old.*")
+    )
 
 
 def _swap(root: Path, target: Path) -> None:

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import description, entities, pages, sparql
+from api.cache import ResultCache
 from api.executor import QueryPool
 from api.headers import SecurityHeaders
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
@@ -56,6 +57,8 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.state.settings = settings
     app.state.store = served
     app.state.pool = pool
+    embedded = settings.remote is None and settings.cache_mb > 0
+    app.state.cache = ResultCache(settings.cache_mb * 1024 * 1024) if embedded else None
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -19,3 +19,4 @@ class Settings:
     max_rows: int = 50_000
     max_query_chars: int = 100_000
     workers: int = 3
+    cache_mb: int = 64  # memory for answers to repeated queries (0: keep none)

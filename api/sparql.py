@@ -5,6 +5,7 @@ Without a query, ``GET /sparql`` answers with the SPARQL Service Description.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
@@ -12,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import description
+from api.cache import Answer, ResultCache, cacheable
 from api.executor import QueryPool, ServerBusy, WorkerFailed
 from api.negotiation import NotAcceptable, choose, parse_accept
 from api.openapi import error
@@ -31,6 +33,7 @@ SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
 TRUNCATED_HEADER = "X-Geokb-Truncated"
 MAX_ROWS_HEADER = "X-Geokb-Max-Rows"
+CACHE_HEADER = "X-Geokb-Cache"  # hit, miss, or bypass (volatile query, or the cache is off)
 
 
 class ProtocolError(Exception):
@@ -135,6 +138,12 @@ async def sparql(request: Request) -> Response:
         if settings.remote is not None:
             return await _forward(settings, query, dataset, fmt)
         job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
+        cache: ResultCache | None = request.app.state.cache
+        key = (query, dataset, fmt.name, settings.max_rows)
+        use_cache = cache is not None and cacheable(query)
+        kept = cache.get(job.store, key) if cache is not None and use_cache else None
+        if kept is not None:
+            return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
         execution = await pool.execute(job)
     except ProtocolError as exc:
         return plain(exc.status, str(exc))
@@ -154,15 +163,37 @@ async def sparql(request: Request) -> Response:
         return plain(500, f"the query failed inside the server: {exc}")
     except QueryError as exc:
         return plain(400, str(exc))
-    headers = {"Vary": "Accept", MAX_ROWS_HEADER: str(settings.max_rows)}
-    if execution.truncated:
+    body, chunks = execution.body, execution.chunks
+    if cache is not None and use_cache:
+        if body is not None:
+            cache.put(job.store, key, Answer(execution.truncated, body))
+        elif chunks is not None:
+            chunks = cache.keep_stream(job.store, key, execution.truncated, chunks)
+    state = "miss" if use_cache else "bypass"
+    return _answer(settings, fmt, execution.truncated, body, chunks, state)
+
+
+def _answer(
+    settings: Settings,
+    fmt: formats.Format,
+    truncated: bool,
+    body: bytes | None,
+    chunks: AsyncIterator[bytes] | None,
+    cache_state: str,
+) -> Response:
+    headers = {
+        "Vary": "Accept",
+        MAX_ROWS_HEADER: str(settings.max_rows),
+        CACHE_HEADER: cache_state,
+    }
+    if truncated:
         headers[TRUNCATED_HEADER] = (
             f"true; the result was cut to the first {settings.max_rows:,} rows"
         )
-    if execution.body is not None:
-        return Response(execution.body, media_type=fmt.content_type, headers=headers)
-    assert execution.chunks is not None
-    return StreamingResponse(execution.chunks, media_type=fmt.content_type, headers=headers)
+    if body is not None:
+        return Response(body, media_type=fmt.content_type, headers=headers)
+    assert chunks is not None
+    return StreamingResponse(chunks, media_type=fmt.content_type, headers=headers)
 
 
 _PARAMS = [

@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows (or triples) a result may hold before it is cut (default: 50000)",
     )
     p.add_argument("--workers", type=int, default=3, help="query worker processes (default: 3)")
+    p.add_argument(
+        "--cache-mb",
+        type=int,
+        default=64,
+        help="memory for answers to repeated queries, kept until the next build (default: 64; "
+        "0 keeps none)",
+    )
     store_arg(p)
 
     p = sub.add_parser("export", help="write the whole knowledge base as RDF, or as a register")
@@ -362,6 +369,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         max_rows=args.max_rows,
         workers=args.workers,
+        cache_mb=args.cache_mb,
     )
     app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)

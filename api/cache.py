@@ -1,0 +1,88 @@
+"""Answers to repeated queries, kept for the build they were computed on.
+
+A build never changes once written, so the same query with the same dataset, format and
+row cap over the same build has the same answer: the server keeps recent answers, up to a
+memory budget, and sends them again without running the query. Dashboards, the example
+queries and links to CSV exports ask the same thing over and over. Queries that call
+RAND, NOW, UUID, STRUUID or BNODE are never kept: their answers are meant to differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
+
+_VOLATILE = re.compile(r"\b(?:RAND|NOW|UUID|STRUUID|BNODE)\s*\(", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A kept answer: whether it was cut at the row cap, and its bytes."""
+
+    truncated: bool
+    body: bytes
+
+
+def cacheable(query: str) -> bool:
+    """Whether the answer to ``query`` may be kept (it calls no volatile function)."""
+    return _VOLATILE.search(query) is None
+
+
+class ResultCache:
+    """The most recently used answers, within ``max_bytes`` in all."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry = max_bytes // 8  # a few huge answers must not evict everything
+        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._size = 0
+        self._build: object = None
+
+    def get(self, build: object, key: Hashable) -> Answer | None:
+        """The kept answer for ``key`` on ``build``, if any."""
+        if build != self._build:
+            return None
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+        return answer
+
+    def put(self, build: object, key: Hashable, answer: Answer) -> None:
+        """Keep ``answer``; answers of an older build are dropped."""
+        if len(answer.body) > self.max_entry:
+            return
+        if build != self._build:  # a new build was swapped in: nothing kept is valid
+            self._answers.clear()
+            self._size = 0
+            self._build = build
+        old = self._answers.pop(key, None)
+        if old is not None:
+            self._size -= len(old.body)
+        self._answers[key] = answer
+        self._size += len(answer.body)
+        while self._size > self.max_bytes:
+            _, dropped = self._answers.popitem(last=False)
+            self._size -= len(dropped.body)
+
+    async def keep_stream(
+        self,
+        build: object,
+        key: Hashable,
+        truncated: bool,
+        chunks: AsyncIterator[bytes],
+    ) -> AsyncIterator[bytes]:
+        """Pass ``chunks`` on, and keep the whole answer if it ends and is small enough."""
+        parts: list[bytes] | None = []
+        size = 0
+        async for chunk in chunks:
+            if parts is not None:
+                size += len(chunk)
+                if size > self.max_entry:
+                    parts = None  # too big to keep: stop copying
+                else:
+                    parts.append(chunk)
+            yield chunk
+        if parts is not None:
+            self.put(build, key, Answer(truncated, b"".join(parts)))

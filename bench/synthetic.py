@@ -16,16 +16,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIPLES_PER_TRANSFER = 13  # measured on this generator's records
-CATEGORIES = ["combat aircraft", "main battle tank", "air defence system", "armed UAV",
-              "loitering munition", "frigate", "submarine", "self-propelled howitzer"]
+CATEGORIES = [
+    "combat aircraft",
+    "main battle tank",
+    "air defence system",
+    "armed UAV",
+    "loitering munition",
+    "frigate",
+    "submarine",
+    "self-propelled howitzer",
+]
 STATUSES = ["ordered", "delivering", "delivered", "cancelled"]
 
 
 def state_ids() -> list[str]:
     """The ids of the real states file."""
     text = (ROOT / "data" / "states.yaml").read_text(encoding="utf-8")
-    return [line.split("id: ", 1)[1].strip() for line in text.splitlines()
-            if line.startswith("  - id: ") and len(line.strip()) == 9]
+    return [
+        line.split("id: ", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("  - id: ") and len(line.strip()) == 9
+    ]
 
 
 def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[str, int]:
@@ -44,34 +55,51 @@ def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[s
 
     base = ["sources:"]
     for i in range(n_sources):
-        base += [f"  - id: report-{i}", f"    title: Synthetic report number {i}",
-                 f"    publisher: Publisher {i % 37}", f'    issued: "{2000 + i % 25}"']
+        base += [
+            f"  - id: report-{i}",
+            f"    title: Synthetic report number {i}",
+            f"    publisher: Publisher {i % 37}",
+            f'    issued: "{2000 + i % 25}"',
+        ]
     base.append("weapon_systems:")
     for i in range(n_weapons):
-        base += [f"  - id: weapon-{i}", f"    label: Weapon {i}",
-                 f"    category: {CATEGORIES[i % len(CATEGORIES)]}",
-                 f"    developed_by: [state/{states[i % len(states)]}]"]
+        base += [
+            f"  - id: weapon-{i}",
+            f"    label: Weapon {i}",
+            f"    category: {CATEGORIES[i % len(CATEGORIES)]}",
+            f"    developed_by: [state/{states[i % len(states)]}]",
+        ]
     base.append("territories:")
     for i in range(n_disputes):
         base += [f"  - id: territory-{i}", f"    label: Territory {i}", "    type: region"]
     base.append("disputes:")
     for i in range(n_disputes):
         a, b = rng.sample(states, 2)
-        base += [f"  - id: dispute-{i}", f"    label: Dispute {i}",
-                 f"    territories: [territory-{i}]", f"    claimants: [{a}, {b}]",
-                 f"    administered_by: [{a}]", f'    start_date: "{1900 + i % 120}"',
-                 f"    sources: [report-{rng.randrange(n_sources)}]"]
+        base += [
+            f"  - id: dispute-{i}",
+            f"    label: Dispute {i}",
+            f"    territories: [territory-{i}]",
+            f"    claimants: [{a}, {b}]",
+            f"    administered_by: [{a}]",
+            f'    start_date: "{1900 + i % 120}"',
+            f"    sources: [report-{rng.randrange(n_sources)}]",
+        ]
     (out / "base.yaml").write_text("\n".join(base) + "\n", encoding="utf-8")
 
     events = ["diplomatic_events:"]
     for i in range(n_events):
         a, b = rng.sample(states, 2)
-        events += [f"  - id: event-{i}", f"    label: Event {i}",
-                   "    event_type: ambassador summoned", '    cameo: "11"',
-                   f"    actors: [{a}]", f"    targets: [{b}]",
-                   f"    date: {2000 + i % 25}-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                   f"    about: [dispute/dispute-{i % n_disputes}]",
-                   f"    sources: [report-{rng.randrange(n_sources)}]"]
+        events += [
+            f"  - id: event-{i}",
+            f"    label: Event {i}",
+            "    event_type: ambassador summoned",
+            '    cameo: "11"',
+            f"    actors: [{a}]",
+            f"    targets: [{b}]",
+            f"    date: {2000 + i % 25}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            f"    about: [dispute/dispute-{i % n_disputes}]",
+            f"    sources: [report-{rng.randrange(n_sources)}]",
+        ]
     (out / "events.yaml").write_text("\n".join(events) + "\n", encoding="utf-8")
 
     chunks = max(1, files - 3)
@@ -95,8 +123,13 @@ def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[s
                 f"    sources: [report-{rng.randrange(n_sources)}]",
             ]
         (out / f"transfers-{f:03d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"transfers": n_transfers, "sources": n_sources, "weapons": n_weapons,
-            "events": n_events, "disputes": n_disputes}
+    return {
+        "transfers": n_transfers,
+        "sources": n_sources,
+        "weapons": n_weapons,
+        "events": n_events,
+        "disputes": n_disputes,
+    }
 
 
 def main() -> None:

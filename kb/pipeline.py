@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 from rdflib import URIRef
 
@@ -70,8 +71,10 @@ def data_files(data_dir: Path) -> list[Path]:
 
 
 def graph_iri(data_dir: Path, file: Path) -> URIRef:
-    """The named graph IRI of a data file: derived from its path under the data folder."""
-    return URIRef(f"{schema.GRAPH_BASE}data/{file.relative_to(data_dir).as_posix()}")
+    """The named graph IRI of a data file: derived from its path under the data folder
+    (percent-encoded: a space, say, is not allowed in an IRI)."""
+    path = quote(file.relative_to(data_dir).as_posix(), safe="/")
+    return URIRef(f"{schema.GRAPH_BASE}data/{path}")
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), for progress bars

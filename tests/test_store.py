@@ -60,3 +60,32 @@ def test_the_store_holds_exactly_the_compiled_graphs(tmp_path: Path) -> None:
     assert len(compiled.graphs) > 5
     assert set(store.quads_for_pattern(None, None, None, None)) == expected
     assert len(store) == compiled.triple_count()
+
+
+def test_data_files_with_spaces_and_accents_in_their_names_build(tmp_path: Path) -> None:
+    files = {("my transfers é.yaml" if k == "transfers.yaml" else k): v for k, v in MINI.items()}
+    compiled = compile_data(write_data(tmp_path / "data", files))
+    write_build(tmp_path / "store", compiled)
+    store, _ = open_current(tmp_path / "store")
+    graphs = {g.value for g in store.named_graphs()}  # type: ignore[union-attr]
+    assert "https://w3id.org/geokb/graph/data/my%20transfers%20%C3%A9.yaml" in graphs
+    assert bool(run(store, ASK_T1))
+
+
+def test_literals_that_look_like_line_ends_survive_batched_loading(tmp_path: Path) -> None:
+    from rdflib import URIRef
+
+    from kb.mapping import NTriples
+    from kb.store import _load
+
+    s, p = ox.NamedNode("https://example.org/s"), ox.NamedNode("https://example.org/p")
+    tricky = [ox.Literal(t) for t in ("a .\nb", 'c" .\n<d> .', "e .", " .\n")]
+    graphs = {
+        URIRef(f"https://example.org/g{i}"): NTriples.of([ox.Triple(s, p, o)])
+        for i, o in enumerate(tricky)
+    }
+    store = ox.Store(str(tmp_path / "s"))
+    _load(store, graphs)
+    assert {(q.object, q.graph_name.value) for q in store} == {  # type: ignore[union-attr]
+        (o, f"https://example.org/g{i}") for i, o in enumerate(tricky)
+    }

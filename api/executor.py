@@ -61,7 +61,9 @@ class QueryPool:
     def __init__(self, size: int, timeout_s: float) -> None:
         self.size = size
         self.timeout_s = timeout_s
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        # Last in, first out: one client's queries in a row go to the same worker, whose
+        # store caches are warm from the query before.
+        self._idle: asyncio.Queue[_Worker] = asyncio.LifoQueue()
         self._all: set[_Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._missing = 0  # workers killed when no event loop was running to replace them

@@ -16,8 +16,8 @@ from kb import formats, results
 from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused
 
-CHUNK_BYTES = 512 * 1024  # streamed in pieces of this size ...
-WHOLE_BYTES = 1024 * 1024  # ... once an answer is larger than this (else one message)
+CHUNK_BYTES = 1024 * 1024  # streamed in pieces of this size ...
+WHOLE_BYTES = 4 * 1024 * 1024  # ... once an answer is larger than this (else one message)
 
 
 @dataclass(frozen=True)

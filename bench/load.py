@@ -164,7 +164,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        geokb_port, oxigraph_port = free_port(), free_port()
+        geokb_port, oxigraph_port, uncached_port = free_port(), free_port(), free_port()
         procs.append(
             subprocess.Popen(
                 [BIN / "geokb", "serve", "--store", str(store), "--port", str(geokb_port)],
@@ -188,15 +188,38 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
         )
+        # the same queries come round again and again: geokb answers them from its cache of
+        # answers, so it is also measured without one
+        procs.append(
+            subprocess.Popen(
+                [
+                    BIN / "geokb",
+                    "serve",
+                    "--store",
+                    str(store),
+                    "--port",
+                    str(uncached_port),
+                    "--cache-mb",
+                    "0",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         geokb_url = f"http://127.0.0.1:{geokb_port}/sparql"
         oxigraph_url = f"http://127.0.0.1:{oxigraph_port}/query"
-        wait_ready(geokb_url)
-        wait_ready(oxigraph_url)
+        uncached_url = f"http://127.0.0.1:{uncached_port}/sparql"
+        for url in (geokb_url, oxigraph_url, uncached_url):
+            wait_ready(url)
 
         results = {
             "geokb /sparql": asyncio.run(load(geokb_url, procs[0].pid, args.clients, args.seconds)),
             "oxigraph serve (baseline)": asyncio.run(
                 load(oxigraph_url, procs[1].pid, args.clients, args.seconds)
+            ),
+            "geokb /sparql --cache-mb 0": asyncio.run(
+                load(uncached_url, procs[2].pid, args.clients, args.seconds)
             ),
         }
         print(
@@ -209,8 +232,11 @@ def main() -> None:
         rows = [row(name, r, args.seconds) for name, r in results.items()]
         for name, rps, p50, p99, errors, memory in rows:
             print(f"| {name} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {errors} | {memory} |")
-        ratio = rows[0][1] / rows[1][1] if rows[1][1] else float("nan")
-        print(f"\ngeokb throughput = {ratio:.2f} x oxigraph serve (same run, same data)")
+        base = rows[1][1] or float("nan")
+        print(
+            f"\ngeokb throughput = {rows[0][1] / base:.2f} x oxigraph serve, "
+            f"{rows[2][1] / base:.2f} x without its answer cache (same run, same data)"
+        )
     finally:
         for p in procs:
             p.terminate()

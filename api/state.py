@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -17,14 +18,25 @@ class ServedStore:
         self.root = root
         self._lock = threading.Lock()
         self._store, self._path = open_current(root)
+        self._link = self._read_link()
+
+    def _read_link(self) -> str | None:
+        try:
+            return os.readlink(self.root / "current")
+        except OSError:
+            return None
 
     def get(self) -> ox.Store:
         """The store of the last good build (reopened if a build was swapped in since)."""
+        link = self._read_link()  # one system call per request when nothing changed
+        if link == self._link:
+            return self._store
         path = current_build(self.root)
         if path is not None and path != self._path:
             with self._lock:
                 if path != self._path:
                     self._store, self._path = open_current(self.root)
+        self._link = link
         return self._store
 
     def current_path(self) -> Path:

@@ -135,7 +135,10 @@ def _serve(conn: Connection, files: dict[str, Path]) -> None:
                 for graph in steps.finish(*args):
                     conn.send(graph)
             else:
-                return
+                # Exit at once: freeing millions of records one by one would only make the
+                # build wait, and a forked worker has nothing else to flush or finalise.
+                conn.close()
+                os._exit(0)
             conn.send(None)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         return  # the build was stopped

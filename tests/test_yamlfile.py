@@ -1,9 +1,12 @@
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kb.errors import DataError
-from kb.yamlfile import read_yaml
+from kb.errors import DataError, Problem
+from kb.yamlfile import Loader, _check_plain, read_yaml
 
 
 def _problems(path: Path) -> list[str]:
@@ -61,3 +64,43 @@ def test_comment_only_file_reads_as_nothing(tmp_path: Path) -> None:
     f = tmp_path / "a.yaml"
     f.write_text("# nothing yet\n")
     assert read_yaml(f) is None
+
+
+KEYS = st.sampled_from(["id", "label", "a", "b", "? x", "1"])
+SCALARS = st.sampled_from(["IRN", "'q'", '"2022"', "", "[x, y]", "{}"])
+DOCS = st.recursive(
+    st.one_of(SCALARS),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda items: ("seq", items)),
+        st.lists(st.tuples(KEYS, inner), min_size=1, max_size=4).map(lambda kv: ("map", kv)),
+    ),
+    max_leaves=12,
+)
+
+
+def _render(node: object, indent: int = 0) -> str:
+    pad = " " * indent
+    if isinstance(node, str):
+        return f" {node}\n"
+    kind, items = node  # type: ignore[misc]
+    lines = "\n"
+    for item in items:
+        if kind == "seq":
+            lines += f"{pad}-{_render(item, indent + 2)}"
+        else:
+            key, value = item
+            lines += f"{pad}{key}:{_render(value, indent + 2)}"
+    return lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(KEYS, DOCS), min_size=1, max_size=4))
+def test_the_quick_walk_finds_what_the_full_walk_finds(root: list[tuple[str, object]]) -> None:
+    # without '*' or '<<' in the text, only mappings are walked: same problems either way
+    text = "".join(f"{key}:{_render(value, 2)}" for key, value in root)
+    tree = yaml.compose(text, Loader=Loader)
+    quick: list[Problem] = []
+    full: list[Problem] = []
+    _check_plain("f.yaml", tree, quick, aliases=False)
+    _check_plain("f.yaml", tree, full, aliases=True)
+    assert sorted(quick) == sorted(full)

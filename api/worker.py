@@ -16,8 +16,10 @@ from kb import formats, results
 from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused
 
-CHUNK_BYTES = 1024 * 1024  # streamed in pieces of this size ...
-WHOLE_BYTES = 4 * 1024 * 1024  # ... once an answer is larger than this (else one message)
+# An answer larger than this is streamed in pieces of this size, so that the server sends
+# the first rows while the worker writes the next (A/B at 1M triples, 10k-row SELECT: 0.84x
+# of oxigraph serve with 4 MiB whole messages, 0.88x with 256 KiB pieces; 64 KiB: same).
+CHUNK_BYTES = WHOLE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import shutil
 import statistics
 import subprocess
@@ -81,10 +82,12 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
 
-def wait_ready(url: str, params: dict[str, str]) -> float:
+def wait_ready(url: str, params: dict[str, str], proc: subprocess.Popen[bytes]) -> float:
     t0 = time.perf_counter()
     deadline = t0 + 600
     while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with status {proc.returncode}")
         try:
             if httpx.get(url, params=params, timeout=1).status_code == 200:
                 return time.perf_counter() - t0
@@ -242,7 +245,7 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
                 stderr=subprocess.DEVNULL,
             )
         )
-        g_start = wait_ready(f"http://127.0.0.1:{gport}/sparql", {"query": "ASK {}"})
+        g_start = wait_ready(f"http://127.0.0.1:{gport}/sparql", {"query": "ASK {}"}, procs[-1])
         procs.append(
             subprocess.Popen(
                 [
@@ -258,12 +261,18 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
                 stderr=subprocess.DEVNULL,
             )
         )
-        o_start = wait_ready(f"http://127.0.0.1:{oport}/query", {"query": "ASK {}"})
+        o_start = wait_ready(f"http://127.0.0.1:{oport}/query", {"query": "ASK {}"}, procs[-1])
         endpoints = {
             "geokb": f"http://127.0.0.1:{gport}/sparql",
             "oxigraph": f"http://127.0.0.1:{oport}/query",
         }
-        if n <= args.rdflib_max:
+        has_rdflib_endpoint = importlib.util.find_spec("rdflib_endpoint") is not None
+        if not has_rdflib_endpoint:
+            print(
+                "rdflib-endpoint is not installed (pip install -e '.[bench]'): skipped",
+                file=sys.stderr,
+            )
+        if n <= args.rdflib_max and has_rdflib_endpoint:
             rport = free_port()
             script = (
                 "import sys, uvicorn; from rdflib import Graph; "
@@ -279,7 +288,7 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
                     stderr=subprocess.DEVNULL,
                 )
             )
-            wait_ready(f"http://127.0.0.1:{rport}/", {"query": "ASK {}"})
+            wait_ready(f"http://127.0.0.1:{rport}/", {"query": "ASK {}"}, procs[-1])
             endpoints["rdflib-endpoint"] = f"http://127.0.0.1:{rport}/"
         for name, query in QUERIES.items():
             # the anchors have no cache: the same query text, asked again, is the same work

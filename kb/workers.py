@@ -79,15 +79,21 @@ class Forked:
         busy = []
         for conn, share in zip(self.conns, shares, strict=True):
             if share:
-                conn.send(("read", sorted(share)))
+                self._send(conn, ("read", sorted(share)))
                 busy.append(conn)
         yield from self._gather(busy)  # type: ignore[misc]
 
     def finish(self, index: IdIndex, build: bool) -> Iterator[FileGraph]:
         """Round two in every worker, for the files it read."""
         for conn in self.conns:
-            conn.send(("finish", index, build))
+            self._send(conn, ("finish", index, build))
         yield from self._gather(self.conns)  # type: ignore[misc]
+
+    def _send(self, conn: Connection, command: tuple[object, ...]) -> None:
+        try:
+            conn.send(command)
+        except OSError:  # the worker is gone
+            raise WorkerError(self._death(conn)) from None
 
     def _gather(self, conns: list[Connection]) -> Iterator[object]:
         waiting = list(conns)
@@ -97,13 +103,20 @@ class Forked:
                 try:
                     message = conn.recv()
                 except EOFError:
-                    raise WorkerError("a build worker process died (out of memory?)") from None
+                    raise WorkerError(self._death(conn)) from None
                 if message is None:  # this worker is done with the round
                     waiting.remove(conn)
                 elif isinstance(message, _Failure):
                     raise WorkerError(f"a build worker failed:\n{message.text}")
                 else:
                     yield message
+
+    def _death(self, conn: Connection) -> str:
+        proc = self.procs[self.conns.index(conn)]
+        proc.join(timeout=5)
+        code = proc.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        return f"a build worker process died ({how}; out of memory, or stopped from outside)"
 
     def close(self) -> None:
         """Stop the workers."""

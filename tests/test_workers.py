@@ -83,3 +83,21 @@ def test_workers_report_shape_and_reference_problems_alike(tmp_path: Path) -> No
     serial = _problems(data, 1)
     assert any("unknown state id 'RUR'" in p for p in serial)
     assert _problems(data, 2) == serial
+
+
+def test_a_worker_killed_from_outside_fails_the_build_with_a_message(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from kb.workers import Forked, WorkerError
+
+    data = write_data(tmp_path / "data", MINI)
+    files = {p.name: p for p in sorted(data.glob("*.yaml"))}
+    steps = Forked(files, 2)
+    try:
+        os.kill(steps.procs[0].pid, signal.SIGKILL)  # as the kernel's OOM killer would
+        steps.procs[0].join(timeout=5)
+        with pytest.raises(WorkerError, match="killed by signal 9"):
+            list(steps.read(sorted(files)))
+    finally:
+        steps.close()

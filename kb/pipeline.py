@@ -30,7 +30,7 @@ from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
 from kb.mapping import NTriples, ox_quads
 from kb.ontology import ontology_graph
 from kb.per_file import FileGraph, FileRead
-from kb.workers import Forked, InProcess, Steps, available_cores
+from kb.workers import Steps, per_file_steps
 
 DATA_SUFFIXES = (".yaml", ".yml")
 
@@ -84,10 +84,6 @@ def _silent(stage: str, done: int, total: int) -> None:
     pass
 
 
-#: Below this many bytes of YAML to read, forking workers costs more than it saves.
-PARALLEL_MIN_BYTES = 2 * 1024 * 1024
-
-
 def compile_data(
     data_dir: Path,
     previous: Manifest | None = None,
@@ -127,7 +123,7 @@ def _compile(
     unchanged = {n for n, h in hashes.items() if n in old and old[n].sha256 == h}
     changed = sorted(set(files) - unchanged)
 
-    steps = _steps(files, changed, jobs)
+    steps = per_file_steps(files, changed, jobs)
     try:
         reads = _read(steps, changed, progress)
         # An unchanged file whose references no longer resolve (an id it uses was removed
@@ -176,26 +172,11 @@ def _ontology() -> NTriples:
     return NTriples.of([q.triple for q in ox_quads(ontology_graph())])
 
 
-def _steps(files: dict[str, Path], names: list[str], jobs: int | None) -> Steps:
-    if jobs is None:
-        size = sum(_size(files[n]) for n in names)
-        jobs = available_cores() if size >= PARALLEL_MIN_BYTES else 1
-    jobs = min(jobs, len(names))
-    return Forked(files, jobs) if jobs > 1 else InProcess(files)
-
-
 def _hash(path: Path) -> str:
     try:
         return file_sha256(path)
     except OSError:  # a directory named *.yaml, unreadable: read_yaml reports it
         return ""
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _read(steps: Steps, names: list[str], progress: Progress) -> list[FileRead]:

@@ -44,6 +44,20 @@ class InProcess(FileSteps):
         self.records.clear()
 
 
+#: Below this many bytes of YAML to read, forking workers costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+
+def per_file_steps(files: dict[str, Path], names: list[str], jobs: int | None) -> Steps:
+    """Where to run the per-file steps for ``names``: ``jobs`` workers, or by default one
+    per core when there is enough to read, else this process."""
+    if jobs is None:
+        size = sum(_size(files[n]) for n in names)
+        jobs = available_cores() if size >= PARALLEL_MIN_BYTES else 1
+    jobs = min(jobs, len(names))
+    return Forked(files, jobs) if jobs > 1 else InProcess(files)
+
+
 def available_cores() -> int:
     """The cores this process may run on."""
     try:

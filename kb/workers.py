@@ -1,7 +1,7 @@
 """Run the per-file steps (``kb.per_file``) in forked worker processes, one per core.
 
-Reading YAML into records and mapping them to RDF is Python work: one core does a million
-triples in about ten seconds. Each worker keeps the records of its share of the files
+Reading YAML into records and mapping them to RDF is Python work: about six seconds of one
+core for a million triples. Each worker keeps the records of its share of the files
 between the two rounds, so only problems, ids and N-Triples bytes cross the pipes.
 Workers are forked (not spawned) so that they start in milliseconds with everything
 imported; they only ever run the per-file steps and exit when the build is done.

@@ -36,7 +36,7 @@ class ResultCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.max_entry = max_bytes // 8  # a few huge answers must not evict everything
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._answers: OrderedDict[Hashable, tuple[Answer, int]] = OrderedDict()
         self._size = 0
         self._build: object = None
 
@@ -44,14 +44,18 @@ class ResultCache:
         """The kept answer for ``key`` on ``build``, if any."""
         if build != self._build:
             return None
-        answer = self._answers.get(key)
-        if answer is not None:
-            self._answers.move_to_end(key)
-        return answer
+        kept = self._answers.get(key)
+        if kept is None:
+            return None
+        self._answers.move_to_end(key)
+        return kept[0]
 
-    def put(self, build: object, key: Hashable, answer: Answer) -> None:
-        """Keep ``answer``; answers of an older build are dropped."""
-        if len(answer.body) > self.max_entry:
+    def put(self, build: object, key: Hashable, answer: Answer, key_size: int = 0) -> None:
+        """Keep ``answer``; answers of an older build are dropped. ``key_size`` (the query's
+        length) counts against the budget too: many long queries with tiny answers must not
+        fill the memory."""
+        size = len(answer.body) + key_size
+        if size > self.max_entry:
             return
         if build != self._build:  # a new build was swapped in: nothing kept is valid
             self._answers.clear()
@@ -59,12 +63,12 @@ class ResultCache:
             self._build = build
         old = self._answers.pop(key, None)
         if old is not None:
-            self._size -= len(old.body)
-        self._answers[key] = answer
-        self._size += len(answer.body)
+            self._size -= old[1]
+        self._answers[key] = (answer, size)
+        self._size += size
         while self._size > self.max_bytes:
-            _, dropped = self._answers.popitem(last=False)
-            self._size -= len(dropped.body)
+            _, (_, dropped) = self._answers.popitem(last=False)
+            self._size -= dropped
 
     async def keep_stream(
         self,
@@ -72,6 +76,7 @@ class ResultCache:
         key: Hashable,
         truncated: bool,
         chunks: AsyncIterator[bytes],
+        key_size: int = 0,
     ) -> AsyncIterator[bytes]:
         """Pass ``chunks`` on, and keep the whole answer if it ends and is small enough."""
         parts: list[bytes] | None = []
@@ -85,4 +90,4 @@ class ResultCache:
                     parts.append(chunk)
             yield chunk
         if parts is not None:
-            self.put(build, key, Answer(truncated, b"".join(parts)))
+            self.put(build, key, Answer(truncated, b"".join(parts)), key_size)

@@ -140,6 +140,7 @@ async def sparql(request: Request) -> Response:
         job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
         cache: ResultCache | None = request.app.state.cache
         key = (query, dataset, fmt.name, settings.max_rows)
+        key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
         use_cache = cache is not None and cacheable(query)
         kept = cache.get(job.store, key) if cache is not None and use_cache else None
         if kept is not None:
@@ -166,9 +167,9 @@ async def sparql(request: Request) -> Response:
     body, chunks = execution.body, execution.chunks
     if cache is not None and use_cache:
         if body is not None:
-            cache.put(job.store, key, Answer(execution.truncated, body))
+            cache.put(job.store, key, Answer(execution.truncated, body), key_size)
         elif chunks is not None:
-            chunks = cache.keep_stream(job.store, key, execution.truncated, chunks)
+            chunks = cache.keep_stream(job.store, key, execution.truncated, chunks, key_size)
     state = "miss" if use_cache else "bypass"
     return _answer(settings, fmt, execution.truncated, body, chunks, state)
 

@@ -88,3 +88,10 @@ def test_a_streamed_answer_is_kept_only_once_it_has_ended() -> None:
     with pytest.raises(TimeoutError):
         asyncio.run(read("cut", cut()))
     assert cache.get("b", "cut") is None
+
+
+def test_long_queries_count_against_the_budget() -> None:
+    cache = ResultCache(max_bytes=8000)
+    for i in range(100):  # tiny answers, 900-character queries
+        cache.put("b", i, Answer(False, b"{}"), key_size=900)
+    assert sum(cache.get("b", i) is not None for i in range(100)) == 8

@@ -28,6 +28,12 @@ DEFAULT_DATA = Path("data")
 DEFAULT_STORE = Path(".geokb")  # kb.store.DEFAULT_STORE, spelled here to keep imports light
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every verb (also used to write the README's CLI section)."""
     parser = argparse.ArgumentParser(
@@ -35,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, check, query and serve the geokb knowledge base.",
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def jobs_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--jobs",
+            type=_positive,
+            default=None,
+            metavar="N",
+            help="worker processes that read, map and check files (default: one per core "
+            "when there is over 2 MB of YAML to read, else none; 1: none)",
+        )
 
     def data_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -56,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check every data file; build nothing")
     data_arg(p)
+    jobs_arg(p)
 
     p = sub.add_parser("build", help="check the data and build a new store, swapped in if good")
     data_arg(p)
     store_arg(p)
+    jobs_arg(p)
     p.add_argument("--quiet", action="store_true", help="print nothing unless something fails")
     p.add_argument(
         "--json",
@@ -200,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from kb.pipeline import compile_data
 
-    compiled = compile_data(args.data)
+    compiled = compile_data(args.data, jobs=args.jobs)
     print(
         f"ok: {compiled.records} records in {len(compiled.manifest.files)} files, "
         f"{compiled.triple_count()} triples, 0 SHACL violations"
@@ -230,7 +248,7 @@ def _build(args: argparse.Namespace) -> int:
     started = time.monotonic()
     previous = None if args.full else manifest.load(current_build(target))
     with _progress(enabled=not (args.quiet or args.json)) as progress:
-        compiled = compile_data(args.data, previous, progress)
+        compiled = compile_data(args.data, previous, progress, args.jobs)
         if not compiled.full and not compiled.graphs and not compiled.removed:
             _say(
                 args,
@@ -309,7 +327,7 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
     from kb.schema import GRAPH_BASE
 
     previous = None if args.full else remote.manifest()
-    compiled = compile_data(args.data, previous)
+    compiled = compile_data(args.data, previous, jobs=args.jobs)
     if not compiled.full and not compiled.graphs and not compiled.removed:
         print(f"up to date: no data file changed since the last push to {remote.query_url}")
         return 0

@@ -147,3 +147,18 @@ def test_the_cli_and_the_store_agree_on_the_default_store() -> None:
     from kb import cli, store
 
     assert cli.DEFAULT_STORE == store.DEFAULT_STORE
+
+
+def test_jobs_runs_the_file_steps_in_workers_with_the_same_result(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--jobs", "2"]) == 0
+    assert "ok: 5 records in 3 files" in capsys.readouterr().out
+    assert main(["build", "--jobs", "2", "--json"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert main(["build", "--full", "--jobs", "1", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert two["written"] == one["written"] and two["records_checked"] == one["records_checked"]
+    with pytest.raises(SystemExit):
+        main(["validate", "--jobs", "0"])
+    assert "'0' is not a whole number of 1 or more" in capsys.readouterr().err

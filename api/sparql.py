@@ -138,11 +138,11 @@ async def sparql(request: Request) -> Response:
         if settings.remote is not None:
             return await _forward(settings, query, dataset, fmt)
         job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
-        cache: ResultCache | None = request.app.state.cache
+        # None: the cache is off, or this query's answer may not be kept
+        cache: ResultCache | None = request.app.state.cache if cacheable(query) else None
         key = (query, dataset, fmt.name, settings.max_rows)
         key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
-        use_cache = cache is not None and cacheable(query)
-        kept = cache.get(job.store, key) if cache is not None and use_cache else None
+        kept = cache.get(job.store, key) if cache is not None else None
         if kept is not None:
             return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
         execution = await pool.execute(job)
@@ -165,12 +165,12 @@ async def sparql(request: Request) -> Response:
     except QueryError as exc:
         return plain(400, str(exc))
     body, chunks = execution.body, execution.chunks
-    if cache is not None and use_cache:
+    if cache is not None:
         if body is not None:
             cache.put(job.store, key, Answer(execution.truncated, body), key_size)
         elif chunks is not None:
             chunks = cache.keep_stream(job.store, key, execution.truncated, chunks, key_size)
-    state = "miss" if use_cache else "bypass"
+    state = "miss" if cache is not None else "bypass"
     return _answer(settings, fmt, execution.truncated, body, chunks, state)
 
 

@@ -165,48 +165,30 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         geokb_port, oxigraph_port, uncached_port = free_port(), free_port(), free_port()
-        procs.append(
-            subprocess.Popen(
-                [BIN / "geokb", "serve", "--store", str(store), "--port", str(geokb_port)],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+
+        def start(command: list[str | Path]) -> None:
+            procs.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
             )
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    BIN / "oxigraph",
-                    "serve-read-only",
-                    "--location",
-                    str(work / "oxigraph"),
-                    "--bind",
-                    f"127.0.0.1:{oxigraph_port}",
-                    "--union-default-graph",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+
+        serve = [BIN / "geokb", "serve", "--store", str(store), "--port"]
+        start([*serve, str(geokb_port)])
+        start(
+            [
+                BIN / "oxigraph",
+                "serve-read-only",
+                "--location",
+                str(work / "oxigraph"),
+                "--bind",
+                f"127.0.0.1:{oxigraph_port}",
+                "--union-default-graph",
+            ]
         )
         # the same queries come round again and again: geokb answers them from its cache of
         # answers, so it is also measured without one
-        procs.append(
-            subprocess.Popen(
-                [
-                    BIN / "geokb",
-                    "serve",
-                    "--store",
-                    str(store),
-                    "--port",
-                    str(uncached_port),
-                    "--cache-mb",
-                    "0",
-                ],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        start([*serve, str(uncached_port), "--cache-mb", "0"])
         geokb_url = f"http://127.0.0.1:{geokb_port}/sparql"
         oxigraph_url = f"http://127.0.0.1:{oxigraph_port}/query"
         uncached_url = f"http://127.0.0.1:{uncached_port}/sparql"

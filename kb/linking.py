@@ -12,8 +12,6 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from rdflib import URIRef
-
 from kb.errors import Location, Problem
 from kb.records import Record, RefValue
 from kb.schema import ID_BASE, KINDS_BY_NAME
@@ -28,9 +26,6 @@ class IdIndex:
     defined (for messages)."""
 
     defined: dict[str, str] = field(default_factory=dict)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.defined
 
     def types(self) -> Mapping[str, frozenset[str]]:
         """The class IRI of every indexed record, by its IRI (for the shape checks)."""
@@ -97,8 +92,8 @@ def id_entries(records: Iterable[Record]) -> list[IdEntry]:
 def resolve_refs(
     records: Iterable[Record], index: IdIndex
 ) -> tuple[dict[Target, str], list[Problem]]:
-    """The IRI each reference in ``records`` names, by its ``target()``, and a problem for
-    each reference that names no record or more than one."""
+    """The IRI each reference in ``records`` names, by its target (kinds, id), and a
+    problem for each reference that names no record or more than one."""
     resolved: dict[Target, str] = {}
     problems: list[Problem] = []
     for record in records:
@@ -137,34 +132,3 @@ def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | No
         hint += f"(declare it under '{KINDS_BY_NAME[ref.kinds[0]].section}:' or fix the spelling)"
     problems.append(Problem(ref.location, ref.path, f"unknown {kinds} id '{ref.id}'", hint))
     return None
-
-
-@dataclass
-class Catalog:
-    """Records of one process by (kind, id), with their references resolved."""
-
-    records: dict[tuple[str, str], Record] = field(default_factory=dict)
-    resolved: dict[Target, str] = field(default_factory=dict)  # the IRI each target names
-
-    def __iter__(self) -> Iterator[Record]:
-        return iter(self.records.values())
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def by_iri(self) -> dict[URIRef, Record]:
-        """Every record by its IRI."""
-        return {r.iri: r for r in self.records.values()}
-
-
-def link(
-    records: Iterable[Record], known: dict[str, str] | None = None
-) -> tuple[Catalog, list[Problem]]:
-    """Index ``records`` and resolve their references, in one process: the two steps above."""
-    records = list(records)
-    index, problems = index_ids(id_entries(records), known)
-    catalog = Catalog()
-    for record in records:
-        catalog.records.setdefault((record.kind.name, record.id), record)
-    catalog.resolved, found = resolve_refs(catalog, index)
-    return catalog, problems + found

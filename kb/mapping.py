@@ -10,6 +10,7 @@ from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb import schema
+from kb.linking import Target
 from kb.records import DateValue, LangString, Record, RefValue, UrlValue, Value
 
 
@@ -40,7 +41,6 @@ class NTriples:
 
 
 Nodes = dict[str, dict[str, list[ox.NamedNode | ox.Literal]]]  # subject -> predicate -> objects
-Target = tuple[tuple[str, ...], str]
 
 
 def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes:
@@ -99,16 +99,6 @@ def ntriples(nodes: Nodes) -> NTriples:
             for value in values:
                 append(f"{head}{value} .\n")  # str() of a term is its N-Triples form
     return NTriples("".join(lines).encode(), len(lines))
-
-
-def to_triples(records: Iterable[Record], resolved: Mapping[Target, str]) -> list[ox.Triple]:
-    """The RDF of ``records`` as pyoxigraph triples (see ``to_nodes``)."""
-    return [
-        ox.Triple(ox.NamedNode(s), ox.NamedNode(p), o)
-        for s, props in to_nodes(records, resolved).items()
-        for p, values in props.items()
-        for o in values
-    ]
 
 
 _PREDICATES: dict[str, dict[str, str]] = {}

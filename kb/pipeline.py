@@ -126,13 +126,15 @@ def _compile(
     steps = per_file_steps(files, changed, jobs)
     try:
         reads = _read(steps, changed, progress)
+        defined = {r.name: _keys(r) for r in reads}
         # An unchanged file whose references no longer resolve (an id it uses was removed
         # or became ambiguous) is read again, so that its errors are reported where they are.
-        ids: set[str] = set().union(*(old[n].ids for n in unchanged))
-        ids |= {f"{kind}/{i}" for r in reads for kind, i, _ in r.ids}
+        ids: set[str] = set().union(*(old[n].ids for n in unchanged), *defined.values())
         broken = sorted(n for n in unchanged if not _resolves(old[n].refs, ids))
         unchanged -= set(broken)
-        reads += _read(steps, broken, progress)
+        reread = _read(steps, broken, progress)
+        reads += reread
+        defined.update((r.name, _keys(r)) for r in reread)
         known = {
             key: shown for n in unchanged for shown in [relative(files[n])] for key in old[n].ids
         }
@@ -148,7 +150,6 @@ def _compile(
 
     graphs: dict[URIRef, NTriples] = {}
     entries = {n: old[n] for n in unchanged}
-    defined = {r.name: [f"{kind}/{i}" for kind, i, _ in r.ids] for r in reads}
     for result in results:
         iri = graph_iri(data_dir, files[result.name])
         graphs[iri] = result.graph
@@ -203,6 +204,11 @@ def _finish(
         results.append(result)
         progress(stage, done, total)
     return sorted(results, key=lambda r: r.name)
+
+
+def _keys(read: FileRead) -> list[str]:
+    """The "kind/id" of each record a file defines, as the manifest keeps them."""
+    return [f"{kind}/{i}" for kind, i, _ in read.ids]
 
 
 def _resolves(refs: list[str], ids: set[str]) -> bool:

@@ -5,8 +5,8 @@ from conftest import MINI, as_rdflib, write_data
 from rdflib import DCTERMS, Literal, URIRef
 
 from kb.checks import shacl_problems
-from kb.linking import link
-from kb.mapping import to_triples
+from kb.linking import id_entries, index_ids, resolve_refs
+from kb.mapping import ntriples, to_nodes
 from kb.pipeline import compile_data
 from kb.records import records_from_yaml
 from kb.schema import GK
@@ -21,9 +21,11 @@ def _mini_graph(tmp_path: Path):  # type: ignore[no-untyped-def]
     for f in sorted(data.glob("*.yaml")):
         found, _ = records_from_yaml(f.name, read_yaml(f))
         records += found
-    catalog, problems = link(records)
-    assert problems == []
-    return as_rdflib(to_triples(catalog, catalog.resolved)), catalog
+    index, problems = index_ids(id_entries(records))
+    resolved, unresolved = resolve_refs(records, index)
+    assert problems == unresolved == []
+    by_iri = {r.iri: r for r in records}
+    return as_rdflib(ntriples(to_nodes(records, resolved)).triples()), by_iri
 
 
 def test_real_data_has_zero_shacl_violations() -> None:
@@ -45,9 +47,9 @@ ENGINES = pytest.mark.parametrize(
 
 @ENGINES
 def test_fact_without_source_is_a_located_violation(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
-    graph, catalog = _mini_graph(tmp_path)
+    graph, by_iri = _mini_graph(tmp_path)
     graph.remove((T1, DCTERMS.source, None))
-    [problem] = engine(graph, catalog.by_iri())
+    [problem] = engine(graph, by_iri)
     assert str(problem).startswith("transfers.yaml:11:5: sources: required field missing")
 
     assert "arms transfer 't1'" in str(problem)
@@ -55,10 +57,10 @@ def test_fact_without_source_is_a_located_violation(tmp_path: Path, engine) -> N
 
 @ENGINES
 def test_negative_quantity_and_foreign_property_are_violations(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
-    graph, catalog = _mini_graph(tmp_path)
+    graph, by_iri = _mini_graph(tmp_path)
     graph.add((T1, GK.quantityDelivered, Literal(-5)))
     graph.add((T1, GK.madeUp, Literal("x")))
-    problems = [str(p) for p in engine(graph, catalog.by_iri())]
+    problems = [str(p) for p in engine(graph, by_iri)]
     assert len(problems) == 2
     assert any("quantity_delivered" in p for p in problems)
     assert any("madeUp is not part of the model" in p for p in problems)

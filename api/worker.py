@@ -70,8 +70,9 @@ def _within_cap(job: Job) -> bool:
     return limit is not None and limit <= job.max_rows
 
 
-def main(conn: Connection) -> None:
-    """Answer jobs from ``conn`` until it closes."""
+def main(conn: Connection, parent_pid: int = 0, memory_mb: int = 0) -> None:
+    """Answer jobs from ``conn`` until it closes (``parent_pid``: the server that started this
+    worker; ``memory_mb``: the memory it may use)."""
     stores: dict[str, ox.Store] = {}
     while True:
         try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.remote import RemoteStore
 from kb.store import DEFAULT_STORE
+
+if TYPE_CHECKING:  # 'geokb' reads the defaults below for its help: keep the import light
+    from kb.remote import RemoteStore
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,81 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
     return int(text)
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 0 or more")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds above 0")
+    return value
+
+
+# 'geokb serve' flags that set a field of api.settings.Settings: (flag, field, parse, help).
+# Their defaults are read from the dataclass, so they are written down once.
+_SERVE_LIMITS: list[tuple[str, str, Callable[[str], object], str]] = [
+    ("--timeout", "timeout_s", _seconds, "seconds a query may run before it is stopped"),
+    ("--queue-timeout", "queue_timeout_s", _seconds, "seconds a query may wait for a worker"),
+    (
+        "--heavy-after",
+        "heavy_after_s",
+        _seconds,
+        "a query running longer is heavy: its client's next queries are rationed",
+    ),
+    ("--max-rows", "max_rows", _positive, "rows (or triples) a result may hold before it is cut"),
+    ("--max-answer-mb", "max_answer_mb", _positive, "MB an answer may take before it is cut"),
+    ("--workers", "workers", _positive, "query worker processes"),
+    ("--worker-memory-mb", "worker_memory_mb", _positive, "MB of memory one worker may use"),
+    (
+        "--cache-mb",
+        "cache_mb",
+        _whole,
+        "memory for answers to repeated queries, kept until the next build; 0 keeps none",
+    ),
+    (
+        "--max-connections",
+        "max_connections",
+        _positive,
+        "open HTTP connections; more are closed at once (fewer if the open-file limit is low)",
+    ),
+    (
+        "--header-timeout",
+        "header_timeout_s",
+        _seconds,
+        "seconds a client has to send a request's headers before it is disconnected",
+    ),
+    (
+        "--keepalive-timeout",
+        "keepalive_timeout_s",
+        _seconds,
+        "seconds an idle kept-alive connection stays open",
+    ),
+]
+
+
+def _serve_limits(p: argparse.ArgumentParser) -> None:
+    from dataclasses import fields
+
+    from api.settings import Settings
+
+    defaults = {f.name: f.default for f in fields(Settings)}
+    for flag, name, parse, text in _SERVE_LIMITS:
+        p.add_argument(
+            flag,
+            dest=name,
+            metavar=flag[2:].upper().replace("-", "_"),
+            type=parse,
+            default=defaults[name],
+            help=f"{text} (default: %(default)s)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,26 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the last good build over HTTP (SPARQL + pages)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        help="seconds a query may run before it is stopped (default: 30)",
-    )
-    p.add_argument(
-        "--max-rows",
-        type=int,
-        default=50_000,
-        help="rows (or triples) a result may hold before it is cut (default: 50000)",
-    )
-    p.add_argument("--workers", type=int, default=3, help="query worker processes (default: 3)")
-    p.add_argument(
-        "--cache-mb",
-        type=int,
-        default=64,
-        help="memory for answers to repeated queries, kept until the next build (default: 64; "
-        "0 keeps none)",
-    )
+    _serve_limits(p)
     store_arg(p)
 
     p = sub.add_parser("export", help="write the whole knowledge base as RDF, or as a register")
@@ -374,9 +430,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.http_server import serve
     from api.settings import Settings
     from kb.remote import RemoteStore
 
@@ -384,14 +439,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(
         store=target if isinstance(target, Path) else DEFAULT_STORE,
         remote=target if isinstance(target, RemoteStore) else None,
-        timeout_s=args.timeout,
-        max_rows=args.max_rows,
-        workers=args.workers,
-        cache_mb=args.cache_mb,
+        **{name: getattr(args, name) for _, name, _, _ in _SERVE_LIMITS},
     )
     app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, settings, args.host, args.port)
     return 0
 
 

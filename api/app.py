@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import description, entities, pages, sparql
 from api.cache import ResultCache
 from api.executor import QueryPool
-from api.headers import SecurityHeaders
+from api.headers import HeadAsGet, SecurityHeaders
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.responses import plain
 from api.settings import Settings
@@ -24,6 +23,22 @@ from api.state import ServedStore
 from kb import sipri
 
 STATIC = Path(__file__).parent / "static"
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>geokb — API</title>
+<link rel="stylesheet" href="/static/swagger/swagger-ui.css">
+<link rel="icon" href="/static/swagger/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/swagger/init.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(settings: Settings | Path) -> FastAPI:
@@ -69,6 +84,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     )
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)  # outermost: the app below sees a GET
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -94,13 +110,9 @@ def create_app(settings: Settings | Path) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="geokb — API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon.png",
-        )
+        # Swagger UI from vendored files, started by a static script (not FastAPI's inline
+        # one), so /docs has the same Content-Security-Policy as every other page.
+        return HTMLResponse(DOCS_PAGE)
 
     @app.get(
         "/transfers.csv",

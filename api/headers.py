@@ -1,4 +1,4 @@
-"""Security headers on every response, as plain ASGI middleware.
+"""Security headers on every response, and HEAD for every GET route, as plain ASGI middleware.
 
 (Starlette's ``@app.middleware("http")`` wraps every response in a task group and memory
 streams: measurable on a SPARQL endpoint that answers thousands of small requests.)
@@ -28,8 +28,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Swagger UI at /docs needs its own inline script: no CSP there.
-        extra = _ALWAYS if scope["path"].startswith("/docs") else _ALWAYS + _PAGES
+        extra = _ALWAYS + _PAGES  # /docs too: its Swagger UI starts from a static script
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -40,3 +39,28 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """Answers HEAD as the GET of the same URL would, without the body.
+
+    FastAPI routes declared with GET do not answer HEAD (405). The status and headers,
+    content-length included, are the GET's; the body is read from the app and dropped.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # only the last (empty) body message goes out
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)

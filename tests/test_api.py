@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import httpx
@@ -113,3 +114,43 @@ def test_failed_build_leaves_the_old_store_serving(
         (tmp_path / "data" / "transfers.yaml").unlink()
         assert main(["build"]) == 0
         assert http.get("/sparql", params=ask).json()["boolean"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/sparql", {"query": "ASK {}"}), ("/", {}), ("/id/state/IRN", {}), ("/docs", {})],
+)
+def test_head_answers_like_get_without_a_body(
+    http: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    get = http.get(path, params=params)
+    head = http.head(path, params=params)
+    assert get.status_code == 200
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    # the length the GET would have (a page may differ by a per-request nonce; the ASK does not)
+    assert int(head.headers["content-length"]) > 0
+    if path == "/sparql":
+        assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["x-frame-options"] == "DENY"
+
+
+def test_head_on_an_unknown_path_is_404(http: httpx.Client) -> None:
+    assert http.head("/no/such/page").status_code == 404
+
+
+def test_docs_has_the_pages_security_headers_and_no_inline_script(http: httpx.Client) -> None:
+    docs = http.get("/docs")
+    assert docs.status_code == 200
+    csp = docs.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp.split("script-src")[1][:30]
+    assert "frame-ancestors 'none'" in csp
+    assert docs.headers["x-frame-options"] == "DENY"
+    assert docs.headers["x-content-type-options"] == "nosniff"
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", docs.text, re.DOTALL)
+    assert scripts and all(body.strip() == "" and "src=" in attrs for attrs, body in scripts)
+    init = http.get("/static/swagger/init.js")
+    assert init.status_code == 200 and "SwaggerUIBundle(" in init.text
+    assert '"/openapi.json"' in init.text
+    assert http.get("/openapi.json").json()["paths"]["/sparql"]

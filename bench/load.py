@@ -5,9 +5,9 @@
 Builds the knowledge base from data/ into a temporary store, starts `geokb serve` and
 `oxigraph serve` (with the same quads) on free local ports, and for each runs N concurrent
 clients for a fixed time over a mix of queries. Prints requests/s, p50/p99 latency, errors
-and the server's resident memory (all its processes) at the start, end and peak, and geokb's
-throughput as a ratio of Oxigraph's measured in the same run. Traffic goes only to 127.0.0.1
-and stops by itself.
+and the server's resident memory (its whole process tree: geokb's query workers count) at the
+start, end and peak, and geokb's throughput as a ratio of Oxigraph's measured in the same run.
+Traffic goes only to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -44,19 +44,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from the parent pids in /proc/*/stat.
+
+    (/proc/PID/task/PID/children lists only the children of the main thread: the query
+    workers, started from another thread, were missing from it.)
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        # the command name (field 2) may hold spaces and ')': the parent pid follows the last ')'
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    return tree
+
+
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+    """Resident memory of a process and all its descendants (e.g. query workers), in MB."""
     total = 0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
+    for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                pids += [int(c) for c in f.read().split()]
         except OSError:
             continue
     return total / 1024
@@ -173,7 +195,7 @@ def main() -> None:
                 )
             )
 
-        serve = [BIN / "geokb", "serve", "--store", str(store), "--port"]
+        serve: list[str | Path] = [BIN / "geokb", "serve", "--store", str(store), "--port"]
         start([*serve, str(geokb_port)])
         start(
             [

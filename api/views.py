@@ -1,16 +1,22 @@
 """Parts of entity pages that read the store beyond one entity: a timeline of dated facts, a
 picture of who supplied whom, and a state's register of arms imports and exports.
 
-Everything is rendered on the server; every data value is escaped.
+Everything is rendered on the server; every data value is escaped. Each part reads at most
+``limit`` facts or transfers in small steps under the page's deadline (see api/pagework.py);
+a part that was cut says so and links to the SPARQL query that lists everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
+from itertools import islice
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
+from api.pagework import BATCH, Deadline, take
 from kb import schema, sipri
 
 _DATES = ("date", "startDate", "endDate", "orderDate", "deliveryStartDate", "deliveryEndDate")
@@ -22,6 +28,58 @@ _DATE_LABELS = {
     "deliveryStartDate": "deliveries from",
     "deliveryEndDate": "deliveries until",
 }
+_GK = str(schema.GK)
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+_FACT = ox.NamedNode(_GK + "Fact")
+_ARMS_TRANSFER = ox.NamedNode(_GK + "ArmsTransfer")
+_SUPPLIER = ox.NamedNode(_GK + "supplier")
+_RECIPIENT = ox.NamedNode(_GK + "recipient")
+_WEAPON = ox.NamedNode(_GK + "weaponSystem")
+_PER_FACT = 500  # triples read about one fact, at most (a record has about 15)
+
+Object = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+
+
+def sparql_href(query: str) -> str:
+    """The link to /sparql with ``query`` filled in (URL-encoded; escape it for HTML)."""
+    return "/sparql?" + urlencode({"query": query})
+
+
+def capped_html(shown: str, query: str) -> str:
+    """The notice of a cut section: what it shows, and a link to all of it via SPARQL."""
+    return (
+        f'<p class="capped">Showing {escape(shown)} — '
+        f'<a href="{escape(sparql_href(query))}">all of them via SPARQL</a>.</p>'
+    )
+
+
+def _about(store: ox.Store, node: ox.NamedNode) -> dict[str, list[Object]]:
+    """The objects of ``node``'s triples by predicate IRI (at most _PER_FACT triples read)."""
+    about: dict[str, list[Object]] = {}
+    for q in islice(store.quads_for_pattern(node, None, None, None), _PER_FACT):
+        objects = about.setdefault(q.predicate.value, [])
+        if q.object not in objects:
+            objects.append(q.object)
+    return about
+
+
+def _label(store: ox.Store, node: Object, cache: dict[str, str], english: bool) -> str:
+    """A node's rdfs:label ('' if none): English only if ``english``, else English first."""
+    if not isinstance(node, ox.NamedNode):
+        return ""
+    key = f"{english}{node.value}"
+    if key not in cache:
+        found = ""
+        for q in store.quads_for_pattern(node, _LABEL, None, None):
+            if isinstance(q.object, ox.Literal):
+                if q.object.language == "en":
+                    found = q.object.value
+                    break
+                if not english and not found:
+                    found = q.object.value
+        cache[key] = found
+    return cache[key]
 
 
 @dataclass(frozen=True)
@@ -34,48 +92,61 @@ class Moment:
     what: str
 
 
-def _select(store: ox.Store, query: str) -> list[dict[str, str]]:
-    result = store.query(query, use_default_graph_as_union=True)
-    assert isinstance(result, ox.QuerySolutions)
-    names = [v.value for v in result.variables]
-    return [{n: t.value for n in names if (t := sol[n]) is not None} for sol in result]
-
-
-def timeline(store: ox.Store, iri: str) -> list[Moment]:
-    """The dated facts about ``iri`` (or ``iri`` itself, if it is a fact), oldest first."""
+def timeline_query(iri: str) -> str:
+    """The SPARQL query of ``iri``'s whole timeline (what a cut timeline links to)."""
     values = " ".join(f"gk:{d}" for d in _DATES)
-    rows = _select(
-        store,
-        f"""
-        PREFIX gk: <{schema.GK}>
-        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        SELECT ?fact ?p ?date (SAMPLE(?named) AS ?label) (SAMPLE(?s) AS ?supplier)
-               (SAMPLE(?r) AS ?recipient) (GROUP_CONCAT(DISTINCT ?w; separator=", ") AS ?weapons)
-        WHERE {{
-          {{ ?fact ?link <{iri}> }} UNION {{ BIND(<{iri}> AS ?fact) }}
-          ?fact a gk:Fact ; ?p ?date .
-          VALUES ?p {{ {values} }}
-          OPTIONAL {{ ?fact rdfs:label ?named }}
-          OPTIONAL {{ ?fact gk:supplier/rdfs:label ?s FILTER(LANG(?s) = "en") }}
-          OPTIONAL {{ ?fact gk:recipient/rdfs:label ?r FILTER(LANG(?r) = "en") }}
-          OPTIONAL {{ ?fact gk:weaponSystem/rdfs:label ?w }}
-        }} GROUP BY ?fact ?p ?date""",
-    )
-    moments = {
-        Moment(r["date"], r["fact"], _fact_label(r), _DATE_LABELS[r["p"].rsplit("#", 1)[-1]])
-        for r in rows
-    }
+    return f"""PREFIX gk: <{schema.GK}>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?date ?p ?fact (SAMPLE(?named) AS ?label) WHERE {{
+  {{ ?fact ?link <{iri}> }} UNION {{ BIND(<{iri}> AS ?fact) }}
+  ?fact a gk:Fact ; ?p ?date .
+  VALUES ?p {{ {values} }}
+  OPTIONAL {{ ?fact rdfs:label ?named }}
+}} GROUP BY ?fact ?p ?date ORDER BY ?date"""
+
+
+def timeline(store: ox.Store, facts: Iterable[ox.NamedNode], deadline: Deadline) -> list[Moment]:
+    """The dated facts among ``facts`` (an entity itself and what refers to it), oldest first.
+
+    Reads each one's own triples; the caller bounds how many ``facts`` there are.
+    """
+    labels: dict[str, str] = {}
+    moments: set[Moment] = set()
+    for n, fact in enumerate(facts):
+        if n % BATCH == 0:
+            deadline.check()
+        about = _about(store, fact)
+        if _FACT not in about.get(_TYPE.value, []):
+            continue
+        label = _fact_label(store, fact, about, labels)
+        for d in _DATES:
+            for date in about.get(_GK + d, []):
+                if isinstance(date, ox.Literal):
+                    moments.add(Moment(date.value, fact.value, label, _DATE_LABELS[d]))
     return sorted(moments, key=lambda m: (m.date, m.label))
 
 
-def _fact_label(row: dict[str, str]) -> str:
+def _fact_label(
+    store: ox.Store, fact: ox.NamedNode, about: dict[str, list[Object]], cache: dict[str, str]
+) -> str:
     """A fact's label, or for an unlabelled transfer 'supplier → recipient: weapons'."""
-    if row.get("label"):
-        return row["label"]
-    if row.get("supplier") and row.get("recipient"):
-        weapons = f": {row['weapons']}" if row.get("weapons") else ""
-        return f"{row['supplier']} → {row['recipient']}{weapons}"
-    return row["fact"].rsplit("/", 1)[-1]
+    named = _label(store, fact, cache, english=False)
+    if named:
+        return named
+    supplier = next(
+        (x for o in about.get(_SUPPLIER.value, []) if (x := _label(store, o, cache, True))), ""
+    )
+    recipient = next(
+        (x for o in about.get(_RECIPIENT.value, []) if (x := _label(store, o, cache, True))), ""
+    )
+    if supplier and recipient:
+        weapons = ", ".join(
+            dict.fromkeys(
+                x for o in about.get(_WEAPON.value, []) if (x := _label(store, o, cache, False))
+            )
+        )
+        return f"{supplier} → {recipient}" + (f": {weapons}" if weapons else "")
+    return fact.value.rsplit("/", 1)[-1]
 
 
 def timeline_html(moments: list[Moment]) -> str:
@@ -101,21 +172,57 @@ def local_href(iri: str) -> str:
     return iri
 
 
-def network_svg(store: ox.Store, iri: str, name: str) -> str:
-    """Who supplied ``iri`` (left) and whom it supplied (right), as SVG; '' if nobody."""
-    rows = _select(
-        store,
-        f"""
-        PREFIX gk: <{schema.GK}>
-        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        SELECT ?other ?label ?direction (COUNT(DISTINCT ?t) AS ?n) WHERE {{
-          {{ ?t a gk:ArmsTransfer ; gk:supplier ?other ; gk:recipient <{iri}> .
-             BIND("in" AS ?direction) }}
-          UNION
-          {{ ?t a gk:ArmsTransfer ; gk:recipient ?other ; gk:supplier <{iri}> .
-             BIND("out" AS ?direction) }}
-          OPTIONAL {{ ?other rdfs:label ?label FILTER(LANG(?label) = "en") }}
-        }} GROUP BY ?other ?label ?direction ORDER BY ?label""",
+def network_query(iri: str) -> str:
+    """The SPARQL query counting all of ``iri``'s suppliers and recipients."""
+    return f"""PREFIX gk: <{schema.GK}>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?other ?label ?direction (COUNT(DISTINCT ?t) AS ?n) WHERE {{
+  {{ ?t a gk:ArmsTransfer ; gk:supplier ?other ; gk:recipient <{iri}> .
+     BIND("in" AS ?direction) }}
+  UNION
+  {{ ?t a gk:ArmsTransfer ; gk:recipient ?other ; gk:supplier <{iri}> .
+     BIND("out" AS ?direction) }}
+  OPTIONAL {{ ?other rdfs:label ?label FILTER(LANG(?label) = "en") }}
+}} GROUP BY ?other ?label ?direction ORDER BY ?label"""
+
+
+def network_svg(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int) -> str:
+    """Who supplied ``iri`` (left) and whom it supplied (right), as SVG; '' if nobody.
+
+    Counts at most ``limit`` transfers each way; if there were more, a notice follows the
+    picture.
+    """
+    node = ox.NamedNode(iri)
+    counts: dict[tuple[str, str], int] = {}
+    cut = False
+    labels: dict[str, str] = {}
+    for direction, own, other in (("in", _RECIPIENT, _SUPPLIER), ("out", _SUPPLIER, _RECIPIENT)):
+        subjects = (q.subject for q in store.quads_for_pattern(None, own, node, None))
+        transfers, more = take(subjects, limit, deadline)
+        cut = cut or more
+        for n, t in enumerate(transfers):
+            if n % BATCH == 0:
+                deadline.check()
+            if not isinstance(t, ox.NamedNode) or not any(
+                store.quads_for_pattern(t, _TYPE, _ARMS_TRANSFER, None)
+            ):
+                continue
+            partners = {q.object for q in store.quads_for_pattern(t, other, None, None)}
+            for partner in partners:
+                if isinstance(partner, ox.NamedNode):
+                    key = (direction, partner.value)
+                    counts[key] = counts.get(key, 0) + 1
+    rows = sorted(
+        (
+            {
+                "direction": direction,
+                "other": other_iri,
+                "label": _label(store, ox.NamedNode(other_iri), labels, english=True),
+                "n": str(count),
+            }
+            for (direction, other_iri), count in counts.items()
+        ),
+        key=lambda r: (r["label"], r["other"]),
     )
     suppliers = [r for r in rows if r["direction"] == "in"]
     recipients = [r for r in rows if r["direction"] == "out"]
@@ -153,17 +260,28 @@ def network_svg(store: ox.Store, iri: str, name: str) -> str:
         f'<text x="{cx}" y="{cy + 5}" text-anchor="middle" class="center">'
         f"{escape(name)}</text></svg>"
     )
+    if cut:
+        parts.append(
+            capped_html(f"counts from the first {limit:,} transfers each way", network_query(iri))
+        )
     return "\n".join(parts)
 
 
-def register_html(store: ox.Store, code: str) -> str:
-    """A state's arms imports and exports in the SIPRI register's columns, with CSV links."""
+def register_html(store: ox.Store, code: str, deadline: Deadline, limit: int) -> str:
+    """A state's arms exports and imports in the SIPRI register's columns, with CSV links.
+
+    Each table holds at most ``limit`` rows, read in steps; a cut table says so.
+    """
     out = []
     for title, only in (
         ("Exports", sipri.RegisterFilter(supplier=code)),
         ("Imports", sipri.RegisterFilter(recipient=code)),
     ):
-        rows = sipri.rows(store, only)
+        selection = sipri.select(store, only, limit, deadline.check)
+        rows: list[dict[str, str]] = []
+        for batch in sipri.batches(selection.transfers):
+            deadline.check()
+            rows += sipri.rows_of(store, batch)
         param = "supplier" if only.supplier else "recipient"
         out.append(
             f'<h3>{title} <a class="tag" href="/transfers.csv?{param}={escape(code)}">CSV</a></h3>'
@@ -171,6 +289,8 @@ def register_html(store: ox.Store, code: str) -> str:
         if not rows:
             out.append("<p>None recorded.</p>")
             continue
+        if selection.more:
+            out.append(capped_html(f"the first {limit:,} rows", sipri.query_text(only)))
         columns = [c for c in sipri.COLUMNS if c not in ("Sources", "geokb id", "Comments")]
         head = "".join(f"<th>{escape(c)}</th>" for c in columns)
         body = "".join(

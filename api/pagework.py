@@ -1,0 +1,143 @@
+"""Bounds on the work pages do inside the server process: entity pages, VoID, /transfers.csv.
+
+Queries run in worker processes that can be killed; pages read the embedded store in the
+server process, where a pyoxigraph call cannot be interrupted. So pages are bounded the other
+way: each reads at most a fixed number of rows per section (``take``), in small steps, and
+checks a ``Deadline`` of ``Settings.timeout_s`` between steps; and at most one page per core
+renders at once, a request waiting longer than ``Settings.queue_timeout_s`` being turned away.
+Both refusals answer 503 with Retry-After, like ``/sparql``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from fastapi import FastAPI, Response
+
+from api.responses import plain
+from api.settings import Settings
+
+T = TypeVar("T")
+RETRY_AFTER = "5"
+BATCH = 100  # rows read between two looks at the clock
+
+
+class PageTimeout(Exception):
+    """A page ran past its deadline."""
+
+
+class PagesBusy(Exception):
+    """A page waited too long for its turn to render."""
+
+
+class Deadline:
+    """The time by which a page must be done; ``check`` between steps."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (never negative)."""
+        return max(0.0, self.end - time.monotonic())
+
+    def check(self) -> None:
+        """Raise PageTimeout if the deadline has passed."""
+        if time.monotonic() > self.end:
+            raise PageTimeout(
+                f"this page took longer than the server's limit of {self.seconds:g} s; "
+                "its full data can be queried through /sparql"
+            )
+
+
+def take(items: Iterable[T], limit: int, deadline: Deadline) -> tuple[list[T], bool]:
+    """The first ``limit`` distinct items (in order) and whether there were more.
+
+    Reads lazily, one more than ``limit`` at most, looking at the clock every BATCH items.
+    """
+    seen: set[T] = set()
+    out: list[T] = []
+    read = 0
+    for item in items:
+        read += 1
+        if read % BATCH == 0:
+            deadline.check()
+        if item in seen:  # the same triple in several graphs
+            continue
+        if len(out) == limit:
+            return out, True
+        seen.add(item)
+        out.append(item)
+    return out, False
+
+
+class PageWork:
+    """At most ``slots`` page renders at once, each in its own thread under a deadline."""
+
+    def __init__(self, settings: Settings, slots: int | None = None) -> None:
+        self.timeout_s = settings.timeout_s
+        self.queue_timeout_s = settings.queue_timeout_s
+        self.slots = slots or os.cpu_count() or 2
+        self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="geokb-page")
+        self._semaphore: asyncio.Semaphore | None = None  # made on the server's event loop
+
+    def deadline(self) -> Deadline:
+        """A new deadline of ``Settings.timeout_s`` from now."""
+        return Deadline(self.timeout_s)
+
+    @asynccontextmanager
+    async def slot(self, deadline: Deadline | None = None) -> AsyncIterator[None]:
+        """Hold one of the render slots; PagesBusy if none frees up in time.
+
+        A request waits at most ``queue_timeout_s`` (and no longer than its deadline).
+        """
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        wait = self.queue_timeout_s
+        if deadline is not None:
+            wait = min(wait, deadline.remaining())
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), wait)
+        except TimeoutError:
+            raise PagesBusy(
+                f"the server is busy rendering other pages (waited {wait:g} s); try again"
+            ) from None
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in a render thread; the caller must hold a slot."""
+        # Awaited to the end, not abandoned at the deadline: the slot stays taken while the
+        # thread works, and ``fn`` itself stops at its next deadline check.
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def run(self, fn: Callable[[Deadline], T]) -> T:
+        """Wait for a slot, then run ``fn(deadline)`` in a render thread.
+
+        The deadline starts once the slot is held (as a query's does once a worker has it).
+        """
+        async with self.slot():
+            deadline = self.deadline()
+            return await self.call(lambda: fn(deadline))
+
+
+def for_app(app: FastAPI) -> PageWork:
+    """The app's PageWork, made on first use from its settings."""
+    work: PageWork | None = getattr(app.state, "page_work", None)
+    if work is None:
+        work = PageWork(app.state.settings)
+        app.state.page_work = work
+    return work
+
+
+def refusal(exc: PageTimeout | PagesBusy) -> Response:
+    """The 503 answer to a page that ran out of time or waited too long."""
+    return plain(503, str(exc), {"Retry-After": RETRY_AFTER})

@@ -48,7 +48,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     # With a remote store, /sparql forwards queries there; pages that read the embedded store
     # answer 501. Otherwise this fails early, with a message, if nothing was built.
     served = None if settings.remote else ServedStore(settings.store)
-    pool = QueryPool(0 if settings.remote else settings.workers, settings.timeout_s)
+    pool = QueryPool(settings, size=0 if settings.remote else settings.workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,35 +1,81 @@
-"""A pool of query worker processes with a hard per-query timeout.
+"""A pool of query worker processes: hard time limits, fair queueing, rationed long queries.
 
-Each query goes to an idle worker. If it has not finished by the deadline the worker is
-killed (SIGKILL: the query stops, its CPU is freed) and replaced, and the client gets a
-timeout error. Other queries keep running on the other workers meanwhile.
+Each query goes to an idle worker process. The rules, in the order a request meets them:
+
+* A client whose queries killed ``CRASH_LIMIT`` workers within ``CRASH_WINDOW_S`` is refused
+  for ``THROTTLE_S`` (ClientThrottled), and a query text that killed a worker is refused for
+  ``POISON_S`` (QueryPoisoned): one hostile query cannot make the pool respawn in a loop.
+* Waiting for a worker is limited to ``queue_timeout_s`` (ServerBusy); clients waiting are
+  served in turn, one query each, so a client sending many queries does not starve the others.
+* Once a worker has the job it may run ``timeout_s``; then the worker is killed (SIGKILL: the
+  query stops and its CPU is freed) and replaced (QueryTimeout).
+* A query still running after ``heavy_after_s`` is heavy and marks its client heavy for
+  ``HEAVY_MARK_S``. At most ``max(1, workers - 1)`` heavy queries run at once, one per client,
+  so a worker is always left for short queries; a heavy client's next queries wait for a heavy
+  slot. A query that turns heavy when no slot is free is stopped (HeavyQueryLimited).
+
+Workers are started from one thread that lives as long as the pool: a worker asks the kernel
+to kill it when the thread that started it exits (PR_SET_PDEATHSIG, so that a killed server
+leaves no worker running), and a short-lived pool thread would take its workers with it.
+A worker that cannot be started (e.g. no file descriptors left) is retried with back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import logging
 import multiprocessing
+import os
+import signal
+from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
-
-import anyio.to_thread
+from typing import Any, NoReturn
 
 from api import worker
+from api.settings import Settings
 from api.worker import Job
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
 
 _CTX = multiprocessing.get_context("spawn")  # no fork of a threaded server
+_LOG = logging.getLogger("geokb.pool")
+
+HEAVY_MARK_S = 60.0  # a client whose query turned heavy is rationed this long
+POISON_S = 600.0  # a query text that killed its worker is refused this long
+CRASH_WINDOW_S = 60.0  # a client whose queries killed CRASH_LIMIT workers in this window...
+CRASH_LIMIT = 3
+THROTTLE_S = 300.0  # ...is refused this long
+SPAWN_RETRY_S = (0.05, 2.0)  # first and longest wait between attempts to start a worker
+REMEMBERED = 10_000  # poisoned texts and clients remembered at most, so memory stays bounded
 
 
 class ServerBusy(GeokbError):
-    """Every worker stayed busy until the request's deadline."""
+    """No worker could be had in time, or none can be started (HTTP 503 with Retry-After)."""
+
+
+class HeavyQueryLimited(ServerBusy):
+    """A query turned heavy while every heavy slot was taken, and was stopped (HTTP 503)."""
 
 
 class WorkerFailed(GeokbError):
-    """A worker died or answered with an internal error."""
+    """A worker died or answered with an internal error (HTTP 500)."""
+
+
+class QueryPoisoned(QueryError):
+    """This query text killed a worker a short while ago: refused without running (HTTP 400)."""
+
+
+class ClientThrottled(GeokbError):
+    """This client's queries killed several workers lately: refused for a while (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -42,96 +88,237 @@ class Execution:
 
 
 class _Worker:
-    def __init__(self) -> None:
+    """One worker process and the server's end of its pipe."""
+
+    def __init__(self, memory_mb: int) -> None:
         parent, child = _CTX.Pipe()
-        self.process: BaseProcess = _CTX.Process(target=worker.main, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
+        try:
+            self.process: BaseProcess = _CTX.Process(
+                target=worker.main, args=(child, os.getpid(), memory_mb), daemon=True
+            )
+            self.process.start()
+        except BaseException:
+            parent.close()  # a failed start (EMFILE, EAGAIN) must not leak descriptors
+            raise
+        finally:
+            child.close()
         self.conn: Connection = parent
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.join(timeout=5)
+        """Kill the process (if it still runs) and close the pipe; reaping is ``reap``."""
+        if self.process.exitcode is None:
+            self.process.kill()
         self.conn.close()
+
+    def reap(self) -> int | None:
+        """Wait for the process to end (blocking) and return its exit code."""
+        self.process.join(timeout=5)
+        return self.process.exitcode
+
+
+@dataclass
+class _Run:
+    """A job on a worker: who sent it, and what the pool decided about it."""
+
+    client: str
+    digest: bytes
+    heavy: bool  # holds a heavy slot
+    stopped: bool = False  # killed by the pool because no heavy slot was free
+    answered: bool = False  # a first message came back
+    done: bool = False
+    timer: asyncio.TimerHandle | None = None
+
+
+class _Gone(Exception):
+    """The worker had exited cleanly (it recycles itself) before it read the job."""
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future[tuple[_Worker, bool]] = field(repr=False)
 
 
 class QueryPool:
-    """Worker processes answering queries, each under a hard timeout."""
+    """Worker processes answering queries, each under a hard timeout, shared fairly."""
 
-    def __init__(self, size: int, timeout_s: float) -> None:
-        self.size = size
-        self.timeout_s = timeout_s
+    def __init__(self, settings: Settings, *, size: int | None = None) -> None:
+        """A pool under ``settings``; ``size`` overrides its number of workers (0: none)."""
+        self.size = settings.workers if size is None else size
+        self.timeout_s = settings.timeout_s
+        self.queue_timeout_s = settings.queue_timeout_s
+        self.heavy_after_s = settings.heavy_after_s
+        self.memory_mb = settings.worker_memory_mb
+        self.heavy_slots = max(1, self.size - 1)
+        self._all: set[_Worker] = set()
         # Last in, first out: one client's queries in a row go to the same worker, whose
         # store caches are warm from the query before.
-        self._idle: asyncio.Queue[_Worker] = asyncio.LifoQueue()
-        self._all: set[_Worker] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._missing = 0  # workers killed when no event loop was running to replace them
+        self._idle: list[_Worker] = []
+        self._waiters: dict[str, deque[_Waiter]] = {}  # in turn order: first served first
+        self._heavy_running: set[str] = set()  # clients with a heavy query on a worker
+        self._heavy_until: dict[str, float] = {}
+        self._poisoned: dict[bytes, float] = {}
+        self._crashes: dict[str, deque[float]] = {}
+        self._throttled: dict[str, float] = {}
+        self._spawn_error: str | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._spawner: ThreadPoolExecutor | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the workers."""
+        """Start the workers (from the pool's own long-lived spawner thread)."""
+        if self.size == 0:
+            return
+        # A ThreadPoolExecutor's thread never exits while idle (unlike anyio's): the workers'
+        # parent-death signal is tied to the thread that started them.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="geokb-spawner")
+        loop = asyncio.get_running_loop()
         for _ in range(self.size):
-            await self._spawn()
+            w = await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
+            self._all.add(w)
+            self._make_idle(w)
 
     async def stop(self) -> None:
-        """Kill every worker."""
-        for task in self._tasks:
-            task.cancel()
+        """Kill every worker and end the spawner thread."""
+        self._stopping = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+        for queue in self._waiters.values():
+            for waiter in queue:
+                waiter.future.cancel()
+        self._waiters.clear()
+        for w in list(self._idle):
+            self._unwatch(w)
+        self._idle.clear()
         for w in list(self._all):
             w.kill()
+            w.reap()
         self._all.clear()
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=True)
 
-    async def execute(self, job: Job) -> Execution:
-        """Run ``job``; raise QueryTimeout, QueryRefused, QueryError, ServerBusy or WorkerFailed."""
+    # -- a query --------------------------------------------------------------------------
+
+    async def execute(self, job: Job, client: str) -> Execution:
+        """Run ``job`` for ``client`` (the peer address).
+
+        Raises QueryTimeout, QueryRefused, QueryError, QueryPoisoned, ClientThrottled,
+        ServerBusy (HeavyQueryLimited) or WorkerFailed.
+        """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-        while self._missing:
-            self._missing -= 1
-            await self._spawn()
+        now = loop.time()
+        self._refuse_if_barred(client, _digest(job.query), now)
+        self._want_workers()
+        queue_deadline = now + self.queue_timeout_s
+        # A worker that recycled itself just as it got the job never read it: another one
+        # answers. At most one try per worker that could have been found that way.
+        for _ in range(self.size + 1):
+            w, heavy = await self._acquire(client, queue_deadline)
+            run = _Run(client, _digest(job.query), heavy)
+            try:
+                return await self._run(w, job, run)
+            except _Gone:
+                continue
+        raise WorkerFailed("query workers kept exiting before they read the query")
+
+    def _refuse_if_barred(self, client: str, digest: bytes, now: float) -> None:
+        until = self._throttled.get(client)
+        if until is not None and until > now:
+            wait = int(until - now) + 1
+            raise ClientThrottled(
+                f"queries from {client} stopped {CRASH_LIMIT} query workers within "
+                f"{CRASH_WINDOW_S:g} s; this client is refused for {wait} s more",
+                wait,
+            )
+        until = self._poisoned.get(digest)
+        if until is not None and until > now:
+            raise QueryPoisoned(
+                "this exact query stopped a query worker a short while ago and is refused "
+                f"for {int(until - now) + 1} s more; it may nest too deeply or chain too many "
+                "operators: simplify it"
+            )
+
+    async def _acquire(self, client: str, deadline: float) -> tuple[_Worker, bool]:
+        """Wait for a worker (and a heavy slot, if the client is heavy) until ``deadline``."""
+        if not self._all and self._spawn_error is not None:
+            raise self._no_workers()
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop.create_future())
+        self._waiters.setdefault(client, deque()).append(waiter)
+        self._dispatch()
+        fut = waiter.future
         try:
-            w = await asyncio.wait_for(self._idle.get(), timeout=self.timeout_s)
-        except TimeoutError:
+            if not fut.done():
+                await asyncio.wait({fut}, timeout=max(0.0, deadline - loop.time()))
+        except BaseException:  # the request was cancelled (its client went away)
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._release(*fut.result(), client)
+            fut.cancel()
+            raise
+        if not fut.done():
+            fut.cancel()  # _dispatch skips cancelled waiters
+            if self._is_heavy(client, loop.time()):
+                raise ServerBusy(
+                    f"this client's queries ran long lately, and long queries are limited to "
+                    f"{self.heavy_slots} at a time; none could start within "
+                    f"{self.queue_timeout_s:g} s; try again later"
+                )
             raise ServerBusy(
-                f"all {self.size} query workers stayed busy for {self.timeout_s:g} s; "
-                "try again later"
-            ) from None
+                f"all {self.size} query workers stayed busy for {self.queue_timeout_s:g} s "
+                "(the server is busy); try again later"
+            )
+        return fut.result()  # raises ServerBusy when no worker could be started
+
+    def _release(self, w: _Worker, heavy: bool, client: str) -> None:
+        """Give back a worker taken for a request that then went away."""
+        if heavy:
+            self._heavy_running.discard(client)
+        self._make_idle(w)
+        self._dispatch()
+
+    async def _run(self, w: _Worker, job: Job, run: _Run) -> Execution:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s  # the run time counts from here
+        run.timer = loop.call_later(self.heavy_after_s, self._turned_heavy, w, run)
         try:
-            w.conn.send(job)
-            msg = await self._receive(w, deadline)
+            try:
+                w.conn.send(job)
+            except OSError:  # the worker is gone: its end of the pipe is closed
+                await self._why_gone(w, run)
+            msg = await self._receive(w, run, deadline)
         except BaseException:
-            self._replace(w)
+            self._finish(w, run, ok=False)
             raise
         kind = msg[0]
         if kind == "whole":
-            self._idle.put_nowait(w)
+            self._finish(w, run, ok=True)
             return Execution(truncated=bool(msg[1]), body=msg[2])
         if kind != "head":
-            self._idle.put_nowait(w)
+            self._finish(w, run, ok=True)
             if kind == "refused":
                 raise QueryRefused(msg[1])
             if kind == "query":
                 raise QueryError(msg[1])
             raise WorkerFailed(msg[1])
-        return Execution(truncated=bool(msg[1]), chunks=self._stream(w, deadline))
+        return Execution(truncated=bool(msg[1]), chunks=self._stream(w, run, deadline))
 
-    async def _stream(self, w: _Worker, deadline: float) -> AsyncIterator[bytes]:
+    async def _stream(self, w: _Worker, run: _Run, deadline: float) -> AsyncIterator[bytes]:
         finished = False
         try:
             while True:
-                msg = await self._receive(w, deadline)
+                msg = await self._receive(w, run, deadline)
                 if msg[0] == "end":
                     finished = True
                     return
                 yield msg[1]
         finally:
-            if finished:
-                self._idle.put_nowait(w)
-            else:  # timed out, died, or the client went away mid-stream
-                self._replace(w)
+            # not finished: timed out, died, stopped, or the client went away mid-stream
+            self._finish(w, run, ok=finished)
 
-    async def _receive(self, w: _Worker, deadline: float) -> tuple[Any, ...]:
+    async def _receive(self, w: _Worker, run: _Run, deadline: float) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
-        if not w.conn.poll():
+        if not run.stopped and not w.conn.poll():
             # Wait for the pipe on the event loop itself: no thread hop per message.
             ready: asyncio.Future[None] = loop.create_future()
             fd = w.conn.fileno()
@@ -150,25 +337,241 @@ class QueryPool:
                 ) from None
             finally:
                 loop.remove_reader(fd)
+        if run.stopped:  # killed by _turned_heavy; what it sent before does not count
+            raise self._heavy_limited()
         try:
             # The worker writes a message in one go, so reading it does not wait long.
             msg: tuple[Any, ...] = w.conn.recv()
         except (EOFError, OSError):
-            raise WorkerFailed("the query worker died; it has been restarted") from None
+            await self._why_gone(w, run)
+        run.answered = True
         return msg
 
-    def _replace(self, w: _Worker) -> None:
-        w.kill()  # stops the query and frees its CPU now
-        self._all.discard(w)
-        try:
-            task = asyncio.get_running_loop().create_task(self._spawn())
-        except RuntimeError:  # a stream finalised by the garbage collector
-            self._missing += 1
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _why_gone(self, w: _Worker, run: _Run) -> NoReturn:
+        """The worker's pipe closed: raise what that means for this job."""
+        if run.stopped:
+            raise self._heavy_limited()
+        code = await asyncio.get_running_loop().run_in_executor(None, w.reap)
+        if code == 0 and not run.answered:
+            raise _Gone  # it exited by itself, between jobs: not this query's doing
+        how = _how_it_ended(code)
+        self._crashed(run)
+        raise WorkerFailed(
+            f"the query stopped its worker process ({how}); a new worker was started. "
+            f"The same query is refused for the next {POISON_S / 60:g} minutes"
+        )
 
-    async def _spawn(self) -> None:
-        w = await anyio.to_thread.run_sync(_Worker)
-        self._all.add(w)
-        self._idle.put_nowait(w)
+    def _heavy_limited(self) -> HeavyQueryLimited:
+        return HeavyQueryLimited(
+            f"the query ran longer than {self.heavy_after_s:g} s and was stopped: long queries "
+            f"are limited to {self._heavy_limit()} at a time, one per client; try again later"
+        )
+
+    def _finish(self, w: _Worker, run: _Run, ok: bool) -> None:
+        """The job is over: free its heavy slot; keep the worker if it is sound, else kill it."""
+        if run.done:
+            return
+        run.done = True
+        if run.timer is not None:
+            run.timer.cancel()
+        if run.heavy:
+            self._heavy_running.discard(run.client)
+        if ok and not run.stopped:
+            self._make_idle(w)
+        else:
+            self._discard(w)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a stream finalised by the garbage collector: no loop here
+            return
+        self._dispatch()
+
+    # -- heavy queries ---------------------------------------------------------------------
+
+    def _heavy_limit(self) -> int:
+        # Fewer while a worker is being replaced, so that one is still left for short queries.
+        return min(self.heavy_slots, max(1, len(self._all) - 1))
+
+    def _heavy_slot_free(self, client: str) -> bool:
+        return client not in self._heavy_running and (
+            len(self._heavy_running) < self._heavy_limit()
+        )
+
+    def _is_heavy(self, client: str, now: float) -> bool:
+        until = self._heavy_until.get(client)
+        if until is not None and until <= now:
+            del self._heavy_until[client]
+            return False
+        return until is not None
+
+    def _turned_heavy(self, w: _Worker, run: _Run) -> None:
+        """Called ``heavy_after_s`` into a job: it is heavy; stop it if no slot is free."""
+        if run.done:
+            return
+        _remember(self._heavy_until, run.client, asyncio.get_running_loop().time() + HEAVY_MARK_S)
+        if run.heavy:
+            return
+        if self._heavy_slot_free(run.client):
+            run.heavy = True
+            self._heavy_running.add(run.client)
+            return
+        run.stopped = True
+        w.process.kill()  # the pipe closes, which wakes _receive; _finish replaces the worker
+
+    # -- queueing -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to waiting requests, one client after another in turn."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._idle and self._waiters:
+            for client in list(self._waiters):
+                queue = self._waiters[client]
+                while queue and queue[0].future.done():  # timed out or cancelled meanwhile
+                    queue.popleft()
+                if not queue:
+                    del self._waiters[client]
+                    continue
+                heavy = self._is_heavy(client, now)
+                if heavy and not self._heavy_slot_free(client):
+                    continue
+                waiter = queue.popleft()
+                del self._waiters[client]
+                if queue:  # the client's next query goes to the back of the turn
+                    self._waiters[client] = queue
+                if heavy:
+                    self._heavy_running.add(client)
+                waiter.future.set_result((self._take_idle(), heavy))
+                break
+            else:
+                return  # nobody waiting can start now
+
+    def _make_idle(self, w: _Worker) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (garbage collection): do not keep an unwatched worker
+            self._discard(w)
+            return
+        # An idle worker says nothing: if its pipe becomes readable, it has exited (it
+        # recycles itself after a big answer, or was killed) and is replaced at once.
+        loop.add_reader(w.conn.fileno(), self._idle_readable, w)
+        self._idle.append(w)
+
+    def _take_idle(self) -> _Worker:
+        w = self._idle.pop()
+        self._unwatch(w)
+        return w
+
+    def _unwatch(self, w: _Worker) -> None:
+        # no loop (garbage collection), or the pipe is closed already: nothing to unwatch
+        with contextlib.suppress(RuntimeError, OSError, ValueError):
+            asyncio.get_running_loop().remove_reader(w.conn.fileno())
+
+    def _idle_readable(self, w: _Worker) -> None:
+        if w in self._idle:
+            self._idle.remove(w)
+            self._unwatch(w)
+            self._discard(w)
+
+    # -- workers --------------------------------------------------------------------------
+
+    def _discard(self, w: _Worker) -> None:
+        """Kill a worker (if it still runs), forget it, and have it replaced."""
+        self._all.discard(w)
+        w.kill()  # stops the query and frees its CPU now
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            w.reap()
+            return
+        loop.run_in_executor(None, w.reap)  # no zombie left; SIGKILL makes this quick
+        self._want_workers()
+
+    def _want_workers(self) -> None:
+        """Make sure a task is starting workers while there are fewer than ``size``."""
+        if self._stopping or len(self._all) >= self.size:
+            return
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._keep_full())
+
+    async def _keep_full(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._spawner is not None
+        delay = SPAWN_RETRY_S[0]
+        while not self._stopping and len(self._all) < self.size:
+            try:
+                w = await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
+            except Exception as exc:  # e.g. EMFILE or EAGAIN: tried again after a while
+                reason = f"{type(exc).__name__}: {exc}"
+                if self._spawn_error != reason:
+                    _LOG.warning("cannot start a query worker (%s); retrying", reason)
+                self._spawn_error = reason
+                if not self._all:  # nobody can be served: say why now rather than time out
+                    self._fail_waiters(self._no_workers())
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, SPAWN_RETRY_S[1])
+                continue
+            if self._spawn_error is not None:
+                _LOG.warning("query workers start again")
+            self._spawn_error = None
+            delay = SPAWN_RETRY_S[0]
+            if self._stopping:
+                w.kill()
+                w.reap()
+                return
+            self._all.add(w)
+            self._make_idle(w)
+            self._dispatch()
+
+    def _no_workers(self) -> ServerBusy:
+        return ServerBusy(
+            f"no query worker is running: starting one failed ({self._spawn_error}); "
+            "the server keeps trying, try again in a few seconds"
+        )
+
+    def _fail_waiters(self, exc: ServerBusy) -> None:
+        for queue in self._waiters.values():
+            for waiter in queue:
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+        self._waiters.clear()
+
+    # -- queries that kill workers -------------------------------------------------------
+
+    def _crashed(self, run: _Run) -> None:
+        """A job killed its worker: bar its text for a while, and its client if it repeats."""
+        now = asyncio.get_running_loop().time()
+        _remember(self._poisoned, run.digest, now + POISON_S)
+        times = self._crashes.setdefault(run.client, deque())
+        times.append(now)
+        while times and times[0] < now - CRASH_WINDOW_S:
+            times.popleft()
+        if len(times) >= CRASH_LIMIT:
+            _remember(self._throttled, run.client, now + THROTTLE_S)
+            del self._crashes[run.client]
+            _LOG.warning("client %s stopped %d query workers: refused", run.client, CRASH_LIMIT)
+        elif len(self._crashes) > REMEMBERED:
+            del self._crashes[next(iter(self._crashes))]
+
+
+def _digest(query: str) -> bytes:
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
+
+
+def _remember(table: dict[Any, float], key: Any, until: float) -> None:
+    """Set ``table[key] = until``, dropping the oldest entries beyond REMEMBERED."""
+    table.pop(key, None)  # re-inserted last: the dict's order is the order of setting
+    table[key] = until
+    while len(table) > REMEMBERED:
+        del table[next(iter(table))]
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is None:
+        return "it closed its pipe and did not exit"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"

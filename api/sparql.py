@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import description
 from api.cache import Answer, ResultCache, cacheable
-from api.executor import QueryPool, ServerBusy, WorkerFailed
+from api.executor import ClientThrottled, QueryPool, ServerBusy, WorkerFailed
 from api.negotiation import NotAcceptable, choose, parse_accept
 from api.openapi import error
 from api.responses import plain
@@ -145,7 +145,7 @@ async def sparql(request: Request) -> Response:
         kept = cache.get(job.store, key) if cache is not None else None
         if kept is not None:
             return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
-        execution = await pool.execute(job)
+        execution = await pool.execute(job, request.client.host if request.client else "")
     except ProtocolError as exc:
         return plain(exc.status, str(exc))
     except NotAcceptable as exc:
@@ -158,6 +158,8 @@ async def sparql(request: Request) -> Response:
         return plain(503, str(exc), {"Retry-After": "5"})
     except RemoteStoreError as exc:
         return plain(502, str(exc))
+    except ClientThrottled as exc:
+        return plain(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
     except ServerBusy as exc:
         return plain(503, str(exc), {"Retry-After": "5"})
     except WorkerFailed as exc:

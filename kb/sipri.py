@@ -50,6 +50,7 @@ SELECT ?t ?supplier ?recipient ?designation ?category ?ordered ?orderDate ?deliv
        ?deliveryStart ?deliveryEnd ?status ?licensed ?comment
        (GROUP_CONCAT(DISTINCT ?sourceTitle; separator=" | ") AS ?sources)
 WHERE {
+  __VALUES__
   ?t a gk:ArmsTransfer ; gk:supplier ?s ; gk:recipient ?r ; gk:weaponSystem ?w .
   ?s rdfs:label ?supplier FILTER(LANG(?supplier) = "en")
   ?r rdfs:label ?recipient FILTER(LANG(?recipient) = "en")
@@ -102,7 +103,7 @@ def query_text(only: RegisterFilter = RegisterFilter()) -> str:
     for field, code in (("s", _check(only.supplier)), ("r", _check(only.recipient))):
         if code is not None:
             filters.append(f'?{field} gk:iso3166Alpha3 "{code}" .')
-    return _QUERY.replace("__FILTERS__", "\n  ".join(filters))
+    return _QUERY.replace("__VALUES__\n  ", "").replace("__FILTERS__", "\n  ".join(filters))
 
 
 def rows(store: ox.Store, only: RegisterFilter = RegisterFilter()) -> list[dict[str, str]]:
@@ -261,9 +262,10 @@ def rows_of(store: ox.Store, transfers: Sequence[str]) -> list[dict[str, str]]:
     """
     if not transfers:
         return []
+    # VALUES first: oxigraph then starts from these transfers instead of joining them last.
     values = "VALUES ?t { " + " ".join(f"<{t}>" for t in transfers) + " }"
     order = {t: i for i, t in enumerate(transfers)}
-    found = _run(store, _QUERY.replace("__FILTERS__", values))
+    found = _run(store, _QUERY.replace("__VALUES__", values).replace("__FILTERS__", ""))
     return sorted(found, key=lambda r: (order[r["geokb id"]], r["Designation"]))
 
 

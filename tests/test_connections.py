@@ -1,0 +1,301 @@
+"""Connection abuse against a real ``geokb serve`` process on 127.0.0.1, with short limits.
+
+Idle sockets that never send, more connections than allowed, a request head sent a byte at a
+time: the server keeps answering real queries, cuts what is too slow, and its log stays
+small. Timing bounds are generous (the machine may be busy); what is checked is that things
+happen, not how fast.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import MINI, write_data
+
+from kb.pipeline import compile_data
+from kb.store import write_build
+
+BIN = Path(sys.executable).parent
+ASK = {"query": "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"}
+HEADER_TIMEOUT = 2.0
+KEEPALIVE_TIMEOUT = 1.0
+IDLE = 1500  # sockets that send nothing (the issue saw ~20,000 exhaust the descriptors)
+SMALL_LIMIT = 20  # --max-connections of the second server
+LOG_LIMIT = 20_000  # bytes of stderr after all of it
+
+
+class Served:
+    """``geokb serve`` as a subprocess on a free local port; its stderr goes to a file."""
+
+    def __init__(self, store: Path, log: Path, *flags: str) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.log = log
+        command = [str(BIN / "geokb"), "serve", "--store", str(store), "--port", str(self.port)]
+        with log.open("wb") as err:
+            self.process = subprocess.Popen(
+                [*command, "--workers", "1", *flags],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        deadline = time.monotonic() + 60
+        while not self.answers():
+            assert self.process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "geokb serve did not start"
+            time.sleep(0.2)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/sparql"
+
+    def answers(self) -> bool:
+        """True if a query on a new connection gets its 200."""
+        try:
+            return httpx.get(self.url, params=ASK, timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def open_fds(self) -> int:
+        """File descriptors the server process holds now."""
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def closed_by_peer(sock: socket.socket, wait_s: float) -> bool:
+    """True if the server closes ``sock`` within ``wait_s`` (EOF or reset)."""
+    sock.settimeout(wait_s)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def wait_all_closed(socks: list[socket.socket], within_s: float) -> dict[socket.socket, float]:
+    """When (monotonic) the server closed each socket; waits at most ``within_s``."""
+    closed: dict[socket.socket, float] = {}
+    with selectors.DefaultSelector() as sel:  # epoll: more than FD_SETSIZE sockets
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.monotonic() + within_s
+        while len(closed) < len(socks) and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    data = sock.recv(1)
+                except ConnectionResetError:
+                    data = b""
+                assert data == b"", "the server sent something to a socket that sent nothing"
+                closed[sock] = time.monotonic()
+                sel.unregister(sock)
+    return closed
+
+
+def wait_until(condition: object, within_s: float) -> bool:
+    """Polls ``condition()`` (a callable) until true or ``within_s`` passes."""
+    assert callable(condition)
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return bool(condition())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def enough_fds() -> None:
+    """This test process holds 1,500+ sockets at once: its soft open-file limit must allow it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < IDLE + 500:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert soft == resource.RLIM_INFINITY or soft >= IDLE + 500, "raise 'ulimit -Hn' to run"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("conn")
+    write_build(root / "store", compile_data(write_data(root / "data", MINI)))
+    return root / "store"
+
+
+@pytest.fixture(scope="module")
+def server(store: Path) -> Iterator[Served]:
+    """Short header and keep-alive timeouts."""
+    served = Served(
+        store,
+        store.parent / "server.log",
+        "--header-timeout",
+        str(HEADER_TIMEOUT),
+        "--keepalive-timeout",
+        str(KEEPALIVE_TIMEOUT),
+    )
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def roomy(store: Path) -> Iterator[Served]:
+    """Room for all the idle sockets, and a header timeout long enough that they stay."""
+    served = Served(
+        store,
+        store.parent / "roomy.log",
+        "--max-connections",
+        str(IDLE + 500),
+        "--header-timeout",
+        "120",
+    )
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def small(store: Path) -> Iterator[Served]:
+    """At most SMALL_LIMIT connections; a long header timeout, so idle ones stay."""
+    served = Served(
+        store,
+        store.parent / "small.log",
+        "--max-connections",
+        str(SMALL_LIMIT),
+        "--header-timeout",
+        "60",
+    )
+    yield served
+    served.stop()
+
+
+def test_idle_sockets_do_not_stop_queries(roomy: Served) -> None:
+    before = roomy.open_fds()
+    idle = [roomy.connect() for _ in range(IDLE)]
+    try:
+        # the server has accepted them all (one descriptor each) and holds them open...
+        assert wait_until(lambda: roomy.open_fds() >= before + IDLE - 20, 30), roomy.open_fds()
+        # ...and a real query on a new connection is still answered
+        assert httpx.get(roomy.url, params=ASK, timeout=30).json()["boolean"] is True
+        assert wait_all_closed(idle, 0.5) == {}, "while all of them were still open"
+    finally:
+        for s in idle:
+            s.close()
+    assert wait_until(lambda: roomy.open_fds() <= before + 5, 20), "and it let go of them"
+
+
+def test_idle_sockets_are_closed_after_the_header_timeout(server: Served) -> None:
+    before = server.open_fds()
+    opened = time.monotonic()
+    idle = [server.connect() for _ in range(300)]
+    try:
+        closed = wait_all_closed(idle, HEADER_TIMEOUT + 20)
+        assert len(closed) == len(idle), f"{len(idle) - len(closed)} still open"
+        # none went early: each lived about the header timeout
+        assert min(closed.values()) - opened >= HEADER_TIMEOUT * 0.8
+        # and the server let go of their descriptors
+        assert wait_until(lambda: server.open_fds() <= before + 5, 10), server.open_fds()
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_kept_alive_connection_is_closed_after_the_keepalive_timeout(server: Served) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        t0 = time.monotonic()
+        assert closed_by_peer(sock, KEEPALIVE_TIMEOUT + 15)
+        assert time.monotonic() - t0 >= KEEPALIVE_TIMEOUT * 0.8
+
+
+def test_connections_beyond_the_limit_are_closed_at_once(small: Served) -> None:
+    time.sleep(0.5)  # the readiness check's connection is gone
+    held = [small.connect() for _ in range(SMALL_LIMIT)]
+    try:
+        for s in held[:3]:
+            assert not closed_by_peer(s, 0.3), "a connection within the limit stays open"
+        extra = [small.connect() for _ in range(30)]
+        t0 = time.monotonic()
+        try:
+            closed = wait_all_closed(extra, 10)
+            assert len(closed) == len(extra), "each one past the limit is closed"
+            assert max(closed.values()) - t0 < 5, "at once, not after a timeout"
+        finally:
+            for s in extra:
+                s.close()
+        assert not small.answers(), "a query past the limit is refused, not queued"
+    finally:
+        for s in held:
+            s.close()
+    # once the held ones go, the server serves again
+    assert wait_until(small.answers, 15)
+
+
+def test_request_head_sent_slowly_is_cut_at_the_header_timeout(server: Served) -> None:
+    head = b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 500
+    with server.connect() as sock:
+        t0 = time.monotonic()
+        assert slow_send_is_cut(sock, head), "the server waited for the whole head"
+        assert HEADER_TIMEOUT * 0.8 <= time.monotonic() - t0 < HEADER_TIMEOUT + 15
+
+
+def test_slow_second_request_on_a_kept_alive_connection_is_cut(server: Served) -> None:
+    # after one answer the keep-alive clock stops at the first byte: the header clock starts
+    with server.connect() as sock:
+        sock.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        t0 = time.monotonic()
+        assert slow_send_is_cut(sock, b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 500)
+        assert HEADER_TIMEOUT * 0.8 <= time.monotonic() - t0 < HEADER_TIMEOUT + 15
+
+
+def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:
+    """Sends ``head`` a byte every 0.1 s (never its end); True once the server closes."""
+    deadline = time.monotonic() + HEADER_TIMEOUT + 20
+    for i in range(len(head)):
+        if time.monotonic() > deadline:
+            return False
+        try:
+            sock.sendall(head[i : i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        if closed_by_peer(sock, 0.1):
+            return True
+    return False
+
+
+def test_server_log_stays_small(server: Served, roomy: Served, small: Served) -> None:
+    # on top of whatever the tests above did: requests uvicorn rejects, each of which it
+    # would log (600 lines of 41 bytes: over the limit if each were written), and a burst
+    # past the connection limit
+    for _ in range(600):
+        with server.connect() as sock:
+            sock.sendall(b"NOT HTTP\r\n\r\n")
+            sock.settimeout(10)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
+    time.sleep(0.5)
+    burst = [small.connect() for _ in range(SMALL_LIMIT + 300)]
+    for s in burst:
+        s.close()
+    assert server.answers() and wait_until(small.answers, 15)
+    for served in (server, roomy, small):
+        size = served.log.stat().st_size
+        assert size < LOG_LIMIT, served.log.read_text(errors="replace")[-3000:]

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import description, entities, pages, sparql
+from api import description, entities, pages, sparql, views
 from api.cache import ResultCache
 from api.executor import QueryPool
 from api.headers import HeadAsGet, SecurityHeaders
@@ -103,10 +103,10 @@ def create_app(settings: Settings | Path) -> FastAPI:
         response_class=Response,
         responses=VOID_RESPONSES,
     )
-    def void(request: Request, format: str | None = None) -> Response:
+    async def void(request: Request, format: str | None = None) -> Response:
         if served is None:
             return plain(501, "not available with a remote store")
-        return description.graph_response(request, description.void_description(request), format)
+        return await description.void_response(request, served, format)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -120,19 +120,21 @@ def create_app(settings: Settings | Path) -> FastAPI:
         response_class=Response,
         responses=REGISTER_RESPONSES,
     )
-    def transfers_csv(supplier: str | None = None, recipient: str | None = None) -> Response:
-        """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes)."""
+    async def transfers_csv(
+        request: Request, supplier: str | None = None, recipient: str | None = None
+    ) -> Response:
+        """The register, optionally for one supplier and/or recipient (ISO alpha-3 codes).
+
+        At most max_rows rows, streamed; a cut register says so in X-Geokb-Truncated.
+        """
         if served is None:
             return plain(501, "not available with a remote store; query /sparql")
+        only = sipri.RegisterFilter(supplier, recipient)
         try:
-            rows = sipri.rows(served.get(), sipri.RegisterFilter(supplier, recipient))
+            sipri.query_text(only)  # checks the codes
         except ValueError as exc:
             return plain(400, str(exc))
-        return Response(
-            sipri.to_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="transfers.csv"'},
-        )
+        return await views.transfers_csv(request, served.get(), only)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

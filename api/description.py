@@ -1,11 +1,15 @@
 """The SPARQL 1.1 Service Description of ``/sparql`` and the VoID description of the dataset.
 
-Statistics (triples per graph, entities per class) are computed once per build and cached.
+Statistics (triples per graph, entities per class) are computed once per build, in one
+background thread, and kept: every request after the first costs nothing. A request waits for
+them at most ``Settings.timeout_s`` (then 503 with Retry-After; the computation goes on).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import asyncio
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -13,6 +17,8 @@ from fastapi import Request, Response
 from rdflib import DCTERMS, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 
 from api import responses
+from api.pagework import RETRY_AFTER
+from api.settings import Settings
 from api.state import ServedStore
 from kb import formats, schema
 from kb.mapping import new_graph, to_ox
@@ -42,8 +48,15 @@ def _select(store: ox.Store, query: str) -> list[dict[str, str]]:
     return [{n: t.value for n in names if (t := sol[n]) is not None} for sol in result]
 
 
-@lru_cache(maxsize=4)
-def _statistics(build: Path) -> tuple[dict[str, int], dict[str, int], int]:
+Statistics = tuple[dict[str, int], dict[str, int], int]
+_KEEP = 4  # builds whose statistics are kept (the served one, and a few it replaced)
+_kept: dict[Path, Future[Statistics]] = {}
+_kept_lock = threading.Lock()
+# One thread: statistics are computed once per build, never twice at the same time.
+_computer = ThreadPoolExecutor(1, thread_name_prefix="geokb-void")
+
+
+def _compute(build: Path) -> Statistics:
     """Triples per named graph, entities per class and entities, of one build."""
     store = ox.Store.read_only(str(build))
     graphs = {
@@ -66,8 +79,47 @@ def _statistics(build: Path) -> tuple[dict[str, int], dict[str, int], int]:
     return graphs, classes, int(row["n"])
 
 
-def _void(g: Graph, dataset: URIRef, endpoint: URIRef, served: ServedStore) -> None:
-    graphs, classes, entities = _statistics(served.current_path())
+def _statistics_future(build: Path) -> Future[Statistics]:
+    """The kept statistics of ``build``, or their computation, started if need be."""
+    with _kept_lock:
+        future = _kept.get(build)
+        if future is None or (future.done() and future.exception() is not None):
+            future = _computer.submit(_compute, build)  # (a failure is tried again)
+            _kept.pop(build, None)
+            _kept[build] = future
+            while len(_kept) > _KEEP:
+                del _kept[next(iter(_kept))]  # the oldest build first
+        return future
+
+
+def _timed_out(timeout: float) -> TimeoutError:
+    return TimeoutError(
+        f"the dataset's statistics are still being computed (waited {timeout:g} s); "
+        "try again shortly"
+    )
+
+
+def statistics(build: Path, timeout: float) -> Statistics:
+    """The statistics of ``build``, waiting at most ``timeout`` s (else TimeoutError)."""
+    future = _statistics_future(build)
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        raise _timed_out(timeout) from None
+
+
+async def statistics_async(build: Path, timeout: float) -> Statistics:
+    """Like ``statistics``, without blocking the event loop while it waits."""
+    future = asyncio.wrap_future(_statistics_future(build))
+    try:
+        # shield: a request that gives up must not cancel the computation others wait for
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+    except TimeoutError:
+        raise _timed_out(timeout) from None
+
+
+def _void(g: Graph, dataset: URIRef, endpoint: URIRef, stats: Statistics) -> None:
+    graphs, classes, entities = stats
     g.add((dataset, RDF.type, VOID.Dataset))
     g.add((dataset, DCTERMS.title, Literal("geokb", lang="en")))
     g.add(
@@ -125,7 +177,9 @@ def service_description(request: Request) -> Graph:
     g.add((default, RDF.type, SD.Graph))
     if served is None:  # a remote store: its statistics are its own business
         return g
-    graphs, _, _ = _statistics(served.current_path())
+    settings: Settings = request.app.state.settings
+    stats = statistics(served.current_path(), settings.timeout_s)
+    graphs, _, _ = stats
     g.add((default, VOID.triples, Literal(sum(graphs.values()), datatype=XSD.integer)))
     for name, count in sorted(graphs.items()):
         named, inner = BNode(), BNode()
@@ -135,23 +189,30 @@ def service_description(request: Request) -> Graph:
         g.add((named, SD.graph, inner))
         g.add((inner, RDF.type, SD.Graph))
         g.add((inner, VOID.triples, Literal(count, datatype=XSD.integer)))
-    _void(g, dataset, endpoint, served)
+    _void(g, dataset, endpoint, stats)
     return g
 
 
-def void_description(request: Request) -> Graph:
-    """The VoID description of the dataset alone."""
+def void_description(request: Request, stats: Statistics) -> Graph:
+    """The VoID description of the dataset alone, from its statistics."""
     base = str(request.base_url)
     g = new_graph()
     g.bind("void", VOID)
     g.bind("sd", SD)
-    _void(
-        g,
-        URIRef(base + ".well-known/void#dataset"),
-        URIRef(base + "sparql"),
-        request.app.state.store,
-    )
+    _void(g, URIRef(base + ".well-known/void#dataset"), URIRef(base + "sparql"), stats)
     return g
+
+
+async def void_response(
+    request: Request, served: ServedStore, format_param: str | None
+) -> Response:
+    """The VoID description, negotiated; 503 while the statistics take too long."""
+    settings: Settings = request.app.state.settings
+    try:
+        stats = await statistics_async(served.current_path(), settings.timeout_s)
+    except TimeoutError as exc:
+        return responses.plain(503, str(exc), {"Retry-After": RETRY_AFTER})
+    return graph_response(request, void_description(request, stats), format_param)
 
 
 def graph_response(request: Request, graph: Graph, format_param: str | None) -> Response:

@@ -1,5 +1,6 @@
 """Parts of entity pages that read the store beyond one entity: a timeline of dated facts, a
-picture of who supplied whom, and a state's register of arms imports and exports.
+picture of who supplied whom, and a state's register of arms imports and exports; and the
+register as CSV at /transfers.csv.
 
 Everything is rendered on the server; every data value is escaped. Each part reads at most
 ``limit`` facts or transfers in small steps under the page's deadline (see api/pagework.py);
@@ -8,15 +9,21 @@ a part that was cut says so and links to the SPARQL query that lists everything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from itertools import islice
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
 
-from api.pagework import BATCH, Deadline, take
+from api import pagework
+from api.pagework import BATCH, Deadline, PagesBusy, PageTimeout, take
+from api.settings import Settings
+from api.sparql import MAX_ROWS_HEADER, TRUNCATED_HEADER
 from kb import schema, sipri
 
 _DATES = ("date", "startDate", "endDate", "orderDate", "deliveryStartDate", "deliveryEndDate")
@@ -306,3 +313,45 @@ def register_html(store: ox.Store, code: str, deadline: Deadline, limit: int) ->
         )
         out.append(f'<table class="register"><tr>{head}</tr>{body}</table>')
     return "\n".join(out)
+
+
+async def transfers_csv(request: Request, store: ox.Store, only: sipri.RegisterFilter) -> Response:
+    """The register as CSV: at most ``Settings.max_rows`` rows, streamed batch by batch.
+
+    Which transfers (and so whether the answer is cut, said in X-Geokb-Truncated) is settled
+    before the first byte; then each batch is read holding a render slot, under one deadline
+    of ``Settings.timeout_s``. A stream that runs out of time mid-way is broken off (the
+    client sees an incomplete response, never a short file that looks whole).
+    """
+    settings: Settings = request.app.state.settings
+    work = pagework.for_app(request.app)
+    try:
+        async with work.slot():
+            deadline = work.deadline()
+            selection = await work.call(
+                lambda: sipri.select(store, only, settings.max_rows, deadline.check)
+            )
+    except (PageTimeout, PagesBusy) as exc:
+        return pagework.refusal(exc)
+
+    def rows(batch: Sequence[str]) -> bytes:
+        deadline.check()
+        return sipri.to_csv(sipri.rows_of(store, batch), header=False).encode()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield sipri.to_csv([]).encode()  # the header line
+        for batch in sipri.batches(selection.transfers):
+            async with work.slot(deadline):  # shared fairly with pages, batch by batch
+                chunk = await work.call(partial(rows, batch))
+            yield chunk
+
+    headers = {
+        "Content-Disposition": 'attachment; filename="transfers.csv"',
+        MAX_ROWS_HEADER: str(settings.max_rows),
+    }
+    if selection.more:
+        headers[TRUNCATED_HEADER] = (
+            f"true; the register was cut to the first {selection.rows:,} rows "
+            f"(the limit is {settings.max_rows:,})"
+        )
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

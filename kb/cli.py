@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
             "when there is over 2 MB of YAML to read, else none; 1: none)",
         )
 
+    def max_file_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--max-file-mb",
+            type=_positive,
+            default=8,  # kb.yamlfile.MAX_FILE_MB, spelled here to keep imports light
+            metavar="MB",
+            help="refuse data files larger than this, unread: parsing costs about 50 MB of "
+            "memory per MB of YAML (default: 8)",
+        )
+
     def data_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--data",
@@ -148,11 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every data file; build nothing")
     data_arg(p)
     jobs_arg(p)
+    max_file_arg(p)
 
     p = sub.add_parser("build", help="check the data and build a new store, swapped in if good")
     data_arg(p)
     store_arg(p)
     jobs_arg(p)
+    max_file_arg(p)
     p.add_argument("--quiet", action="store_true", help="print nothing unless something fails")
     p.add_argument(
         "--json",
@@ -274,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from kb.pipeline import compile_data
 
-    compiled = compile_data(args.data, jobs=args.jobs)
+    compiled = compile_data(args.data, jobs=args.jobs, max_file_bytes=args.max_file_mb << 20)
     print(
         f"ok: {compiled.records} records in {len(compiled.manifest.files)} files, "
         f"{compiled.triple_count()} triples, 0 SHACL violations"
@@ -293,18 +305,23 @@ def _target(args: argparse.Namespace) -> Path | RemoteStore:
 
 def _build(args: argparse.Namespace) -> int:
     from kb import manifest
+    from kb.errors import StoreDamaged
     from kb.pipeline import compile_data
     from kb.remote import RemoteStore
     from kb.schema import GRAPH_BASE
-    from kb.store import current_build, write_build
+    from kb.store import current_build, damage, write_build
 
     target = _target(args)
     if isinstance(target, RemoteStore):
         return _build_remote(args, target)
     started = time.monotonic()
     previous = None if args.full else manifest.load(current_build(target))
+    damaged = damage(target) if previous is not None else None
+    if damaged is not None:
+        _recover(damaged)
+        previous = None
     with _progress(enabled=not (args.quiet or args.json)) as progress:
-        compiled = compile_data(args.data, previous, progress, args.jobs)
+        compiled = compile_data(args.data, previous, progress, args.jobs, args.max_file_mb << 20)
         if not compiled.full and not compiled.graphs and not compiled.removed:
             _say(
                 args,
@@ -313,7 +330,15 @@ def _build(args: argparse.Namespace) -> int:
             )
             return 0
         progress("writing the store", 0, 1)
-        report = write_build(target, compiled)
+        try:
+            report = write_build(target, compiled)
+        except StoreDamaged as exc:  # found only while copying the current build
+            if compiled.full:
+                raise
+            _recover(exc.detail)
+            previous = None
+            compiled = compile_data(args.data, None, progress, args.jobs, args.max_file_mb << 20)
+            report = write_build(target, compiled)
         progress("writing the store", 1, 1)
     before = {e.graph: e.triples for e in previous.files.values()} if previous else {}
     lines = []
@@ -351,6 +376,11 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(damage: str) -> None:
+    # On stderr, one line, even with --quiet or --json: the store was damaged from outside.
+    print(f"the current build is damaged ({damage}); building in full", file=sys.stderr)
+
+
 def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2))
@@ -383,7 +413,9 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
     from kb.schema import GRAPH_BASE
 
     previous = None if args.full else remote.manifest()
-    compiled = compile_data(args.data, previous, jobs=args.jobs)
+    compiled = compile_data(
+        args.data, previous, jobs=args.jobs, max_file_bytes=args.max_file_mb << 20
+    )
     if not compiled.full and not compiled.graphs and not compiled.removed:
         print(f"up to date: no data file changed since the last push to {remote.query_url}")
         return 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+from kb.display import escape_controls
 
 
 class Location(NamedTuple):
@@ -77,9 +80,27 @@ class StoreError(GeokbError):
     """The store cannot be opened, built or swapped."""
 
 
+class StoreDamaged(StoreError):
+    """A build's store files are missing or corrupt (truncated, overwritten, deleted).
+
+    The message is meant for anyone, HTTP clients included: it names no path. ``detail``
+    says what was found, with the build's folder, for the operator's log.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            "the current build of the knowledge base is damaged (a store file is missing or "
+            "corrupt); run 'geokb build' to rebuild it"
+        )
+
+
 def relative(path: Path) -> str:
-    """A path as a person would type it: relative to the working directory where possible."""
+    """A path as a person would type it: relative to the working directory where possible,
+    control characters escaped (``kb.display``)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        # abspath, not resolve: a data file that is a symbolic link is named, not its target
+        shown = str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        shown = str(path)
+    return escape_controls(shown)  # a name holding a newline or ESC must not forge output

@@ -91,15 +91,6 @@ def load(build: Path | None) -> Manifest | None:
         return None
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_sha256() -> str:
     """A hash of the code that turns a data file into its graph: the model (kinds,
     ontology, shapes) and how files are read, mapped and checked. When any of it changes,

@@ -21,7 +21,7 @@ from kb.errors import DataError, Problem, relative
 from kb.linking import IdEntry, IdIndex, id_entries, resolve_refs
 from kb.mapping import NTriples, ntriples, to_nodes
 from kb.records import Record, RefValue, records_from_yaml
-from kb.yamlfile import read_yaml
+from kb.yamlfile import MAX_FILE_BYTES, read_yaml
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class FileGraph:
 class FileSteps:
     """Runs both rounds for the files it is given, keeping their records in between."""
 
-    def __init__(self, files: dict[str, Path]) -> None:
+    def __init__(self, files: dict[str, Path], max_bytes: int = MAX_FILE_BYTES) -> None:
         self.files = files
+        self.max_bytes = max_bytes  # larger files are refused unread
         self.records: dict[str, list[Record]] = {}
 
     def read(self, names: list[str]) -> Iterator[FileRead]:
@@ -56,7 +57,7 @@ class FileSteps:
         for name in names:
             path = self.files[name]
             try:
-                root = read_yaml(path)
+                root = read_yaml(path, self.max_bytes)
             except DataError as exc:
                 yield FileRead(name, exc.problems, [])
                 continue

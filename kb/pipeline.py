@@ -15,6 +15,7 @@ through the ids and references the manifest keeps.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -26,11 +27,12 @@ from rdflib import URIRef
 from kb import schema
 from kb.errors import DataError, Location, Problem, relative
 from kb.linking import IdIndex, index_ids
-from kb.manifest import FileEntry, Manifest, file_sha256, model_sha256
+from kb.manifest import FileEntry, Manifest, model_sha256
 from kb.mapping import NTriples, ox_quads
 from kb.ontology import ontology_graph
 from kb.per_file import FileGraph, FileRead
 from kb.workers import Steps, per_file_steps
+from kb.yamlfile import MAX_FILE_BYTES, read_bytes
 
 DATA_SUFFIXES = (".yaml", ".yml")
 
@@ -73,7 +75,8 @@ def data_files(data_dir: Path) -> list[Path]:
 def graph_iri(data_dir: Path, file: Path) -> URIRef:
     """The named graph IRI of a data file: derived from its path under the data folder
     (percent-encoded: a space, say, is not allowed in an IRI)."""
-    path = quote(file.relative_to(data_dir).as_posix(), safe="/")
+    # surrogateescape: a name's bytes that are not UTF-8 are percent-encoded as they are
+    path = quote(file.relative_to(data_dir).as_posix(), safe="/", errors="surrogateescape")
     return URIRef(f"{schema.GRAPH_BASE}data/{path}")
 
 
@@ -89,12 +92,14 @@ def compile_data(
     previous: Manifest | None = None,
     progress: Progress = _silent,
     jobs: int | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Compiled:
     """Read, check and map the data under ``data_dir``; raise DataError on any problem.
 
     With ``previous`` (the manifest of the last build) only what changed is re-read.
     ``progress`` is told how far each stage has got. ``jobs`` worker processes share the
-    files (default: one per core when there is enough to read, else none).
+    files (default: one per core when there is enough to read, else none). A file over
+    ``max_file_bytes`` bytes, or one that is not a regular file, is refused unread.
     """
     # Python's cycle collector rescans every live object as millions of YAML nodes,
     # records and terms pile up: at a million triples it cost more than half the build.
@@ -102,7 +107,7 @@ def compile_data(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(data_dir, previous, progress, jobs)
+        return _compile(data_dir, previous, progress, jobs, max_file_bytes)
     finally:
         if enabled:
             gc.enable()
@@ -113,9 +118,10 @@ def _compile(
     previous: Manifest | None,
     progress: Progress,
     jobs: int | None,
+    max_bytes: int,
 ) -> Compiled:
     files = {p.relative_to(data_dir).as_posix(): p for p in data_files(data_dir)}
-    hashes = {name: _hash(path) for name, path in files.items()}
+    hashes = {name: _hash(path, max_bytes) for name, path in files.items()}
     model = model_sha256()
     if previous is not None and previous.model_sha256 != model:
         previous = None  # the model changed: every file must be checked against it again
@@ -123,7 +129,7 @@ def _compile(
     unchanged = {n for n, h in hashes.items() if n in old and old[n].sha256 == h}
     changed = sorted(set(files) - unchanged)
 
-    steps = per_file_steps(files, changed, jobs)
+    steps = per_file_steps(files, changed, jobs, max_bytes)
     try:
         reads = _read(steps, changed, progress)
         defined = {r.name: _keys(r) for r in reads}
@@ -173,10 +179,12 @@ def _ontology() -> NTriples:
     return NTriples.of([q.triple for q in ox_quads(ontology_graph())])
 
 
-def _hash(path: Path) -> str:
+def _hash(path: Path, max_bytes: int) -> str:
+    # Read the way read_yaml reads: a FIFO or /dev/zero named *.yaml must not hang the
+    # build here, before it is refused.
     try:
-        return file_sha256(path)
-    except OSError:  # a directory named *.yaml, unreadable: read_yaml reports it
+        return hashlib.sha256(read_bytes(path, max_bytes)).hexdigest()
+    except DataError:  # not a regular file, too large, unreadable: read_yaml reports it
         return ""
 
 

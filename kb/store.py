@@ -8,12 +8,20 @@ Layout under the store folder (default ``.geokb/``)::
 A build writes a fresh store in ``builds/`` and only when it is complete swaps the
 ``current`` link to it with one atomic rename. A failed or killed build never touches
 ``current``, so the previous store keeps serving. The build before the current one is kept
-too, so that a server still reading it is not pulled from under.
+too, and so is any build a reader holds a lease on (a shared ``flock`` on its folder, see
+``lease``): a server hands build folders to query workers that open them later, and a build
+must not delete one in between.
+
+Each build lists its store files with their sizes and modification times
+(``geokb-files.json``). RocksDB never rewrites a file once written, so a file that differs
+from the list, or is missing, means the build was damaged from outside; the next build then
+rebuilds in full (``damage``) and the server says so (``StoreDamaged``) instead of failing.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -24,13 +32,17 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import URIRef
 
-from kb.errors import StoreError
+from kb.display import escape_controls
+from kb.errors import StoreDamaged, StoreError, relative
 from kb.mapping import NTriples
 from kb.pipeline import Compiled
 from kb.workers import available_cores
 
 DEFAULT_STORE = Path(".geokb")
 KEEP_BUILDS = 2
+FILES_NAME = "geokb-files.json"
+# RocksDB's info logs change while a store is open, and its LOCK file is not data.
+_UNLISTED = ("LOG", "LOCK", FILES_NAME)
 
 
 @dataclass(frozen=True)
@@ -59,14 +71,112 @@ def current_build(root: Path) -> Path | None:
 
 
 def open_current(root: Path) -> tuple[ox.Store, Path]:
-    """The last good build, opened read-only, and its folder."""
+    """The last good build, opened read-only, and its folder; StoreDamaged if it is damaged."""
     path = current_build(root)
     if path is None:
+        if (root / "current").is_symlink():
+            raise StoreDamaged(f"{relative(root / 'current')} points to no build folder")
         raise StoreError(f"no knowledge base built in {root}/ yet; run 'geokb build' first")
+    return open_build(path), path
+
+
+def open_build(path: Path) -> ox.Store:
+    """The build in folder ``path``, opened read-only, or StoreDamaged saying what is wrong:
+    a store file missing or changed since the build wrote it, or RocksDB refusing it."""
+    problem = _files_problem(path)
+    if problem:
+        raise StoreDamaged(problem)
     try:
-        return ox.Store.read_only(str(path)), path
-    except OSError as exc:
-        raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        store = ox.Store.read_only(str(path))
+        next(store.named_graphs(), None)  # reads an index: some damage only shows there
+        return store
+    except (OSError, RuntimeError) as exc:  # pyoxigraph: RuntimeError for "Corruption: ..."
+        raise StoreDamaged(_store_problem(path, exc)) from None
+
+
+def damage(root: Path) -> str | None:
+    """What is wrong with the current build under ``root``, or None if it is sound (or if
+    nothing was built yet). A build that says something should be rebuilt in full."""
+    try:
+        open_current(root)
+    except StoreDamaged as exc:
+        return exc.detail
+    except StoreError:
+        return None  # nothing built yet
+    return None
+
+
+def store_damage(path: Path, exc: BaseException) -> StoreDamaged | None:
+    """``exc``, raised while reading the build in ``path``, as StoreDamaged when it says the
+    store's files are corrupt or missing; None when it is some other error."""
+    if isinstance(exc, RuntimeError | OSError) and any(
+        word in str(exc) for word in ("Corruption", "IO error", "No such file")
+    ):
+        return StoreDamaged(_store_problem(path, exc))
+    return None
+
+
+def _store_problem(path: Path, exc: BaseException) -> str:
+    # RocksDB names files by their absolute path: the detail names the build as typed.
+    text = str(exc).replace(str(path.resolve()), relative(path)).replace(str(path), relative(path))
+    return f"the store in {relative(path)} cannot be read: {escape_controls(text.strip())}"
+
+
+def _list_files(build: Path) -> None:
+    """Write the list of ``build``'s store files, with their sizes and modification times."""
+    files = {
+        p.name: [st.st_size, st.st_mtime_ns]
+        for p in sorted(build.iterdir())
+        if p.name not in _UNLISTED and not p.name.startswith("LOG.old.")
+        for st in [p.stat()]
+    }
+    (build / FILES_NAME).write_text(json.dumps({"files": files}), encoding="utf-8")
+
+
+def _files_problem(build: Path) -> str | None:
+    """What differs between ``build``'s store files and the list written with it."""
+    try:
+        listed = json.loads((build / FILES_NAME).read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError:
+        return None  # a build made before builds listed their files: RocksDB checks alone
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{relative(build / FILES_NAME)} cannot be read: {exc}"
+    for name, (size, mtime_ns) in sorted(listed.items()):
+        try:
+            st = (build / name).stat()
+        except OSError:
+            return f"store file {relative(build / name)} is missing"
+        if st.st_size != size:
+            return f"store file {relative(build / name)} is {st.st_size} bytes; it was {size}"
+        if st.st_mtime_ns != mtime_ns:
+            return f"store file {relative(build / name)} was changed after the build wrote it"
+    return None
+
+
+def lease(build: Path) -> int | None:
+    """Take a reader's lease on a build folder: a shared lock that keeps any build from
+    pruning it until ``release``. Returns the lease (a file descriptor), or None when the
+    folder is gone or being pruned (the ``current`` link has then moved on: read it again).
+    """
+    try:
+        fd = os.open(build, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        # The folder may have been pruned between open and flock: a removed directory has
+        # no links left.
+        if os.fstat(fd).st_nlink > 0:
+            return fd
+    except BlockingIOError:
+        pass  # a build holds it exclusively: it is being pruned
+    os.close(fd)
+    return None
+
+
+def release(held: int) -> None:
+    """Give back a lease taken with ``lease``."""
+    os.close(held)  # closing the descriptor drops its flock
 
 
 def write_build(root: Path, compiled: Compiled) -> BuildReport:
@@ -95,6 +205,10 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
     base = None if compiled.full else current_build(root)
     if not compiled.full and base is None:
         raise StoreError(f"no previous build in {root}/ to update; build in full")
+    if base is not None:
+        problem = _files_problem(base)
+        if problem:  # the copy would carry the damage into the new build
+            raise StoreDamaged(problem)
     try:
         if base is not None:
             _copy_store(base, partial)
@@ -109,11 +223,15 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         store.flush()
         del store  # closes the RocksDB handle (no cycles: no need for a costly gc.collect)
         compiled.manifest.save(partial)
+        _list_files(partial)
         partial.rename(target)
         _swap(root, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # pyoxigraph: RuntimeError for "Corruption: ..."
         shutil.rmtree(partial, ignore_errors=True)
-        raise StoreError(f"could not write the store in {builds}: {exc}") from None
+        damaged = store_damage(base, exc) if base is not None else None
+        if damaged is not None:  # the copy of the current build is what failed
+            raise damaged from None
+        raise StoreError(f"could not write the store in {relative(builds)}: {exc}") from None
     _prune(builds, keep={target, current_build(root)})
     written = {str(iri): g.count for iri, g in compiled.graphs.items()}
     return BuildReport(target, written, tuple(map(str, compiled.removed)), kept, compiled.full)
@@ -191,4 +309,21 @@ def _prune(builds: Path, keep: set[Path | None]) -> None:
     old = [p for p in done if p.resolve() not in keep]
     # Keep the newest build before the current one: a running server may still read it.
     for path in old[: max(0, len(old) - (KEEP_BUILDS - 1))]:
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_unleased(path)
+
+
+def _remove_unleased(build: Path) -> None:
+    """Delete a build folder unless a reader holds a lease on it (a later build will)."""
+    try:
+        fd = os.open(build, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # leased: a server may have handed it to a query worker
+        # Deleted while locked, so a reader cannot take a lease half-way through.
+        shutil.rmtree(build, ignore_errors=True)
+    finally:
+        os.close(fd)

@@ -21,6 +21,7 @@ from typing import Protocol
 from kb.errors import GeokbError
 from kb.linking import IdIndex
 from kb.per_file import FileGraph, FileRead, FileSteps
+from kb.yamlfile import MAX_FILE_BYTES
 
 
 class WorkerError(GeokbError):
@@ -48,14 +49,17 @@ class InProcess(FileSteps):
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 
 
-def per_file_steps(files: dict[str, Path], names: list[str], jobs: int | None) -> Steps:
+def per_file_steps(
+    files: dict[str, Path], names: list[str], jobs: int | None, max_bytes: int = MAX_FILE_BYTES
+) -> Steps:
     """Where to run the per-file steps for ``names``: ``jobs`` workers, or by default one
-    per core when there is enough to read, else this process."""
+    per core when there is enough to read, else this process. Files over ``max_bytes``
+    are refused unread."""
     if jobs is None:
         size = sum(_size(files[n]) for n in names)
         jobs = available_cores() if size >= PARALLEL_MIN_BYTES else 1
     jobs = min(jobs, len(names))
-    return Forked(files, jobs) if jobs > 1 else InProcess(files)
+    return Forked(files, jobs, max_bytes) if jobs > 1 else InProcess(files, max_bytes)
 
 
 def available_cores() -> int:
@@ -69,14 +73,14 @@ def available_cores() -> int:
 class Forked:
     """The per-file steps in ``jobs`` forked processes; results come in as they are ready."""
 
-    def __init__(self, files: dict[str, Path], jobs: int) -> None:
+    def __init__(self, files: dict[str, Path], jobs: int, max_bytes: int = MAX_FILE_BYTES) -> None:
         context = multiprocessing.get_context("fork")
         self.files = files
         self.conns: list[Connection] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
         for _ in range(jobs):
             mine, theirs = context.Pipe()
-            proc = context.Process(target=_serve, args=(theirs, files), daemon=True)
+            proc = context.Process(target=_serve, args=(theirs, files, max_bytes), daemon=True)
             proc.start()
             theirs.close()
             self.conns.append(mine)
@@ -150,8 +154,8 @@ class _Failure:
         self.text = text
 
 
-def _serve(conn: Connection, files: dict[str, Path]) -> None:
-    steps = FileSteps(files)
+def _serve(conn: Connection, files: dict[str, Path], max_bytes: int) -> None:
+    steps = FileSteps(files, max_bytes)
     try:
         while True:
             command, *args = conn.recv()

@@ -103,7 +103,10 @@ class PageWork:
         if deadline is not None:
             wait = min(wait, deadline.remaining())
         try:
-            await asyncio.wait_for(self._semaphore.acquire(), wait)
+            if self._semaphore.locked():
+                await asyncio.wait_for(self._semaphore.acquire(), wait)
+            else:  # a free slot is taken at once, even with no time to wait
+                await self._semaphore.acquire()
         except TimeoutError:
             raise PagesBusy(
                 f"the server is busy rendering other pages (waited {wait:g} s); try again"
@@ -117,7 +120,7 @@ class PageWork:
         """Run ``fn`` in a render thread; the caller must hold a slot."""
         # Awaited to the end, not abandoned at the deadline: the slot stays taken while the
         # thread works, and ``fn`` itself stops at its next deadline check.
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _bare, fn)
 
     async def run(self, fn: Callable[[Deadline], T]) -> T:
         """Wait for a slot, then run ``fn(deadline)`` in a render thread.
@@ -127,6 +130,19 @@ class PageWork:
         async with self.slot():
             deadline = self.deadline()
             return await self.call(lambda: fn(deadline))
+
+
+def _bare(fn: Callable[[], T]) -> T:
+    """``fn()``, a timeout raised afresh, without the frames it stopped in.
+
+    Those frames hold pyoxigraph iterators, which must be dropped in the thread that made
+    them; a traceback travelling to the event loop's thread would drop them there.
+    """
+    try:
+        return fn()
+    except PageTimeout as exc:
+        message = str(exc)
+    raise PageTimeout(message)  # outside the except block: the old traceback is gone
 
 
 def for_app(app: FastAPI) -> PageWork:

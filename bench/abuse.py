@@ -8,7 +8,7 @@ port and, for a fixed time:
 
 * ``--heavy`` clients loop on a 4-way cartesian COUNT (runs until the query timeout);
 * the other clients loop on point lookups, each text different (a LIMIT that counts up), so
-  the answer cache does not help;
+  the answer cache does not help; each client connects from its own loopback address;
 * ``--idle`` sockets connect and send nothing; each one the server closes is opened again
   (at most once a second per socket), as a slowloris attacker would.
 
@@ -77,7 +77,11 @@ async def run_load(url: str, pid: int, args: argparse.Namespace) -> Tally:
 
     async def query_loop(n: int, heavy: bool) -> None:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=args.client_timeout, limits=limits) as http:
+        # each client from its own loopback address (127.0.0.2, ...), so the server, which
+        # tells clients apart by address, sees 50 clients and not one
+        source = f"127.0.{(n + 2) // 256}.{(n + 2) % 256}" if args.own_addresses else None
+        transport = httpx.AsyncHTTPTransport(limits=limits, local_address=source)
+        async with httpx.AsyncClient(timeout=args.client_timeout, transport=transport) as http:
             i = 0
             while time.monotonic() < stop:
                 i += 1
@@ -177,6 +181,12 @@ def main() -> None:
     parser.add_argument("--heavy", type=int, default=3, help="of the clients, heavy ones")
     parser.add_argument("--idle", type=int, default=2000, help="idle sockets (0: none)")
     parser.add_argument("--client-timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--one-address",
+        dest="own_addresses",
+        action="store_false",
+        help="all clients from 127.0.0.1 (default: each from its own 127.0.x.y)",
+    )
     parser.add_argument("--store", type=Path, help="a built store (default: build data/)")
     parser.add_argument("--serve-args", default="", help="more 'geokb serve' flags")
     args = parser.parse_args()

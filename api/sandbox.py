@@ -27,32 +27,44 @@ spawned worker, makes that impossible whatever the query says:
   kill the worker then). ``tests/test_sandbox.py`` shows this.
 
 Why seccomp rather than a network namespace: ``unshare(CLONE_NEWNET)`` needs
-``CAP_SYS_ADMIN``. It works here as root, and unprivileged only together with
-``CLONE_NEWUSER``, which many hosts forbid (Docker's default seccomp profile blocks
-``unshare``; Ubuntu 24.04's AppArmor restricts unprivileged user namespaces; Debian kernels
-may set ``kernel.unprivileged_userns_clone=0``). seccomp filters need no privilege at all
-(only ``PR_SET_NO_NEW_PRIVS``), work inside containers, and are available since Linux 3.17.
-Measured here (Linux 6.18, x86_64): installing the filter takes about
-0.1 ms (see ``SANDBOX_COSTS``); the per-system-call cost is a dozen BPF instructions,
-negligible next to any system call that does work.
+``CAP_SYS_ADMIN``. Measured here: it works as root, fails with ``EPERM`` as an unprivileged
+user, and works unprivileged only together with ``CLONE_NEWUSER``, which many hosts forbid
+(Docker's default seccomp profile blocks ``unshare``; Ubuntu 24.04's AppArmor restricts
+unprivileged user namespaces; some kernels set ``kernel.unprivileged_userns_clone=0``).
+seccomp filters need no privilege (only ``PR_SET_NO_NEW_PRIVS``), work inside containers, and
+exist since Linux 3.17. Measured here (Linux 6.18, x86_64, 2 shared cores): :func:`enter`
+takes 0.2-1 ms, most of it the filter's install and the self-check that an ``AF_INET``
+socket is refused; ``os.getppid()`` went from 230 to 260 ns a call (a dozen BPF instructions
+per system call), ``socketpair()`` + 2 ``close()`` stayed at 12 us: negligible next to a query.
 
 Why ``RLIMIT_DATA`` rather than ``RLIMIT_AS``: ``RLIMIT_AS`` counts address space that is
 reserved but never used -- 8 MiB of stack per thread, 64 MiB per glibc malloc arena
-(``PROT_NONE`` reservations), RocksDB's mappings. Measured with a read-only store of the real
-data open after normal queries: 440 MB of address space (peak 530 MB) for 34 MB resident,
-85 MB of it writable data. Under ``RLIMIT_AS`` = 256 MB RocksDB cannot even start its threads
-(``std::system_error``, abort); at 1024 MB half the budget is gone before a query runs, and
-that half grows with the number of threads and cores, not with the query. ``RLIMIT_DATA``
-(Linux >= 4.7) counts only private writable memory -- heap, anonymous ``mmap`` (where large
-allocations go), thread stacks -- which is what a query makes grow, and not read-only file
-mappings or reservations. A query building a string of 16 * 2^24 bytes (256 MiB, then copies)
-ends the worker within the limit either way.
+(``PROT_NONE`` reservations), RocksDB's mappings. Measured in a spawned worker with a
+read-only store open, after normal queries (COUNT, GROUP BY, ORDER BY over all triples):
 
-Why ctypes: the PyPI packages for seccomp are either bindings to libseccomp (``pyseccomp``,
-last release 2021, needs the C library installed on the host; ``mephi42-seccomp`` is a
-personal fork of it) or young whole-sandbox frameworks with no track record. The filter here
-is thirteen instructions, tested on this machine against real sockets and a real pyoxigraph
-``SERVICE`` call.
+=====================  =========  ==========  =========  ============================
+store                  VmSize     VmPeak      VmData     resident (VmHWM)
+=====================  =========  ==========  =========  ============================
+real data, 3.6k        440 MB     530 MB      85 MB      34 MB
+synthetic, 287k        453 MB     530 MB      163 MB     107 MB
+=====================  =========  ==========  =========  ============================
+
+Under ``RLIMIT_AS`` = 256 MB (real data) or 512 MB (287k triples) RocksDB cannot start its
+threads (``std::system_error``, abort) before any query runs; at 1024 MB it works, but half
+the budget is reservations, and they grow with threads and cores, not with the query.
+``RLIMIT_DATA`` (Linux >= 4.7) counts only private writable memory -- heap, anonymous
+``mmap`` (where large allocations go), thread stacks -- which is what a query makes grow; both
+stores work under 256 MB of it. The query doubling a 16-byte string 24 times (256 MiB, and
+copies: 820 MB resident, 1.2 GB address space unlimited) dies at once (Rust allocation failure,
+``SIGABRT``) under ``RLIMIT_DATA`` = 256 MB; under 1024 MB it completes (820 MB is within the
+limit) and with 25 doublings it dies. Under ``RLIMIT_AS`` = 1024 MB even 24 doublings die,
+because the reservations leave only about 500 MB. So ``memory_mb`` here means what it says:
+the memory a worker may really use.
+
+Why ctypes: the seccomp packages on PyPI are either bindings to the libseccomp C library,
+which must then be on every host (``pyseccomp``: last release 2021; ``mephi42-seccomp``), or
+young whole-process sandbox frameworks. The filter here is a dozen instructions, checked
+against real sockets and a real pyoxigraph ``SERVICE`` call in ``tests/test_sandbox.py``.
 """
 
 from __future__ import annotations

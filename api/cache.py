@@ -9,25 +9,25 @@ RAND, NOW, UUID, STRUUID or BNODE are never kept: their answers are meant to dif
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 
-_VOLATILE = re.compile(r"\b(?:RAND|NOW|UUID|STRUUID|BNODE)\s*\(", re.IGNORECASE)
+from kb import query_reading
 
 
 @dataclass(frozen=True)
 class Answer:
     """A kept answer: whether it was cut at the row cap, and its bytes."""
 
-    truncated: bool
+    truncated: str | bool  # why it was cut: "rows", "bytes"; falsy if whole
     body: bytes
 
 
 def cacheable(query: str) -> bool:
-    """Whether the answer to ``query`` may be kept (it calls no volatile function)."""
-    return _VOLATILE.search(query) is None
+    """Whether the answer to ``query`` may be kept: it calls no volatile function, as the
+    query reader (``kb.query_reading``) reads it."""
+    return not query_reading.read(query).volatile
 
 
 class ResultCache:

@@ -1,44 +1,27 @@
 """Step 7 of the data path: run read-only SPARQL queries on a store and serialise the results.
 
-Before a query reaches the store it passes ``guard``: SPARQL Update (INSERT, DELETE, LOAD,
-CLEAR, ...) and SERVICE are refused, because pyoxigraph would otherwise write to the store or
-fetch remote URLs on a client's behalf.
+Before a query reaches the store it is read by ``kb.query_reading``, which follows the SPARQL
+grammar's tokens as the engine does: SPARQL Update (INSERT, DELETE, LOAD, CLEAR, ...) and
+SERVICE are refused, because pyoxigraph would otherwise write to the store or fetch remote
+URLs on a client's behalf.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kb import schema
-from kb.errors import QueryError, QueryRefused, QueryTooLong
+from kb import query_reading, schema
+from kb.errors import QueryError
 from kb.formats import Format, ResultShape
+from kb.query_reading import MAX_QUERY_CHARS, Reading
 
-MAX_QUERY_CHARS = 100_000
-MAX_NESTING = 200  # pyoxigraph's recursive parser overflows its stack some way past 1,000
+__all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "guard", "run"]
 
 # pyoxigraph's results; a remote store's CONSTRUCT/DESCRIBE result is a list of triples
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
-
-# Tokens that can hide keywords: strings (long ones first), IRIs and comments.
-_OPAQUE = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|#[^\n]*",
-    re.DOTALL,
-)
-_KEYWORD = r"(?<![\w:?$.\-]){}(?![\w:\-])"
-_UPDATE = re.compile(
-    _KEYWORD.format(r"(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)"), re.IGNORECASE
-)
-_SERVICE = re.compile(_KEYWORD.format("SERVICE"), re.IGNORECASE)
-_FORM = re.compile(_KEYWORD.format(r"(SELECT|ASK|CONSTRUCT|DESCRIBE)"), re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,82 +32,63 @@ class Dataset:
     named_graphs: tuple[str, ...] = ()
 
 
-def code_of(query: str) -> str:
-    """The query with strings, IRIs and comments blanked out, leaving only keywords and names."""
-    return _OPAQUE.sub(lambda m: " " * len(m.group(0)), query)
-
-
 def guard(query: str, max_chars: int = MAX_QUERY_CHARS) -> ResultShape:
     """Refuse what a read-only, no-outbound endpoint must not run; return the result shape."""
-    if len(query) > max_chars:
-        raise QueryTooLong(f"query is {len(query):,} characters long; the limit is {max_chars:,}")
-    code = code_of(query)
-    depth = _nesting(code)
-    if depth > MAX_NESTING:
-        raise QueryError(
-            f"the query nests brackets {depth} deep; the limit is {MAX_NESTING} "
-            "(deeper queries could crash the query parser)"
-        )
-    update = _UPDATE.search(code)
-    if update:
-        word = update.group(1).upper()
-        extra = " and never fetches remote data" if word == "LOAD" else ""
-        raise QueryRefused(
-            f"SPARQL Update ({word}) is not allowed: this endpoint is read-only{extra}. "
-            "Change the data in data/*.yaml and run 'geokb build'."
-        )
-    if _SERVICE.search(code):
-        raise QueryRefused(
-            "SERVICE is not allowed: this endpoint never sends requests to other endpoints on a "
-            "client's behalf. Query the remote endpoint directly."
-        )
-    form = _FORM.search(code)
-    if form is None:
-        raise QueryError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE")
-    word = form.group(1).upper()
-    return "solutions" if word in ("SELECT", "ASK") else "graph"
+    return query_reading.read(query, max_chars).shape
 
 
-def _nesting(code: str) -> int:
-    depth = deepest = 0
-    for char in code:
-        if char in "({[":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")}]":
-            depth -= 1
-    return deepest
+def run(
+    store: ox.Store,
+    query: str,
+    dataset: Dataset = Dataset(),
+    reading: Reading | None = None,
+    base_iri: str | None = None,
+) -> QueryResult:
+    """Run a read-only query (read here unless its ``reading`` is given).
 
-
-_LIMIT_AT_END = re.compile(
-    r"(?:\bOFFSET\s+\d+\s+)?\bLIMIT\s+(\d+)(?:\s+OFFSET\s+\d+)?\s*$", re.IGNORECASE
-)
-
-
-def declared_limit(query: str) -> int | None:
-    """The query's own top-level LIMIT, if it ends with one (a subquery's is inside braces)."""
-    m = _LIMIT_AT_END.search(code_of(query))
-    return int(m.group(1)) if m else None
-
-
-def run(store: ox.Store, query: str, dataset: Dataset = Dataset()) -> QueryResult:
-    """Run a guarded read-only query; the default graph is the union of all graphs."""
-    guard(query)
+    The dataset is, in order: the protocol's ``dataset`` if it names graphs (SPARQL 1.1
+    Protocol §2.1.4: it overrides the query's own), else the query's FROM / FROM NAMED,
+    else the union of all graphs. Relative IRIs resolve against ``base_iri``.
+    """
+    if reading is None:
+        reading = query_reading.read(query)
     kwargs: dict[str, object] = {}
-    if dataset.default_graphs:
-        kwargs["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
-    else:
+    if dataset.default_graphs or dataset.named_graphs:
+        if dataset.default_graphs:
+            kwargs["default_graph"] = _graphs(dataset.default_graphs, "default-graph-uri")
+        else:
+            kwargs["use_default_graph_as_union"] = True
+        if dataset.named_graphs:
+            kwargs["named_graphs"] = _graphs(dataset.named_graphs, "named-graph-uri")
+    elif not reading.has_dataset:
         kwargs["use_default_graph_as_union"] = True
-    if dataset.named_graphs:
-        kwargs["named_graphs"] = [ox.NamedNode(g) for g in dataset.named_graphs]
     try:
-        return store.query(query, prefixes=None, **kwargs)  # type: ignore[arg-type]
+        return store.query(query, base_iri=base_iri, prefixes=None, **kwargs)  # type: ignore[arg-type]
     except SyntaxError as exc:
         raise QueryError(f"SPARQL syntax error: {exc}") from None
-    except ValueError as exc:  # e.g. an invalid IRI in default-graph-uri
+    except ValueError as exc:
         raise QueryError(str(exc)) from None
     except OSError as exc:
         raise QueryError(f"the query failed: {exc}") from None
+
+
+def check_dataset(dataset: Dataset) -> None:
+    """Raise QueryError unless every graph the dataset names is an absolute IRI."""
+    _graphs(dataset.default_graphs, "default-graph-uri")
+    _graphs(dataset.named_graphs, "named-graph-uri")
+
+
+def _graphs(iris: tuple[str, ...], parameter: str) -> list[ox.NamedNode]:
+    nodes = []
+    for iri in iris:
+        try:
+            nodes.append(ox.NamedNode(iri))
+        except ValueError:
+            raise QueryError(
+                f"{parameter}: {iri!r} is not an absolute IRI; give a graph name such as "
+                "https://w3id.org/geokb/graph/data/weapons.yaml"
+            ) from None
+    return nodes
 
 
 def shape_of(result: QueryResult) -> ResultShape:

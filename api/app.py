@@ -21,6 +21,7 @@ from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
 from kb import sipri
+from kb.query_reading import ReadingCache
 
 STATIC = Path(__file__).parent / "static"
 DOCS_PAGE = """<!DOCTYPE html>
@@ -72,6 +73,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.state.settings = settings
     app.state.store = served
     app.state.pool = pool
+    app.state.readings = ReadingCache()  # a repeated query text is read once
     embedded = settings.remote is None and settings.cache_mb > 0
     app.state.cache = ResultCache(settings.cache_mb * 1024 * 1024) if embedded else None
     app.add_middleware(

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import description
-from api.cache import Answer, ResultCache, cacheable
+from api.cache import Answer, ResultCache
 from api.executor import ClientThrottled, QueryPool, ServerBusy, WorkerFailed
 from api.negotiation import NotAcceptable, choose, parse_accept
 from api.openapi import error
@@ -125,21 +125,27 @@ async def sparql(request: Request) -> Response:
             if not params.get("format") and _prefers_html(request.headers.get("accept")):
                 return RedirectResponse("/", status_code=303)  # a person: the query page
             return description.service_description_response(request, _one(params, "format"))
-        if len(query) > settings.max_query_chars:
-            raise QueryTooLong(
-                f"query is {len(query):,} characters long; the limit is "
-                f"{settings.max_query_chars:,}"
-            )
         dataset = kbquery.Dataset(
             tuple(params.get("default-graph-uri", [])), tuple(params.get("named-graph-uri", []))
         )
-        shape = kbquery.guard(query, settings.max_query_chars)
-        fmt = choose(shape, request.headers.get("accept"), _one(params, "format"))
+        kbquery.check_dataset(dataset)
+        # The one reading of the query: every decision below is taken on it.
+        reading = request.app.state.readings.read(query, settings.max_query_chars)
+        fmt = choose(reading.shape, request.headers.get("accept"), _one(params, "format"))
         if settings.remote is not None:
             return await _forward(settings, query, dataset, fmt)
-        job = Job(str(served.current_path()), query, dataset, fmt.name, settings.max_rows)
+        job = Job(
+            str(served.current_path()),
+            query,
+            dataset,
+            fmt.name,
+            settings.max_rows,
+            settings.max_answer_mb * 1024 * 1024,
+            reading,
+            base_iri=str(request.url_for("sparql")),
+        )
         # None: the cache is off, or this query's answer may not be kept
-        cache: ResultCache | None = request.app.state.cache if cacheable(query) else None
+        cache: ResultCache | None = None if reading.volatile else request.app.state.cache
         key = (query, dataset, fmt.name, settings.max_rows)
         key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
         kept = cache.get(job.store, key) if cache is not None else None
@@ -176,10 +182,17 @@ async def sparql(request: Request) -> Response:
     return _answer(settings, fmt, execution.truncated, body, chunks, state)
 
 
+def cut_message(settings: Settings, cut: str | bool) -> str:
+    """The value of the truncation header for an answer cut by ``cut`` ("rows" or "bytes")."""
+    if cut == "bytes":
+        return f"true; the answer was cut at {settings.max_answer_mb:,} MB"
+    return f"true; the result was cut to the first {settings.max_rows:,} rows"
+
+
 def _answer(
     settings: Settings,
     fmt: formats.Format,
-    truncated: bool,
+    truncated: str | bool,
     body: bytes | None,
     chunks: AsyncIterator[bytes] | None,
     cache_state: str,
@@ -190,9 +203,7 @@ def _answer(
         CACHE_HEADER: cache_state,
     }
     if truncated:
-        headers[TRUNCATED_HEADER] = (
-            f"true; the result was cut to the first {settings.max_rows:,} rows"
-        )
+        headers[TRUNCATED_HEADER] = cut_message(settings, truncated)
     if body is not None:
         return Response(body, media_type=fmt.content_type, headers=headers)
     assert chunks is not None
@@ -279,9 +290,7 @@ async def _forward(
     truncated = await run_in_threadpool(answer)
     headers = {"Vary": "Accept", MAX_ROWS_HEADER: str(settings.max_rows)}
     if truncated:
-        headers[TRUNCATED_HEADER] = (
-            f"true; the result was cut to the first {settings.max_rows:,} rows"
-        )
+        headers[TRUNCATED_HEADER] = cut_message(settings, truncated)
     return StreamingResponse(iter(out), media_type=fmt.content_type, headers=headers)
 
 

@@ -66,6 +66,82 @@ def write(capped: Capped, fmt: Format, out: Write) -> None:
             out(chunk.encode("utf-8"))
 
 
+class AnswerTooLarge(Exception):
+    """Raised by a :class:`Budget` when an answer grows past its byte cap."""
+
+
+class Budget:
+    """Collects an answer's bytes up to ``max_bytes``; one byte more raises AnswerTooLarge."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def __call__(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise AnswerTooLarge
+        self.parts.append(data)
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A whole answer within the caps: its bytes, and why it was cut ("" if it was not)."""
+
+    parts: list[bytes]
+    size: int
+    cut: str  # "", "rows" or "bytes"
+
+
+def write_bounded(capped: Capped, fmt: Format, max_bytes: int) -> Bounded:
+    """Serialise ``capped`` into at most ``max_bytes``; an answer that would be longer keeps
+    only the rows (or triples) that fit, and says so where the format can (JSON, XML)."""
+    budget = Budget(max_bytes)
+    try:
+        write(capped, fmt, budget)
+        return Bounded(budget.parts, budget.size, "rows" if capped.truncated else "")
+    except AnswerTooLarge:
+        pass
+    items = capped.result[1] if isinstance(capped.result, tuple) else capped.result
+    assert isinstance(items, list)
+    # Fewer rows until the answer fits: each try stops at the cap, so it costs at most
+    # max_bytes of writing; the estimate shrinks by the share that did not fit.
+    keep = len(items)
+    while True:
+        keep = min(keep - 1, int(keep * max_bytes / max(budget.size, 1) * 0.9))
+        keep = max(keep, 0)
+        if isinstance(capped.result, tuple):
+            smaller = Capped((capped.result[0], capped.result[1][:keep]), True)
+        else:
+            smaller = Capped(capped.result[:keep], True)  # type: ignore[index]
+        budget = Budget(max_bytes)
+        try:
+            write(smaller, fmt, budget)
+        except AnswerTooLarge:
+            if keep == 0:  # not even the head fits: an empty answer
+                return Bounded([], 0, "bytes")
+            continue
+        return Bounded(budget.parts, budget.size, "bytes")
+
+
+# The number of rows a serialised SELECT answer can hold at most, from its bytes, per format:
+# every row boundary writes this separator, and a value can only add more of them (XML
+# escapes '<', TSV escapes line breaks, so their counts are exact).
+_ROW_MARKS = {
+    "json": (b"},{", 1),
+    "xml": (b"<result>", 0),
+    "csv": (b"\r\n", -1),
+    "tsv": (b"\n", -1),
+}
+
+
+def most_rows(data: bytes, fmt: Format) -> int:
+    """An upper bound on the rows of a SELECT answer serialised by pyoxigraph in ``fmt``."""
+    mark, offset = _ROW_MARKS[fmt.name]
+    return data.count(mark) + offset
+
+
 class Sink:
     """A binary file-like object that passes every write on to ``out``."""
 

@@ -49,7 +49,11 @@ def create_app(settings: Settings | Path) -> FastAPI:
     # With a remote store, /sparql forwards queries there; pages that read the embedded store
     # answer 501. Otherwise this fails early, with a message, if nothing was built.
     served = None if settings.remote else ServedStore(settings.store)
-    pool = QueryPool(settings, size=0 if settings.remote else settings.workers)
+    pool = QueryPool(
+        settings,
+        size=0 if served is None else settings.workers,
+        store=None if served is None else served.current_path,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

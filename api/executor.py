@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from api import worker
 from api.settings import Settings
 from api.worker import Job
+from kb import query as kbquery
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
 
 _CTX = multiprocessing.get_context("spawn")  # no fork of a threaded server
@@ -52,6 +53,7 @@ CRASH_LIMIT = 3
 THROTTLE_S = 300.0  # ...is refused this long
 SPAWN_RETRY_S = (0.05, 2.0)  # first and longest wait between attempts to start a worker
 REMEMBERED = 10_000  # poisoned texts and clients remembered at most, so memory stays bounded
+WARM_UP_S = 30.0  # time a new worker has to answer its first (warm-up) query
 
 
 class ServerBusy(GeokbError):
@@ -141,8 +143,15 @@ class _Waiter:
 class QueryPool:
     """Worker processes answering queries, each under a hard timeout, shared fairly."""
 
-    def __init__(self, settings: Settings, *, size: int | None = None) -> None:
-        """A pool under ``settings``; ``size`` overrides its number of workers (0: none)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        size: int | None = None,
+        store: Callable[[], object] | None = None,
+    ) -> None:
+        """A pool under ``settings``; ``size`` overrides its number of workers (0: none);
+        ``store`` gives the store folder a new worker opens before it takes queries."""
         self.size = settings.workers if size is None else size
         self.timeout_s = settings.timeout_s
         self.queue_timeout_s = settings.queue_timeout_s
@@ -163,6 +172,7 @@ class QueryPool:
         self._keeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._spawner: ThreadPoolExecutor | None = None
+        self._store = store
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -174,10 +184,13 @@ class QueryPool:
         # parent-death signal is tied to the thread that started them.
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="geokb-spawner")
         loop = asyncio.get_running_loop()
-        for _ in range(self.size):
-            w = await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
-            self._all.add(w)
-            self._make_idle(w)
+        new = [
+            await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
+            for _ in range(self.size)
+        ]
+        self._all.update(new)
+        if await self._warm_up(new) is not None:
+            self._want_workers()  # those that failed are replaced, with back-off
 
     async def stop(self) -> None:
         """Kill every worker and end the spawner thread."""
@@ -441,7 +454,7 @@ class QueryPool:
                     self._waiters[client] = queue
                 if heavy:
                     self._heavy_running.add(client)
-                waiter.future.set_result((self._take_idle(), heavy))
+                waiter.future.set_result((self._take_idle(heavy), heavy))
                 break
             else:
                 return  # nobody waiting can start now
@@ -457,8 +470,10 @@ class QueryPool:
         loop.add_reader(w.conn.fileno(), self._idle_readable, w)
         self._idle.append(w)
 
-    def _take_idle(self) -> _Worker:
-        w = self._idle.pop()
+    def _take_idle(self, heavy: bool) -> _Worker:
+        # A short query takes the warmest worker (the top of the stack), a heavy one the
+        # coldest, which it does not mind, leaving warm ones to short queries.
+        w = self._idle.pop(0 if heavy else -1)
         self._unwatch(w)
         return w
 
@@ -499,29 +514,80 @@ class QueryPool:
         assert self._spawner is not None
         delay = SPAWN_RETRY_S[0]
         while not self._stopping and len(self._all) < self.size:
-            try:
-                w = await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
-            except Exception as exc:  # e.g. EMFILE or EAGAIN: tried again after a while
-                reason = f"{type(exc).__name__}: {exc}"
-                if self._spawn_error != reason:
-                    _LOG.warning("cannot start a query worker (%s); retrying", reason)
-                self._spawn_error = reason
-                if not self._all:  # nobody can be served: say why now rather than time out
-                    self._fail_waiters(self._no_workers())
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, SPAWN_RETRY_S[1])
+            new: list[_Worker] = []
+            problem = None
+            while len(self._all) + len(new) < self.size:
+                try:
+                    new.append(await loop.run_in_executor(self._spawner, _Worker, self.memory_mb))
+                except Exception as exc:  # e.g. EMFILE or EAGAIN: tried again after a while
+                    problem = f"{type(exc).__name__}: {exc}"
+                    break
+            self._all.update(new)
+            problem = await self._warm_up(new) or problem
+            if problem is None:
+                if self._spawn_error is not None:
+                    _LOG.warning("query workers start again")
+                self._spawn_error = None
+                delay = SPAWN_RETRY_S[0]
                 continue
-            if self._spawn_error is not None:
-                _LOG.warning("query workers start again")
-            self._spawn_error = None
-            delay = SPAWN_RETRY_S[0]
-            if self._stopping:
-                w.kill()
-                w.reap()
-                return
-            self._all.add(w)
-            self._make_idle(w)
+            if self._spawn_error != problem:
+                _LOG.warning("cannot start a query worker (%s); retrying", problem)
+            self._spawn_error = problem
+            if not self._all:  # nobody can be served: say why now rather than time out
+                self._fail_waiters(self._no_workers())
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, SPAWN_RETRY_S[1])
+
+    async def _warm_up(self, new: list[_Worker]) -> str | None:
+        """Have new workers open the store; idle the ready ones; say why any failed.
+
+        A worker takes queries only once it answered this first one: until then it is still
+        importing its libraries, and a query sent to it would wait that long for nothing
+        (and could be taken for a long query).
+        """
+        if self._store is None:
+            for w in new:
+                self._make_idle(w)
             self._dispatch()
+            return None
+        job = Job(str(self._store()), "ASK {}", kbquery.Dataset(), "json", 1)
+        failures = await asyncio.gather(*(self._first_answer(w, job) for w in new))
+        problem = None
+        for w, failure in zip(new, failures, strict=True):
+            if self._stopping or w not in self._all:
+                continue
+            if failure is None:
+                self._make_idle(w)
+            else:
+                self._all.discard(w)
+                w.kill()
+                problem = f"a new query worker failed: {failure}"
+        self._dispatch()
+        return problem
+
+    async def _first_answer(self, w: _Worker, job: Job) -> str | None:
+        """None once ``w`` answered ``job``; else what went wrong."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = w.conn.fileno()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            w.conn.send(job)
+            await asyncio.wait_for(ready, WARM_UP_S)
+            w.conn.recv()  # any answer (even an error about the store) means it is ready
+            return None
+        except TimeoutError:
+            return f"no answer within {WARM_UP_S:g} s"
+        except (OSError, EOFError):
+            pass
+        finally:
+            loop.remove_reader(fd)
+        return _how_it_ended(await loop.run_in_executor(None, w.reap))
 
     def _no_workers(self) -> ServerBusy:
         return ServerBusy(

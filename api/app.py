@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
 from kb import sipri
+from kb.errors import StoreDamaged
 from kb.query_reading import ReadingCache
 
 STATIC = Path(__file__).parent / "static"
@@ -48,7 +50,9 @@ def create_app(settings: Settings | Path) -> FastAPI:
         settings = Settings(store=settings)
     # With a remote store, /sparql forwards queries there; pages that read the embedded store
     # answer 501. Otherwise this fails early, with a message, if nothing was built.
-    served = None if settings.remote else ServedStore(settings.store)
+    # A build a queued or running query may still open is kept from pruning this long.
+    grace_s = 2 * (settings.queue_timeout_s + settings.timeout_s)
+    served = None if settings.remote else ServedStore(settings.store, grace_s=grace_s)
     pool = QueryPool(
         settings,
         size=0 if served is None else settings.workers,
@@ -62,6 +66,8 @@ def create_app(settings: Settings | Path) -> FastAPI:
             yield
         finally:
             await pool.stop()
+            if served is not None:
+                served.close()
 
     app = FastAPI(
         title="geokb",
@@ -91,6 +97,12 @@ def create_app(settings: Settings | Path) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # outermost: the app below sees a GET
+
+    @app.exception_handler(StoreDamaged)
+    async def damaged_build(request: Request, exc: StoreDamaged) -> Response:
+        # the operator's log gets the detail; the client a message without paths
+        logging.getLogger("geokb").error("%s", exc.detail)
+        return plain(503, str(exc), {"Retry-After": "30"})
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -74,7 +74,7 @@ class ResultCache:
         self,
         build: object,
         key: Hashable,
-        truncated: bool,
+        truncated: str | bool,
         chunks: AsyncIterator[bytes],
         key_size: int = 0,
     ) -> AsyncIterator[bytes]:

@@ -68,6 +68,10 @@ class WorkerFailed(GeokbError):
     """A worker died or answered with an internal error (HTTP 500)."""
 
 
+class QueryOutOfMemory(ServerBusy):
+    """The query needed more memory than a worker may use, and its worker died (HTTP 503)."""
+
+
 class QueryPoisoned(QueryError):
     """This query text killed a worker a short while ago: refused without running (HTTP 400)."""
 
@@ -84,7 +88,7 @@ class ClientThrottled(GeokbError):
 class Execution:
     """A query's answer: whether it was cut, and its bytes, whole or as they come."""
 
-    truncated: bool
+    truncated: str  # why the answer was cut: "rows" or "bytes"; "" if it is whole
     body: bytes | None = None  # the whole answer, when it was small
     chunks: AsyncIterator[bytes] | None = None
 
@@ -306,15 +310,17 @@ class QueryPool:
         kind = msg[0]
         if kind == "whole":
             self._finish(w, run, ok=True)
-            return Execution(truncated=bool(msg[1]), body=msg[2])
+            return Execution(truncated=str(msg[1] or ""), body=msg[2])
         if kind != "head":
-            self._finish(w, run, ok=True)
+            self._finish(w, run, ok=kind != "memory")  # a worker out of memory leaves
+            if kind == "memory":
+                raise QueryOutOfMemory(msg[1])
             if kind == "refused":
                 raise QueryRefused(msg[1])
             if kind == "query":
                 raise QueryError(msg[1])
             raise WorkerFailed(msg[1])
-        return Execution(truncated=bool(msg[1]), chunks=self._stream(w, run, deadline))
+        return Execution(truncated=str(msg[1] or ""), chunks=self._stream(w, run, deadline))
 
     async def _stream(self, w: _Worker, run: _Run, deadline: float) -> AsyncIterator[bytes]:
         finished = False
@@ -369,6 +375,12 @@ class QueryPool:
             raise _Gone  # it exited by itself, between jobs: not this query's doing
         how = _how_it_ended(code)
         self._crashed(run)
+        if code == -signal.SIGABRT:  # Rust aborts when an allocation fails (RLIMIT_DATA)
+            raise QueryOutOfMemory(
+                f"the query needed more than the {self.memory_mb:,} MB of memory a query may "
+                "use and was stopped; narrow it (a LIMIT, fewer or smaller values). The same "
+                f"query is refused for the next {POISON_S / 60:g} minutes"
+            )
         raise WorkerFailed(
             f"the query stopped its worker process ({how}); a new worker was started. "
             f"The same query is refused for the next {POISON_S / 60:g} minutes"

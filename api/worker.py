@@ -83,7 +83,13 @@ def _serve(conn: Connection) -> None:
             conn.send(("query", str(exc)))
             continue
         except MemoryError:
-            conn.send(("internal", "the query needed more memory than a query worker may use"))
+            conn.send(
+                (
+                    "memory",
+                    "the query needed more memory than a query may use and was stopped; "
+                    "narrow it (a LIMIT, fewer or smaller values)",
+                )
+            )
             _exit(conn)
         except Exception as exc:
             # never show a client where the store lives

@@ -244,3 +244,121 @@ def test_generated_valid_queries_succeed(
     status, elapsed = _ask(client, query)
     assert status == 200, query
     assert elapsed < TIMEOUT_S + 1.0
+
+
+# -- the breaks an outside security test found, each over real HTTP --------------------------
+
+
+@pytest.fixture(scope="module")
+def capped(real_store: Path) -> Iterator[httpx.Client]:
+    """A server with a small row cap (100) and byte cap (1 MB)."""
+    settings_ = Settings(
+        store=real_store, timeout_s=5.0, max_rows=100, max_answer_mb=1, workers=2
+    )
+    with LiveServer(settings_) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        yield client
+
+
+def test_service_spellings_that_slipped_past_the_old_guard_are_refused(
+    capped: httpx.Client,
+) -> None:
+    listener = Listener()
+    remote = f"<http://127.0.0.1:{listener.port}/x>"
+    try:
+        for query in [
+            f"SELECT ?secret WHERE {{ ?a ?b ?c .SERVICE {remote} {{ ?x ?y ?secret }} }} LIMIT 1",
+            "PREFIX ex: <http://a/> SELECT * WHERE { VALUES ?z { ex:a\\# } "
+            f"SERVICE {remote} {{ ?x ?y ?z }} }}",
+        ]:
+            resp = capped.post("/sparql", data={"query": query})
+            assert resp.status_code == 403 and "SERVICE" in resp.text
+        time.sleep(0.3)
+        assert listener.connections == 0
+    finally:
+        listener.close()
+
+
+def test_the_row_cap_holds_whatever_the_query_seems_to_say(capped: httpx.Client) -> None:
+    resp = capped.get(
+        "/sparql",
+        params={"query": "SELECT * WHERE { ?s ?p ?o } ORDER BY(1<2)#> LIMIT 5"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    assert resp.status_code == 200
+    assert len(resp.json()["results"]["bindings"]) == 100
+    assert "100 rows" in resp.headers["X-Geokb-Truncated"]
+
+
+def test_a_volatile_query_hidden_by_a_comment_is_not_kept(capped: httpx.Client) -> None:
+    query = "SELECT ?r WHERE { BIND(RAND #\n() AS ?r) }"
+    answers = [capped.post("/sparql", data={"query": query}) for _ in range(2)]
+    assert [a.headers["X-Geokb-Cache"] for a in answers] == ["bypass", "bypass"]
+    assert answers[0].text != answers[1].text
+
+
+def test_an_answer_over_the_byte_cap_is_cut_and_says_so(capped: httpx.Client) -> None:
+    binds = "".join(f"BIND(CONCAT(?a{i}, ?a{i}) AS ?a{i + 1}) " for i in range(14))
+    # 16 bytes doubled 14 times: 256 KiB per row; three rows fit in 1 MB, not all ten
+    query = (
+        'SELECT ?n ?a14 WHERE { VALUES ?n { 1 2 3 4 5 6 7 8 9 10 } BIND("aaaaaaaaaaaaaaaa" AS ?a0) '
+        + binds
+        + "}"
+    )
+    resp = capped.post(
+        "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"}
+    )
+    assert resp.status_code == 200
+    assert len(resp.content) <= 1024 * 1024
+    assert "1 MB" in resp.headers["X-Geokb-Truncated"]
+    body = resp.json()
+    assert body["truncated"] is True and 0 < len(body["results"]["bindings"]) < 10
+
+
+def test_queries_that_crashed_workers_are_refused_before_the_engine(
+    capped: httpx.Client,
+) -> None:
+    for query in [
+        "ASK { FILTER(" + "!" * 50_000 + "true) }",
+        "ASK { FILTER(" + "+" * 30_000 + "1) }",
+        "PREFIX ex: <http://a/> ASK { VALUES ?x { ex:a\\# } " + "{" * 5000 + "}" * 5000 + "}",
+    ]:
+        resp = capped.post("/sparql", data={"query": query})
+        assert resp.status_code == 400 and "crash" in resp.text
+    assert capped.post("/sparql", data={"query": SIMPLE}).status_code == 200
+
+
+def test_an_invalid_dataset_graph_is_a_client_error(capped: httpx.Client) -> None:
+    for param in ("default-graph-uri", "named-graph-uri"):
+        resp = capped.post("/sparql", data={"query": "ASK {}", param: "not an iri"})
+        assert resp.status_code == 400 and param in resp.text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["SELECT", "*", "WHERE", "{", "}", "?s ?p ?o", ".", "(", ")", "1<2", "#>",
+                 "LIMIT 5", "ORDER BY", "SERVICE", "<http://127.0.0.1:PORT/x>", "ex:a\\#",
+                 '"x#y"', "'''a'b'''", "RAND()", "BIND(", "AS ?r", "FILTER", "OPTIONAL"]
+            ),
+            st.sampled_from(["", " ", "#c\n", "\n", "\t", "#<\n"]),
+        ),
+        max_size=16,
+    )
+)  # fmt: skip
+def test_fragments_glued_any_way_never_break_the_endpoint(
+    capped: httpx.Client, parts: list[tuple[str, str]]
+) -> None:
+    query = "PREFIX ex: <http://a/> " + "".join(f + g for f, g in parts)
+    query = query.replace("PORT", str(_HTTP_LISTENER.port))
+    resp = capped.post(
+        "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"}
+    )
+    assert resp.status_code in ANSWERS, (query, resp.status_code, resp.text[:200])
+    if resp.status_code == 200 and resp.text.startswith('{"head"'):
+        assert len(resp.json().get("results", {}).get("bindings", [])) <= 100
+    assert _HTTP_LISTENER.connections == 0, query
+
+
+_HTTP_LISTENER = Listener()

@@ -7,7 +7,8 @@ descriptors; then every accept fails and is logged. Here:
 * a connection that has not sent a complete request head within ``header_timeout_s`` of
   opening (or of its first byte after a kept-alive response) is closed;
 * beyond ``max_connections`` open connections, a new one is closed as soon as it is accepted
-  (before any parsing, so a flood of them costs little);
+  (before any parsing, so a flood of them costs little), and so is one beyond
+  ``max_client_connections`` from one client address;
 * the soft ``RLIMIT_NOFILE`` is raised to the hard limit, and ``max_connections`` is lowered
   if it would not leave room for the store, worker pipes and logs;
 * a message logged again and again (a failing accept, invalid requests) is written at most
@@ -65,6 +66,9 @@ class GuardedH11Protocol(H11Protocol):
     """
 
     max_connections: ClassVar[int] = Settings.max_connections
+    max_client_connections: ClassVar[int] = Settings.max_client_connections
+    # open connections per client address, shared by the connections of one server
+    per_client: ClassVar[dict[str, int]] = {}
     header_timeout_s: ClassVar[float] = Settings.header_timeout_s
     keepalive_timeout_s: ClassVar[float] = Settings.keepalive_timeout_s
 
@@ -80,15 +84,24 @@ class GuardedH11Protocol(H11Protocol):
         self.timeout_keep_alive = self.keepalive_timeout_s  # type: ignore[assignment]
         self.header_timer: asyncio.TimerHandle | None = None
         self.refused = False
+        self.client_key = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Close the connection at once if the server is full, else start its header clock."""
-        if len(self.connections) >= self.max_connections:
-            # Not added to the server's connections, not parsed, not logged: just gone.
+        peer = transport.get_extra_info("peername")
+        key = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if (
+            len(self.connections) >= self.max_connections
+            or self.per_client.get(key, 0) >= self.max_client_connections
+        ):
+            # Not added to the server's connections, not parsed, not logged: just gone. One
+            # address cannot take every connection, so a flood from it locks out no one else.
             self.refused = True
             self.transport = transport
             transport.abort()
             return
+        self.client_key = key
+        self.per_client[key] = self.per_client.get(key, 0) + 1
         super().connection_made(transport)
         self._start_header_clock()
 
@@ -96,6 +109,11 @@ class GuardedH11Protocol(H11Protocol):
         """Stop the header clock; a refused connection has nothing else to undo."""
         self._stop_header_clock()
         if not self.refused:
+            left = self.per_client.get(self.client_key, 1) - 1
+            if left > 0:
+                self.per_client[self.client_key] = left
+            else:
+                self.per_client.pop(self.client_key, None)
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -133,6 +151,8 @@ def protocol_class(settings: Settings, max_connections: int) -> type[GuardedH11P
         pass
 
     Protocol.max_connections = max_connections
+    Protocol.max_client_connections = settings.max_client_connections
+    Protocol.per_client = {}
     Protocol.header_timeout_s = settings.header_timeout_s
     Protocol.keepalive_timeout_s = settings.keepalive_timeout_s
     return Protocol

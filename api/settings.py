@@ -27,6 +27,7 @@ class Settings:
     worker_memory_mb: int = 1024  # memory one query worker may use (RLIMIT_AS)
     heavy_after_s: float = 1.0  # a query running longer is heavy: its client is rationed
     cache_mb: int = 64  # memory for answers to repeated queries (0: keep none)
-    max_connections: int = 1000  # open HTTP connections; more are closed at once
+    max_connections: int = 4000  # open HTTP connections; more are closed at once
+    max_client_connections: int = 64  # open connections from one client address
     header_timeout_s: float = 10.0  # time a client has to send its request's headers
     keepalive_timeout_s: float = 5.0  # idle time before a kept-alive connection is closed

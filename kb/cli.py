@@ -78,6 +78,12 @@ _SERVE_LIMITS: list[tuple[str, str, Callable[[str], object], str]] = [
         "open HTTP connections; more are closed at once (fewer if the open-file limit is low)",
     ),
     (
+        "--max-client-connections",
+        "max_client_connections",
+        _positive,
+        "open HTTP connections from one client address; more are closed at once",
+    ),
+    (
         "--header-timeout",
         "header_timeout_s",
         _seconds,

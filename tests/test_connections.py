@@ -43,6 +43,8 @@ class Served:
             self.port = int(s.getsockname()[1])
         self.log = log
         command = [str(BIN / "geokb"), "serve", "--store", str(store), "--port", str(self.port)]
+        if "--max-client-connections" not in flags:  # the tests of totals come from one address
+            flags = (*flags, "--max-client-connections", "100000")
         with log.open("wb") as err:
             self.process = subprocess.Popen(
                 [*command, "--workers", "1", *flags],
@@ -70,8 +72,10 @@ class Served:
         """File descriptors the server process holds now."""
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
-    def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+    def connect(self, source: str = "127.0.0.1") -> socket.socket:
+        return socket.create_connection(
+            ("127.0.0.1", self.port), timeout=10, source_address=(source, 0)
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -219,7 +223,14 @@ def test_kept_alive_connection_is_closed_after_the_keepalive_timeout(server: Ser
     with server.connect() as sock:
         sock.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\n\r\n")
         sock.settimeout(10)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += sock.recv(65536)
+        head, body = response.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        while len(body) < length:  # the body may come in a later segment
+            body += sock.recv(65536)
         t0 = time.monotonic()
         assert closed_by_peer(sock, KEEPALIVE_TIMEOUT + 15)
         assert time.monotonic() - t0 >= KEEPALIVE_TIMEOUT * 0.8
@@ -299,3 +310,24 @@ def test_server_log_stays_small(server: Served, roomy: Served, small: Served) ->
     for served in (server, roomy, small):
         size = served.log.stat().st_size
         assert size < LOG_LIMIT, served.log.read_text(errors="replace")[-3000:]
+
+
+def test_one_address_cannot_take_every_connection(store: Path) -> None:
+    served = Served(
+        store, store.parent / "per-client.log", "--max-client-connections", "10",
+        "--header-timeout", "60",
+    )  # fmt: skip
+    try:
+        flood = [served.connect("127.0.0.2") for _ in range(30)]
+        try:
+            closed = wait_all_closed(flood, 5)
+            assert len(closed) == 20, "the ten first stay, the twenty beyond are closed"
+            # another address is served meanwhile
+            transport = httpx.HTTPTransport(local_address="127.0.0.3")
+            with httpx.Client(transport=transport, timeout=30) as client:
+                assert client.get(served.url, params=ASK).json()["boolean"] is True
+        finally:
+            for s in flood:
+                s.close()
+    finally:
+        served.stop()

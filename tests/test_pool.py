@@ -251,12 +251,20 @@ def test_workers_are_started_by_a_thread_that_lives_as_long_as_the_pool(
     # spawner thread must be the pool's own, and the same one for replacements.
     with LiveServer(Settings(store=real_store, workers=2)) as live:
         pool = pool_of(live)
-        (spawner,) = [t for t in threading.enumerate() if t.name.startswith("geokb-spawner")]
+
+        def children_of(thread: threading.Thread) -> set[int]:
+            with open(f"/proc/self/task/{thread.native_id}/children") as f:
+                return {int(pid) for pid in f.read().split()}
+
+        # other servers of the test session have spawner threads of their own
+        (spawner,) = [
+            t
+            for t in threading.enumerate()
+            if t.name.startswith("geokb-spawner") and worker_pids(pool) & children_of(t)
+        ]
 
         def started_by_spawner() -> set[int]:
-            path = f"/proc/self/task/{spawner.native_id}/children"
-            with open(path) as f:
-                return {int(pid) for pid in f.read().split()}
+            return children_of(spawner)
 
         assert worker_pids(pool) <= started_by_spawner()
         victim = next(iter(worker_pids(pool)))

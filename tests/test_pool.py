@@ -204,7 +204,7 @@ def test_long_queries_from_three_clients_leave_a_worker_for_short_ones(
     real_store: Path,
 ) -> None:
     settings = Settings(
-        store=real_store, workers=3, heavy_after_s=0.3, timeout_s=5, queue_timeout_s=3
+        store=real_store, workers=3, heavy_after_s=0.3, timeout_s=2.5, queue_timeout_s=2
     )
     stop = threading.Event()
     heavy_answers: list[httpx.Response] = []
@@ -220,7 +220,7 @@ def test_long_queries_from_three_clients_leave_a_worker_for_short_ones(
         try:
             time.sleep(1.5)  # the three long queries are running or were rationed
             with client_at(live, "127.0.0.9") as light:
-                end = time.monotonic() + 10  # two rounds of the long queries' 5 s timeout
+                end = time.monotonic() + 5.5  # two rounds of the long queries' 2.5 s timeout
                 n = 0
                 while time.monotonic() < end:
                     n += 1
@@ -241,7 +241,7 @@ def test_long_queries_from_three_clients_leave_a_worker_for_short_ones(
     assert all("retry-after" in r.headers for r in heavy_answers)
     texts = [r.text for r in heavy_answers]
     assert any("long queries are limited to 2 at a time" in t for t in texts), texts
-    assert any("ran longer than 5 s" in t for t in texts), texts
+    assert any("ran longer than 2.5 s" in t for t in texts), texts
 
 
 def test_workers_are_started_by_a_thread_that_lives_as_long_as_the_pool(

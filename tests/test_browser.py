@@ -68,3 +68,10 @@ def test_entity_page_shows_its_timeline(site: str) -> None:
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="network"' in dom
     _chromium(f"--screenshot={ARTIFACTS / 'entity-page.png'}", url)
     assert (ARTIFACTS / "entity-page.png").stat().st_size > 10_000
+
+
+def test_api_docs_render_under_the_pages_content_security_policy(site: str) -> None:
+    # /docs is served with script-src 'self': Swagger UI must start from its static files
+    dom = _chromium("--dump-dom", f"{site}/docs")
+    paths = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', dom))
+    assert {"/sparql", "/id/{path}"} <= paths, paths

@@ -21,9 +21,9 @@ from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
-from kb import sipri
 from kb.errors import StoreDamaged
-from kb.query_reading import ReadingCache
+from kb.review import sipri
+from kb.sparql.reading import ReadingCache
 
 STATIC = Path(__file__).parent / "static"
 DOCS_PAGE = """<!DOCTYPE html>

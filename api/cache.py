@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 
-from kb import query_reading
+from kb.sparql import reading as query_reading
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Answer:
 
 def cacheable(query: str) -> bool:
     """Whether the answer to ``query`` may be kept: it calls no volatile function, as the
-    query reader (``kb.query_reading``) reads it."""
+    query reader (``kb.sparql.reading``) reads it."""
     return not query_reading.read(query).volatile
 
 

@@ -20,8 +20,9 @@ from api import responses
 from api.pagework import RETRY_AFTER
 from api.settings import Settings
 from api.state import ServedStore
-from kb import formats, schema
-from kb.mapping import new_graph, to_ox
+from kb.model import schema
+from kb.model.rdf import new_graph, to_ox
+from kb.sparql import formats
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

@@ -25,7 +25,7 @@ from api.pagework import Deadline, PagesBusy, PageTimeout, take
 from api.responses import plain, rdf
 from api.sparql import TRUNCATED_HEADER
 from api.state import ServedStore
-from kb import schema
+from kb.model import schema
 
 router = APIRouter()
 

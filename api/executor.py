@@ -40,8 +40,8 @@ from typing import Any, NoReturn
 from api import worker
 from api.settings import Settings
 from api.worker import Job
-from kb import query as kbquery
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
+from kb.sparql import query as kbquery
 
 _CTX = multiprocessing.get_context("spawn")  # no fork of a threaded server
 _LOG = logging.getLogger("geokb.pool")

@@ -1,9 +1,9 @@
-"""HTTP content negotiation over the one format table (``kb.formats``)."""
+"""HTTP content negotiation over the one format table (``kb.sparql.formats``)."""
 
 from __future__ import annotations
 
-from kb import formats
-from kb.formats import Format, ResultShape
+from kb.sparql import formats
+from kb.sparql.formats import Format, ResultShape
 
 
 class NotAcceptable(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kb import formats
+from kb.sparql import formats
 
 _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 

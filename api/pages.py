@@ -9,8 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from kb.examples import examples
-from kb.ontology_docs import ontology_html
+from kb.derive.ontology_docs import ontology_html
+from kb.sparql.examples import examples
 
 router = APIRouter()
 TEMPLATES = Path(__file__).parent / "templates"

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.store import DEFAULT_STORE
+from kb.stores.local import DEFAULT_STORE
 
 if TYPE_CHECKING:  # 'geokb' reads the defaults below for its help: keep the import light
-    from kb.remote import RemoteStore
+    from kb.stores.remote import RemoteStore
 
 
 @dataclass(frozen=True)

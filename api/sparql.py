@@ -21,10 +21,10 @@ from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
-from kb import formats, results
-from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused, QueryTimeout, QueryTooLong
-from kb.remote import RemoteStoreError, remote_run
+from kb.sparql import formats, results
+from kb.sparql import query as kbquery
+from kb.stores.remote import RemoteStoreError, remote_run
 
 router = APIRouter()
 

@@ -2,7 +2,7 @@
 
 The server hands the folder of the current build to query workers, which open it when they
 get to the query, maybe after waiting in the queue. So that no build prunes a folder in
-between, the server holds a lease (``kb.store.lease``) on the current build, and on each
+between, the server holds a lease (``kb.stores.local.lease``) on the current build, and on each
 build it served before for ``grace_s`` seconds after it was swapped out.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kb.errors import StoreDamaged, StoreError
-from kb.store import current_build, lease, open_build, release, store_damage
+from kb.stores.local import current_build, lease, open_build, release, store_damage
 
 #: How often the link is read again when the build it named was pruned meanwhile.
 _FOLLOW_TRIES = 5

@@ -24,7 +24,8 @@ from api import pagework
 from api.pagework import BATCH, Deadline, PagesBusy, PageTimeout, take
 from api.settings import Settings
 from api.sparql import MAX_ROWS_HEADER, TRUNCATED_HEADER
-from kb import schema, sipri
+from kb.model import schema
+from kb.review import sipri
 
 _DATES = ("date", "startDate", "endDate", "orderDate", "deliveryStartDate", "deliveryEndDate")
 _DATE_LABELS = {

@@ -21,11 +21,11 @@ from typing import NoReturn
 import pyoxigraph as ox
 
 from api import sandbox
-from kb import formats, results
-from kb import query as kbquery
 from kb.errors import QueryError, QueryRefused
-from kb.formats import Format
-from kb.query_reading import Reading
+from kb.sparql import formats, results
+from kb.sparql import query as kbquery
+from kb.sparql.formats import Format
+from kb.sparql.reading import Reading
 
 # An answer larger than this is sent in pieces of this size (pickling one 64 MB message would
 # double the memory it takes on both sides).

@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from load import free_port, rss_mb
 from synthetic import generate
 
-from kb import manifest
-from kb.pipeline import compile_data
-from kb.store import current_build, write_build
+from kb.build import manifest
+from kb.build.pipeline import compile_data
+from kb.stores.local import current_build, write_build
 
 BIN = Path(sys.executable).parent
 GK = "PREFIX gk: <https://w3id.org/geokb/ontology#> "
@@ -190,7 +190,7 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
         from pyshacl import validate
         from rdflib import Graph
 
-        from kb.ontology import ontology_graph, shapes_graph
+        from kb.model.ontology import ontology_graph, shapes_graph
 
         graph = Graph().parse(str(nt), format="nt")
         shapes, ont = Graph(), Graph()

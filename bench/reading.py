@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/reading.py [--store .geokb] [--requests 400]
 
-Every query is read once per request by ``kb.query_reading`` (the server keeps readings of
+Every query is read once per request by ``kb.sparql.reading`` (the server keeps readings of
 repeated texts, so only distinct texts pay). The target: reading adds at most 5% to the
 latency of an uncached point lookup. Both are measured in this run, on distinct query texts
 (so neither the reading cache nor the answer cache helps), and the table prints the ratio.
@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.query_reading import read  # noqa: E402
+from kb.sparql.reading import read  # noqa: E402
 
 QUERIES = {
     "point lookup": "SELECT ?p ?o WHERE {{ <https://w3id.org/geokb/id/state/IRN> ?p ?o }} "

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 from kb.errors import DataError, GeokbError, relative
 
 if TYPE_CHECKING:
-    from kb.pipeline import Progress
-    from kb.remote import RemoteStore
+    from kb.build.pipeline import Progress
+    from kb.stores.remote import RemoteStore
 
 # Each verb imports what it uses: a command should start fast, and the query workers of
 # 'geokb serve' (spawned processes) import this module again before they start.
 
 DEFAULT_DATA = Path("data")
-DEFAULT_STORE = Path(".geokb")  # kb.store.DEFAULT_STORE, spelled here to keep imports light
+DEFAULT_STORE = Path(".geokb")  # kb.stores.local.DEFAULT_STORE, spelled here to keep imports light
 
 
 def _positive(text: str) -> int:
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--max-file-mb",
             type=_positive,
-            default=8,  # kb.yamlfile.MAX_FILE_MB, spelled here to keep imports light
+            default=8,  # kb.build.yamlfile.MAX_FILE_MB, spelled here to keep imports light
             metavar="MB",
             help="refuse data files larger than this, unread: checking one costs about 80 MB "
             "of memory per MB of YAML (default: 8)",
@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from kb.pipeline import compile_data
+    from kb.build.pipeline import compile_data
 
     compiled = compile_data(args.data, jobs=args.jobs, max_file_bytes=args.max_file_mb << 20)
     print(
@@ -302,7 +302,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _target(args: argparse.Namespace) -> Path | RemoteStore:
     """The store named by --store: a local folder, or a remote store by its URLs."""
-    from kb.remote import RemoteStore
+    from kb.stores.remote import RemoteStore
 
     if args.store.startswith(("http://", "https://")):
         return RemoteStore.from_urls(args.store, args.update_url, args.gsp_url)
@@ -310,12 +310,12 @@ def _target(args: argparse.Namespace) -> Path | RemoteStore:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from kb import manifest
+    from kb.build import manifest
+    from kb.build.pipeline import compile_data
     from kb.errors import StoreDamaged
-    from kb.pipeline import compile_data
-    from kb.remote import RemoteStore
-    from kb.schema import GRAPH_BASE
-    from kb.store import current_build, damage, write_build
+    from kb.model.schema import GRAPH_BASE
+    from kb.stores.local import current_build, damage, write_build
+    from kb.stores.remote import RemoteStore
 
     target = _target(args)
     if isinstance(target, RemoteStore):
@@ -415,8 +415,8 @@ def _progress(enabled: bool) -> Iterator[Progress]:
 
 
 def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
-    from kb.pipeline import compile_data
-    from kb.schema import GRAPH_BASE
+    from kb.build.pipeline import compile_data
+    from kb.model.schema import GRAPH_BASE
 
     previous = None if args.full else remote.manifest()
     compiled = compile_data(
@@ -437,10 +437,10 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from kb import formats
-    from kb.query import QueryResult, run, serialize, shape_of, table
-    from kb.remote import RemoteStore, remote_run
-    from kb.store import open_current
+    from kb.sparql import formats
+    from kb.sparql.query import QueryResult, run, serialize, shape_of, table
+    from kb.stores.local import open_current
+    from kb.stores.remote import RemoteStore, remote_run
 
     text = args.query
     if text.endswith(".rq") and Path(text).is_file():
@@ -471,7 +471,7 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.http_server import serve
     from api.settings import Settings
-    from kb.remote import RemoteStore
+    from kb.stores.remote import RemoteStore
 
     target = _target(args)
     settings = Settings(
@@ -488,9 +488,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import pyoxigraph as ox
 
-    from kb import sipri
-    from kb.schema import PREFIXES
-    from kb.store import open_current
+    from kb.model.schema import PREFIXES
+    from kb.review import sipri
+    from kb.stores.local import open_current
 
     store, _ = open_current(Path(args.store))
     if args.format == "sipri-csv":
@@ -525,8 +525,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from kb import contradictions
-    from kb.store import open_current
+    from kb.review import contradictions
+    from kb.stores.local import open_current
 
     store, _ = open_current(Path(args.store))
     found = contradictions.find(store)
@@ -538,7 +538,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from kb import diff
+    from kb.review import diff
 
     data = args.data.resolve()
     repo = Path(
@@ -554,7 +554,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from kb.skeleton import add_skeleton
+    from kb.review.skeleton import add_skeleton
 
     target, text = add_skeleton(args.data, args.kind, args.id, args.file)
     print(text, end="")
@@ -563,9 +563,9 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from kb import generate
+    from kb.derive import generate
 
-    stale = generate.write_all(check=args.check)
+    stale = generate.write_all(build_parser(), check=args.check)
     if args.check:
         for path in stale:
             print(f"out of date: {path} (run 'geokb generate')", file=sys.stderr)

@@ -19,8 +19,8 @@ import uvicorn
 from rdflib import Graph
 
 from api.app import create_app
-from kb.pipeline import compile_data
-from kb.store import write_build
+from kb.build.pipeline import compile_data
+from kb.stores.local import write_build
 
 ROOT = Path(__file__).resolve().parent.parent
 OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which(

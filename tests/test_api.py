@@ -6,7 +6,7 @@ import pytest
 from conftest import MINI, LiveServer, write_data
 
 from kb.cli import main
-from kb.examples import examples
+from kb.sparql.examples import examples
 
 TRANSFERS_IRN_RUS = """
 PREFIX gk: <https://w3id.org/geokb/ontology#>

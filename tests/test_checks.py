@@ -4,13 +4,13 @@ import pytest
 from conftest import MINI, as_rdflib, write_data
 from rdflib import DCTERMS, Literal, URIRef
 
-from kb.checks import shacl_problems
-from kb.linking import id_entries, index_ids, resolve_refs
-from kb.mapping import ntriples, to_nodes
-from kb.pipeline import compile_data
-from kb.records import records_from_yaml
-from kb.schema import GK
-from kb.yamlfile import read_yaml
+from kb.build.checks import shacl_problems
+from kb.build.linking import id_entries, index_ids, resolve_refs
+from kb.build.mapping import ntriples, to_nodes
+from kb.build.pipeline import compile_data
+from kb.build.records import records_from_yaml
+from kb.build.yamlfile import read_yaml
+from kb.model.schema import GK
 
 T1 = URIRef("https://w3id.org/geokb/id/transfer/t1")
 
@@ -34,8 +34,8 @@ def test_real_data_has_zero_shacl_violations() -> None:
 
 
 def _one_pass_engine(graph, records):  # type: ignore[no-untyped-def]
-    from kb.checks import shape_problems
-    from kb.mapping import ox_quads
+    from kb.build.checks import shape_problems
+    from kb.model.rdf import ox_quads
 
     return shape_problems(ox_quads(graph), lambda: records)
 
@@ -77,7 +77,7 @@ def _pyshacl_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-un
     from pyshacl import validate
     from rdflib import RDF, SH, Graph
 
-    from kb.ontology import ontology_graph, shapes_graph
+    from kb.model.ontology import ontology_graph, shapes_graph
 
     shapes, ont = Graph(), Graph()
     shapes += shapes_graph()
@@ -94,8 +94,8 @@ def _pyshacl_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-un
 
 
 def _one_pass_findings(graph) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    from kb.mapping import ox_quads
-    from kb.shape_checks import violations
+    from kb.build.shape_checks import violations
+    from kb.model.rdf import ox_quads
 
     return {(v.focus, str(v.path), str(v.component)) for v in violations(ox_quads(graph))}
 

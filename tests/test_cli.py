@@ -144,7 +144,8 @@ def test_build_json_and_quiet_for_scripts(
 
 
 def test_the_cli_and_the_store_agree_on_the_default_store() -> None:
-    from kb import cli, store
+    from kb import cli
+    from kb.stores import local as store
 
     assert cli.DEFAULT_STORE == store.DEFAULT_STORE
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kb import sipri
-from kb.countries import UN_MEMBERS, UN_OBSERVERS
-from kb.examples import examples
-from kb.query import run
-from kb.store import open_current
+from kb.model.countries import UN_MEMBERS, UN_OBSERVERS
+from kb.review import sipri
+from kb.sparql.examples import examples
+from kb.sparql.query import run
+from kb.stores.local import open_current
 
 ID = "https://w3id.org/geokb/id/"
 

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from conftest import MINI, write_data
 
-from kb.pipeline import compile_data
-from kb.store import write_build
+from kb.build.pipeline import compile_data
+from kb.stores.local import write_build
 
 BIN = Path(sys.executable).parent
 ASK = {"query": "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"}

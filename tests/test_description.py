@@ -4,7 +4,7 @@ import httpx
 import pytest
 from rdflib import Graph, Namespace, URIRef
 
-from kb.countries import OTHER_STATES, UN_MEMBERS, UN_OBSERVERS
+from kb.model.countries import OTHER_STATES, UN_MEMBERS, UN_OBSERVERS
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")

@@ -20,10 +20,10 @@ from conftest import DATA, MINI, write_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kb.build.pipeline import compile_data
+from kb.build.yamlfile import MAX_FILE_BYTES
 from kb.errors import DataError
-from kb.pipeline import compile_data
-from kb.store import current_build, open_current
-from kb.yamlfile import MAX_FILE_BYTES
+from kb.stores.local import current_build, open_current
 
 GEOKB = str(Path(sys.executable).parent / "geokb")
 TRANSFER = MINI["transfers.yaml"]

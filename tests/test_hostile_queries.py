@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_safety import Listener
 
 from api.settings import Settings
-from kb.store import open_current
+from kb.stores.local import open_current
 
 TIMEOUT_S = 2.0
 SIMPLE = "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"

@@ -1,15 +1,16 @@
 """Incremental builds: only changed files are re-read and rewritten, with the same result."""
 
+import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from conftest import MINI, write_data
 
-from kb import manifest
+from kb.build import manifest
+from kb.build.pipeline import compile_data
 from kb.errors import DataError
-from kb.pipeline import compile_data
-from kb.store import current_build, open_current, write_build
+from kb.stores.local import current_build, open_current, write_build
 
 MORE = """\
     arms_transfers:
@@ -116,3 +117,24 @@ def test_the_manifest_records_hashes_and_graphs(project: tuple[Path, Path]) -> N
     assert m.files["states.yaml"].id_keys() == [("state", "IRN"), ("state", "RUS")]
     assert len(m.files["states.yaml"].sha256) == 64
     assert isinstance(open_current(store)[0], ox.Store)
+
+
+def test_a_change_to_code_in_any_subpackage_changes_the_model_hash(tmp_path: Path) -> None:
+    copy = tmp_path / "kb"
+    shutil.copytree(manifest.KB, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = manifest.model_sha256(copy)
+    assert before == manifest.model_sha256()  # the copy hashes like the package
+    module = copy / "sparql" / "reading.py"  # two floors down, far from kb/build/
+    module.write_text(module.read_text() + "\n# changed\n")
+    assert manifest.model_sha256(copy) != before
+
+
+def test_a_new_model_hash_makes_the_next_build_a_full_one(
+    project: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, store = project
+    from kb.build import pipeline
+
+    monkeypatch.setattr(pipeline, "model_sha256", lambda: "code that changed")
+    compiled, report = _build(data, store)
+    assert report.full and compiled.full

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import DATA
 
-from kb.jsonschema import data_schema
+from kb.derive.jsonschema import data_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Builds finishing back to back while a real server answers queries: the builds the server
-handed to its query workers are never pruned under them (kb.store.lease)."""
+handed to its query workers are never pruned under them (kb.stores.local.lease)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from conftest import MINI, write_data
 
+from kb.build.pipeline import compile_data
 from kb.errors import DataError
-from kb.pipeline import compile_data
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib import DCTERMS, RDF, RDFS, XSD, Literal, URIRef
 
-from kb.mapping import ntriples
-from kb.pipeline import compile_data, graph_iri
-from kb.schema import GK
+from kb.build.mapping import ntriples
+from kb.build.pipeline import compile_data, graph_iri
+from kb.model.schema import GK
 
 T1 = URIRef("https://w3id.org/geokb/id/transfer/t1")
 IRN = URIRef("https://w3id.org/geokb/id/state/IRN")

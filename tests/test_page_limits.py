@@ -27,8 +27,8 @@ from api.app import create_app
 from api.entities import LIMIT
 from api.pagework import PagesBusy, PageWork
 from api.settings import Settings
-from kb.pipeline import compile_data
-from kb.store import current_build, write_build
+from kb.build.pipeline import compile_data
+from kb.stores.local import current_build, write_build
 
 TRANSFERS = 30_000
 USA = "https://w3id.org/geokb/id/state/USA"

@@ -6,9 +6,9 @@ import httpx
 from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, URIRef
 
-from kb.examples import examples
-from kb.pipeline import compile_data
-from kb.store import write_build
+from kb.build.pipeline import compile_data
+from kb.sparql.examples import examples
+from kb.stores.local import write_build
 
 
 def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -> None:

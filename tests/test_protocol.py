@@ -13,8 +13,8 @@ from conftest import DATA, LiveServer, OxigraphServer
 from rdflib import Graph
 
 from api.settings import Settings
-from kb.pipeline import compile_data
-from kb.remote import RemoteStore
+from kb.build.pipeline import compile_data
+from kb.stores.remote import RemoteStore
 
 
 @pytest.fixture(scope="module", params=["embedded", "remote"])

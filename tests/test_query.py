@@ -3,14 +3,13 @@ from pathlib import Path
 import pytest
 from rdflib import XSD, Literal, URIRef
 
+from kb.build.manifest import Compiled, Manifest
 from kb.errors import QueryError, QueryRefused
-from kb.examples import examples
-from kb.manifest import Manifest
-from kb.mapping import NTriples, new_graph, ox_quads
-from kb.pipeline import Compiled
-from kb.query import guard, run, table
-from kb.schema import GK
-from kb.store import open_current, write_build
+from kb.model.rdf import NTriples, new_graph, ox_quads
+from kb.model.schema import GK
+from kb.sparql.examples import examples
+from kb.sparql.query import guard, run, table
+from kb.stores.local import open_current, write_build
 
 
 @pytest.mark.parametrize(
@@ -99,6 +98,6 @@ def test_at_least_three_examples() -> None:
     ],
 )
 def test_declared_limit_is_the_top_level_one(query: str, limit: int | None) -> None:
-    from kb.query_reading import read
+    from kb.sparql.reading import read
 
     assert read(query).limit == limit

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from test_safety import Listener
 
 from kb.errors import QueryError, QueryRefused, QueryTooLong
-from kb.query_reading import MAX_NESTING, MAX_PARTS, ReadingCache, read
+from kb.sparql.reading import MAX_NESTING, MAX_PARTS, ReadingCache, read
 
 
 def test_the_reported_service_bypasses_are_refused() -> None:

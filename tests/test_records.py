@@ -2,8 +2,8 @@ import textwrap
 
 import yaml
 
-from kb.records import LangString, RefValue, parse_date, records_from_yaml
-from kb.yamlfile import Loader
+from kb.build.records import LangString, RefValue, parse_date, records_from_yaml
+from kb.build.yamlfile import Loader
 
 
 def _read(text: str) -> tuple[list, list[str]]:

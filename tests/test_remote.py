@@ -12,7 +12,7 @@ from conftest import MINI, LiveServer, OxigraphServer, write_data
 
 from api.settings import Settings
 from kb.cli import main
-from kb.remote import RemoteStore
+from kb.stores.remote import RemoteStore
 
 ASK_T1 = "ASK { <https://w3id.org/geokb/id/transfer/t1> ?p ?o }"
 
@@ -114,8 +114,8 @@ def test_paused_store_times_out_and_the_retry_finishes(
     import os
     import signal
 
+    from kb.build.pipeline import compile_data
     from kb.errors import StoreError
-    from kb.pipeline import compile_data
 
     assert main(["build", "--store", oxigraph.query_url]) == 0
     (project / "data" / "transfers.yaml").write_text(

@@ -3,7 +3,7 @@
 import pyoxigraph as ox
 import pytest
 
-from kb import formats, results
+from kb.sparql import formats, results
 
 QUERY = """SELECT ?s ?o ?n WHERE {
   VALUES (?s ?o ?n) {

@@ -294,8 +294,8 @@ def test_memory_beyond_the_limit_fails_and_work_within_it_succeeds() -> None:
 def test_a_real_read_only_store_works_inside(tmp_path: Path) -> None:
     from conftest import MINI, write_data
 
-    from kb.pipeline import compile_data
-    from kb.store import current_build, write_build
+    from kb.build.pipeline import compile_data
+    from kb.stores.local import current_build, write_build
 
     write_build(tmp_path / "store", compile_data(write_data(tmp_path / "data", MINI)))
     build = current_build(tmp_path / "store")

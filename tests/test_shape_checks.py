@@ -4,8 +4,8 @@ import pyoxigraph as ox
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb import schema
-from kb.shape_checks import _check, _conforms, _rules
+from kb.build.shape_checks import _check, _conforms, _rules
+from kb.model import schema
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 ID = "https://w3id.org/geokb/id/"
@@ -58,7 +58,7 @@ def test_the_quick_test_passes_the_valid_values_of_the_real_data() -> None:
 
     from conftest import DATA
 
-    from kb.pipeline import compile_data
+    from kb.build.pipeline import compile_data
 
     compiled = compile_data(DATA)
     by_node: dict[str, dict[str, list[ox.Literal | ox.NamedNode]]] = defaultdict(dict)

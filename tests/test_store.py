@@ -9,10 +9,10 @@ import pytest
 from conftest import DATA, MINI, write_data
 
 from api.state import ServedStore
+from kb.build.pipeline import compile_data
 from kb.errors import StoreDamaged, StoreError
-from kb.pipeline import compile_data
-from kb.query import run
-from kb.store import FILES_NAME, current_build, lease, open_current, release, write_build
+from kb.sparql.query import run
+from kb.stores.local import FILES_NAME, current_build, lease, open_current, release, write_build
 
 ASK_T1 = "ASK { <https://w3id.org/geokb/id/transfer/t1> ?p ?o }"
 
@@ -80,8 +80,8 @@ def test_data_files_with_spaces_and_accents_in_their_names_build(tmp_path: Path)
 def test_literals_that_look_like_line_ends_survive_batched_loading(tmp_path: Path) -> None:
     from rdflib import URIRef
 
-    from kb.mapping import NTriples
-    from kb.store import _load
+    from kb.model.rdf import NTriples
+    from kb.stores.local import _load
 
     s, p = ox.NamedNode("https://example.org/s"), ox.NamedNode("https://example.org/p")
     tricky = [ox.Literal(t) for t in ("a .\nb", 'c" .\n<d> .', "e .", " .\n")]

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA, MINI, write_data
 
+from kb.build.pipeline import compile_data
 from kb.errors import DataError
-from kb.pipeline import compile_data
 
 
 def _triples(jobs: int, data: Path) -> dict[str, set[str]]:
@@ -89,7 +89,7 @@ def test_a_worker_killed_from_outside_fails_the_build_with_a_message(tmp_path: P
     import os
     import signal
 
-    from kb.workers import Forked, WorkerError
+    from kb.build.workers import Forked, WorkerError
 
     data = write_data(tmp_path / "data", MINI)
     files = {p.name: p for p in sorted(data.glob("*.yaml"))}

@@ -5,8 +5,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kb.build.yamlfile import Loader, _check_plain, read_yaml
 from kb.errors import DataError, Problem
-from kb.yamlfile import Loader, _check_plain, read_yaml
 
 
 def _problems(path: Path) -> list[str]:

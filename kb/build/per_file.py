@@ -4,7 +4,7 @@ Round one reads a file into records (``yamlfile``, ``records``) and reports its 
 the ids of every file are indexed (``linking.index_ids``), round two resolves the file's
 references, maps it to RDF and checks it against the shapes. Only small results leave a
 round (problems, ids, N-Triples bytes), never the records, so the rounds can run in
-worker processes that keep their files' records between them (``kb.workers``).
+worker processes that keep their files' records between them (``kb.build.workers``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 
 from rdflib import URIRef
 
-from kb.checks import node_problems
+from kb.build.checks import node_problems
+from kb.build.linking import IdEntry, IdIndex, id_entries, resolve_refs
+from kb.build.mapping import ntriples, to_nodes
+from kb.build.records import Record, RefValue, records_from_yaml
+from kb.build.yamlfile import MAX_FILE_BYTES, read_yaml
 from kb.errors import DataError, Problem, relative
-from kb.linking import IdEntry, IdIndex, id_entries, resolve_refs
-from kb.mapping import NTriples, ntriples, to_nodes
-from kb.records import Record, RefValue, records_from_yaml
-from kb.yamlfile import MAX_FILE_BYTES, read_yaml
+from kb.model.rdf import NTriples
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A data file is a mapping of sections (``states:``, ``arms_transfers:`` ...) to lists of
 records. Each record is a mapping with an ``id`` and the fields its kind allows
-(``kb.schema``). Every problem found is collected, with its file, line and column.
+(``kb.model.schema``). Every problem found is collected, with its file, line and column.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 from rdflib import XSD, URIRef
 
-from kb import schema
+from kb.build.yamlfile import node_location
 from kb.errors import Location, Problem
-from kb.schema import Kind
-from kb.yamlfile import node_location
+from kb.model import schema
+from kb.model.schema import Kind
 
 _NULLS = ("", "~", "null", "Null", "NULL")
 # rdflib's XSD.x is a lookup on every use: these are read once per date value
@@ -33,7 +33,7 @@ def _quoted(node: yaml.Node) -> bool:
 
 
 def _is_null(node: yaml.Node) -> bool:
-    # The loader resolves no implicit types (kb.yamlfile): a plain scalar spelled as YAML's
+    # The loader resolves no implicit types (kb.build.yamlfile): a plain scalar spelled as YAML's
     # null is null; a quoted "null" is the text "null".
     return isinstance(node, yaml.ScalarNode) and not node.style and node.value in _NULLS
 
@@ -60,7 +60,7 @@ class LangString:
 
 @dataclass(frozen=True)
 class RefValue:
-    """A reference to another record, as written; resolved by ``kb.linking``."""
+    """A reference to another record, as written; resolved by ``kb.build.linking``."""
 
     kinds: tuple[str, ...]
     id: str

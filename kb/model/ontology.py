@@ -1,4 +1,4 @@
-"""Derive the OWL ontology and the SHACL shapes from ``kb.schema``.
+"""Derive the OWL ontology and the SHACL shapes from ``kb.model.schema``.
 
 ``geokb generate`` writes them to ``ontology/``; validation and the store use the same graphs
 built here, so the published files and what geokb checks can never differ (a test compares them).
@@ -13,8 +13,8 @@ from functools import cache
 from rdflib import DCTERMS, OWL, RDF, RDFS, SH, SKOS, XSD, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kb import schema
-from kb.mapping import new_graph
+from kb.model import schema
+from kb.model.rdf import new_graph
 
 VERSION = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""A JSON Schema of the YAML data format, derived from ``kb.schema`` (never written by hand).
+"""A JSON Schema of the YAML data format, derived from ``kb.model.schema`` (never written by hand).
 
 ``geokb generate`` writes it to ``ontology/geokb-data.schema.json``. Editors use it to check
 and complete entries as one types (VS Code's YAML extension: see the README). It describes
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kb import schema
+from kb.model import schema
 
 SCHEMA_ID = "https://w3id.org/geokb/schema/data.json"
 _DATE = r"^-?\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"

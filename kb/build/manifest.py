@@ -12,6 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rdflib import URIRef
+
+from kb.model.rdf import NTriples
+
 MANIFEST_NAME = "geokb-manifest.json"
 VERSION = 2
 
@@ -91,7 +95,10 @@ def load(build: Path | None) -> Manifest | None:
         return None
 
 
-def model_sha256() -> str:
+KB = Path(__file__).resolve().parent.parent  # kb/, with every subpackage
+
+
+def model_sha256(package: Path = KB) -> str:
     """A hash of the code that turns a data file into its graph: the model (kinds,
     ontology, shapes) and how files are read, mapped and checked. When any of it changes,
     every file is read again; an unchanged file's graph would otherwise keep what the old
@@ -99,6 +106,26 @@ def model_sha256() -> str:
     full build, where a list of the modules that matter would go stale unnoticed.
     """
     digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
+    for module in sorted(package.rglob("*.py")):
+        name = module.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + module.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Checked data: the graphs to write, the graphs to drop, and the new manifest.
+
+    In a full build ``graphs`` holds every data file's graph and the ontology graph; in an
+    incremental one only the graphs of files that were re-read.
+    """
+
+    graphs: dict[URIRef, NTriples]
+    removed: tuple[URIRef, ...]
+    manifest: Manifest
+    records: int  # records read and checked
+    full: bool
+
+    def triple_count(self) -> int:
+        """Triples in the graphs to write."""
+        return sum(g.count for g in self.graphs.values())

@@ -1,4 +1,4 @@
-"""HTML documentation of the ontology, derived from ``kb.schema`` via the ontology graph.
+"""HTML documentation of the ontology, derived from ``kb.model.schema`` via the ontology graph.
 
 ``geokb generate`` writes it to ``docs/ontology.html``; the server shows it at ``/ontology``.
 Never edited by hand.
@@ -11,8 +11,8 @@ from html import escape
 from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
 from rdflib.term import Node
 
-from kb import schema
-from kb.ontology import VERSION, ontology_graph, shapes_graph
+from kb.model import schema
+from kb.model.ontology import VERSION, ontology_graph, shapes_graph
 
 
 def _local(term: Node) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from kb.build.pipeline import compile_data
 from kb.errors import GeokbError
-from kb.pipeline import compile_data
-from kb.schema import GRAPH_BASE, kind_of_iri
+from kb.model.schema import GRAPH_BASE, kind_of_iri
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 

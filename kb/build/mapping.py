@@ -3,49 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import pyoxigraph as ox
-from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
-from rdflib.term import Node
+from rdflib import RDF, XSD
 
-from kb import schema
-from kb.linking import Target
-from kb.records import DateValue, LangString, Record, RefValue, UrlValue, Value
-
-
-def new_graph(identifier: URIRef | None = None) -> Graph:
-    """An empty graph with geokb's prefixes bound."""
-    graph = Graph(identifier=identifier, bind_namespaces="none")
-    for prefix, ns in schema.PREFIXES.items():
-        graph.bind(prefix, ns, override=True)
-    return graph
-
-
-@dataclass(frozen=True)
-class NTriples:
-    """The triples of one graph, serialised as N-Triples: compact to keep, to send between
-    processes and to load (pyoxigraph's bulk loader parses it without holding the GIL)."""
-
-    data: bytes
-    count: int
-
-    @classmethod
-    def of(cls, triples: list[ox.Triple]) -> NTriples:
-        """Serialise ``triples``."""
-        return cls(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", len(triples))
-
-    def triples(self) -> list[ox.Triple]:
-        """The triples, parsed back."""
-        return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
-
+from kb.build.linking import Target
+from kb.build.records import DateValue, LangString, Record, RefValue, UrlValue, Value
+from kb.model import schema
+from kb.model.rdf import NTriples
 
 Nodes = dict[str, dict[str, list[ox.NamedNode | ox.Literal]]]  # subject -> predicate -> objects
 
 
 def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes:
     """The RDF of ``records``, grouped by subject IRI and predicate IRI; ``resolved`` gives
-    the IRI each reference names (``kb.linking.resolve_refs``).
+    the IRI each reference names (``kb.build.linking.resolve_refs``).
 
     Grouped as the shape checks read it, and made of pyoxigraph terms but no triple
     objects: at a million triples making ``ox.Triple``s cost more than the rest of the
@@ -151,24 +123,3 @@ def _term(value: Value, resolved: Mapping[Target, str]) -> ox.NamedNode | ox.Lit
     return ox.Literal(value)
 
 
-def ox_quads(
-    graph: Graph,
-    name: ox.NamedNode | ox.DefaultGraph = ox.DefaultGraph(),  # noqa: B008 - immutable
-) -> list[ox.Quad]:
-    """The triples of an rdflib graph as pyoxigraph quads in graph ``name``."""
-    return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), name) for s, p, o in graph]  # type: ignore[arg-type]
-
-
-def to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """The pyoxigraph term for an rdflib term."""
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"cannot convert term {term!r}")

@@ -15,8 +15,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from kb import schema
-from kb.formats import Format
+from kb.model import schema
+from kb.sparql.formats import Format
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 Row = list[Term | None]

@@ -17,43 +17,23 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
 from rdflib import URIRef
 
-from kb import schema
+from kb.build.linking import IdIndex, index_ids
+from kb.build.manifest import Compiled, FileEntry, Manifest, model_sha256
+from kb.build.per_file import FileGraph, FileRead
+from kb.build.workers import Steps, per_file_steps
+from kb.build.yamlfile import MAX_FILE_BYTES, read_bytes
 from kb.errors import DataError, Location, Problem, relative
-from kb.linking import IdIndex, index_ids
-from kb.manifest import FileEntry, Manifest, model_sha256
-from kb.mapping import NTriples, ox_quads
-from kb.ontology import ontology_graph
-from kb.per_file import FileGraph, FileRead
-from kb.workers import Steps, per_file_steps
-from kb.yamlfile import MAX_FILE_BYTES, read_bytes
+from kb.model import schema
+from kb.model.ontology import ontology_graph
+from kb.model.rdf import NTriples, ox_quads
 
 DATA_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """Checked data: the graphs to write, the graphs to drop, and the new manifest.
-
-    In a full build ``graphs`` holds every data file's graph and the ontology graph; in an
-    incremental one only the graphs of files that were re-read.
-    """
-
-    graphs: dict[URIRef, NTriples]
-    removed: tuple[URIRef, ...]
-    manifest: Manifest
-    records: int  # records read and checked
-    full: bool
-
-    def triple_count(self) -> int:
-        """Triples in the graphs to write."""
-        return sum(g.count for g in self.graphs.values())
 
 
 def data_files(data_dir: Path) -> list[Path]:

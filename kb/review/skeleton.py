@@ -1,6 +1,6 @@
 """``geokb new <kind>``: a commented YAML skeleton of a record, appended to the right file.
 
-The skeleton lists every field of the kind from ``kb.schema``: required ones left empty (so
+The skeleton lists every field of the kind from ``kb.model.schema``: required ones left empty (so
 ``geokb validate`` points at each one until it is filled in), optional ones commented out,
 each with what it means and, for references, ids that exist.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kb import schema
+from kb.build.pipeline import data_files
 from kb.errors import GeokbError
-from kb.pipeline import data_files
+from kb.model import schema
 
 
 class UnknownKind(GeokbError):

@@ -12,9 +12,9 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from kb.build.records import Record, RefValue
 from kb.errors import Location, Problem
-from kb.records import Record, RefValue
-from kb.schema import ID_BASE, KINDS_BY_NAME
+from kb.model.schema import ID_BASE, KINDS_BY_NAME
 
 IdEntry = tuple[str, str, Location]  # kind, id, where the id is written
 Target = tuple[tuple[str, ...], str]  # what a reference names: the kinds it may be, the id

@@ -1,6 +1,6 @@
 """Step 7 of the data path: run read-only SPARQL queries on a store and serialise the results.
 
-Before a query reaches the store it is read by ``kb.query_reading``, which follows the SPARQL
+Before a query reaches the store it is read by ``kb.sparql.reading``, which follows the SPARQL
 grammar's tokens as the engine does: SPARQL Update (INSERT, DELETE, LOAD, CLEAR, ...) and
 SERVICE are refused, because pyoxigraph would otherwise write to the store or fetch remote
 URLs on a client's behalf.
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kb import query_reading, schema
 from kb.errors import QueryError
-from kb.formats import Format, ResultShape
-from kb.query_reading import MAX_QUERY_CHARS, Reading
+from kb.model import schema
+from kb.sparql import reading as query_reading
+from kb.sparql.formats import Format, ResultShape
+from kb.sparql.reading import MAX_QUERY_CHARS, Reading
 
 __all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "guard", "run"]
 

@@ -27,11 +27,10 @@ from rdflib import URIRef
 from SPARQLWrapper import POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
+from kb.build.manifest import Compiled, Manifest, from_json
 from kb.errors import QueryError, StoreError
-from kb.manifest import Manifest, from_json
-from kb.mapping import NTriples
-from kb.pipeline import Compiled
-from kb.schema import GK, GRAPH_BASE
+from kb.model.rdf import NTriples
+from kb.model.schema import GK, GRAPH_BASE
 
 MANIFEST_GRAPH = GRAPH_BASE + "manifest"
 TIMEOUT_S = 60.0
@@ -242,7 +241,7 @@ def remote_run(
     Solutions are parsed as they are read. A graph result is read up to ``limit`` + 1
     triples (enough to tell a capped result), the rest left unread.
     """
-    from kb.query import guard
+    from kb.sparql.query import guard
 
     shape = guard(query)
     accept = "application/sparql-results+json" if shape == "solutions" else "application/n-triples"

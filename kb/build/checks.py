@@ -1,7 +1,7 @@
 """Step 5 of the data path: check the RDF graph against the SHACL shapes.
 
 Two engines give the same findings: ``shape_problems`` checks each node once in a pass
-over the triples (``kb.shape_checks``) and is what builds use, because it is fast at scale;
+over the triples (``kb.build.shape_checks``) and is what builds use, because it is fast at scale;
 ``shacl_problems`` runs pyshacl over rdflib, the reference the tests compare it with. Each
 finding is turned back into a located problem: the focus node's record gives the file and
 line, the result path gives the YAML field.
@@ -15,10 +15,10 @@ import pyoxigraph as ox
 from rdflib import RDF, SH, Graph, URIRef
 from rdflib.term import Node
 
+from kb.build.records import Record
+from kb.build.shape_checks import Nodes, group, node_violations
 from kb.errors import Location, Problem
-from kb.ontology import ontology_graph, shapes_graph
-from kb.records import Record
-from kb.shape_checks import Nodes, group, node_violations
+from kb.model.ontology import ontology_graph, shapes_graph
 
 
 def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
@@ -100,7 +100,7 @@ def node_problems(
     records: Callable[[], dict[URIRef, Record]],
     known_types: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Problem]:
-    """``shape_problems`` for triples already grouped by subject (as ``kb.mapping``
+    """``shape_problems`` for triples already grouped by subject (as ``kb.build.mapping``
     makes them)."""
     found = node_violations(nodes, known_types)
     if not found:

@@ -3,7 +3,7 @@
 pyshacl walks an rdflib graph and takes minutes at a million triples; SPARQL queries over
 pyoxigraph took ten seconds (a query per constraint, each a scan). This checks each node
 once: it groups the triples by subject and applies each field's constraints, derived from
-the same schema as the shapes (``kb.schema``, by the rules of ``kb.ontology``). A test
+the same schema as the shapes (``kb.model.schema``, by the rules of ``kb.model.ontology``). A test
 checks that it finds exactly what pyshacl finds — focus node, path and constraint — on
 fifteen kinds of broken data and on the real data.
 """
@@ -19,7 +19,7 @@ from functools import cache
 import pyoxigraph as ox
 from rdflib import RDF, SH, XSD, URIRef
 
-from kb import schema
+from kb.model import schema
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -90,7 +90,7 @@ def _rules() -> dict[str, tuple[tuple[_Rule, ...], frozenset[str]]]:
     out = {}
     for kind in schema.KINDS:
         fields = list(kind.fields)
-        if kind.name == "state":  # as in kb.ontology: the code derived from the id
+        if kind.name == "state":  # as in kb.model.ontology: the code derived from the id
             fields.append(schema.Field("id", schema.ALPHA3, required=True))
         rules = []
         for f in fields:
@@ -174,7 +174,8 @@ def group(data: Iterable[ox.Quad | ox.Triple]) -> dict[str, dict[str, list[Term]
 def node_violations(
     nodes: Nodes, known_types: Mapping[str, Iterable[str]] | None = None
 ) -> list[Violation]:
-    """``violations`` for triples already grouped by subject (as ``kb.mapping`` makes them)."""
+    """``violations`` for triples already grouped by subject (as ``kb.build.mapping`` makes
+    them)."""
     types: dict[str, set[str]] = defaultdict(set)
     for key, props in nodes.items():
         for o in props.get(_RDF_TYPE, ()):

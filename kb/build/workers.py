@@ -1,4 +1,4 @@
-"""Run the per-file steps (``kb.per_file``) in forked worker processes, one per core.
+"""Run the per-file steps (``kb.build.per_file``) in forked worker processes, one per core.
 
 Reading YAML into records and mapping them to RDF is Python work: about six seconds of one
 core for a million triples. Each worker keeps the records of its share of the files
@@ -18,10 +18,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
+from kb.build.linking import IdIndex
+from kb.build.per_file import FileGraph, FileRead, FileSteps
+from kb.build.yamlfile import MAX_FILE_BYTES
+from kb.cores import available_cores
 from kb.errors import GeokbError
-from kb.linking import IdIndex
-from kb.per_file import FileGraph, FileRead, FileSteps
-from kb.yamlfile import MAX_FILE_BYTES
 
 
 class WorkerError(GeokbError):
@@ -60,14 +61,6 @@ def per_file_steps(
         jobs = available_cores() if size >= PARALLEL_MIN_BYTES else 1
     jobs = min(jobs, len(names))
     return Forked(files, jobs, max_bytes) if jobs > 1 else InProcess(files, max_bytes)
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 class Forked:

@@ -32,11 +32,11 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import URIRef
 
+from kb.build.manifest import Compiled
+from kb.cores import available_cores
 from kb.display import escape_controls
 from kb.errors import StoreDamaged, StoreError, relative
-from kb.mapping import NTriples
-from kb.pipeline import Compiled
-from kb.workers import available_cores
+from kb.model.rdf import NTriples
 
 DEFAULT_STORE = Path(".geokb")
 KEEP_BUILDS = 2

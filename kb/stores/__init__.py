@@ -1,0 +1,1 @@
+"""Where builds go: the embedded pyoxigraph store (local) or a remote SPARQL store (remote)."""

@@ -1,7 +1,8 @@
 """Entity pages: every ``https://w3id.org/geokb/id/...`` IRI is served at ``/id/...``.
 
-HTML for browsers (label, facts with sources and dates, incoming links), and RDF (Turtle,
-JSON-LD, ...) by content negotiation. Every data value is escaped before it reaches HTML.
+HTML for browsers (label, facts with sources and dates, incoming links), rendered from
+api/templates/entity.html (which escapes every value), and RDF (Turtle, JSON-LD, ...) by
+content negotiation.
 
 A page reads at most LIMIT triples each way (and as many facts, transfers and register rows
 in its other sections), in small steps under a deadline, with at most one render per core
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from html import escape
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from api import pagework, views
 from api.negotiation import parse_accept
 from api.openapi import ENTITY_RESPONSES
+from api.pages import render
 from api.pagework import Deadline, PagesBusy, PageTimeout, take
 from api.responses import plain, rdf
 from api.sparql import TRUNCATED_HEADER
@@ -109,105 +110,105 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
     return Entity(iri, outgoing, incoming, labels, limit, more_out, more_in)
 
 
-def _term_html(term: Term, labels: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class TermView:
+    """An RDF term as the pages show it (macros.html's ``term``).
+
+    ``kind``: "iri" (a link to ``href``, titled with the IRI), "literal" (text, with its
+    language or datatype as a ``tag``), or "other" (a blank node or triple, as text).
+    """
+
+    kind: str
+    text: str
+    href: str = ""
+    iri: str = ""
+    tag: str = ""
+    language: bool = False
+
+
+def term_view(term: Term, labels: dict[str, str]) -> TermView:
+    """How ``term`` is shown: an IRI by its label, linked; a literal with its tag."""
     if isinstance(term, ox.NamedNode):
         text = labels.get(term.value, term.value)
-        href = escape(views.local_href(term.value))
-        return f'<a href="{href}" title="{escape(term.value)}">{escape(text)}</a>'
+        return TermView("iri", text, views.local_href(term.value), term.value)
     if isinstance(term, ox.Literal):
-        extra = ""
         if term.language:
-            extra = f' <span class="tag">@{escape(term.language)}</span>'
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            extra = f' <span class="tag">{escape(term.datatype.value.rsplit("#", 1)[-1])}</span>'
-        return f"{escape(term.value)}{extra}"
-    return escape(str(term))
+            return TermView("literal", term.value, tag=term.language, language=True)
+        if term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            return TermView("literal", term.value, tag=term.datatype.value.rsplit("#", 1)[-1])
+        return TermView("literal", term.value)
+    return TermView("other", str(term))
 
 
-def render_html(entity: Entity, extra: str = "") -> str:
-    """The HTML page of an entity, with ``extra`` sections (already escaped HTML)."""
+@dataclass(frozen=True)
+class Sections:
+    """The parts of an entity page that read beyond the entity (see api/views.py)."""
+
+    timeline: list[views.Moment]
+    timeline_note: views.Capped | None = None
+    network: views.Network | None = None
+    register: list[views.RegisterTable] | None = None
+
+
+def render_html(entity: Entity, sections: Sections | None = None) -> str:
+    """The HTML page of an entity (entity.html), with its ``sections`` if given."""
     labels = entity.labels
     title = labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
-    types = [o for p, o in entity.outgoing if p == RDF_TYPE]
-    by_property: dict[str, list[Term]] = defaultdict(list)
-    sources: list[Term] = []
+    types = [term_view(o, labels) for p, o in entity.outgoing if p == RDF_TYPE]
+    by_property: dict[str, list[TermView]] = defaultdict(list)
+    sources: list[TermView] = []
     for p, o in entity.outgoing:
         if p == SOURCE:
-            sources.append(o)
+            sources.append(term_view(o, labels))
         elif p != RDF_TYPE:
-            by_property[p.value].append(o)
-    rows = "".join(
-        f"<tr><th>{_term_html(ox.NamedNode(p), labels)}</th>"
-        f"<td>{'<br>'.join(_term_html(v, labels) for v in values)}</td></tr>"
-        for p, values in by_property.items()
-    )
-    source_items = "".join(f"<li>{_term_html(s, labels)}</li>" for s in sources)
-    incoming = "".join(
-        f"<li>{_term_html(s, labels)} <span class='via'>— {_term_html(p, labels)}</span></li>"
-        for s, p in entity.incoming
-    )
-    type_links = ", ".join(_term_html(t, labels) for t in types)
-    facts_note = incoming_note = ""
+            by_property[p.value].append(term_view(o, labels))
+    facts = [(term_view(ox.NamedNode(p), labels), vs) for p, vs in by_property.items()]
+    incoming = [(term_view(s, labels), term_view(p, labels)) for s, p in entity.incoming]
+    # The notices' queries are shown to people (and run if they follow the link): the IRI is
+    # written out in them, as a valid ox.NamedNode serializes it.
+    node = str(ox.NamedNode(entity.iri))
+    facts_note = incoming_note = None
     if entity.more_outgoing:
-        facts_note = views.capped_html(
-            f"the first {entity.limit:,} statements",
-            f"SELECT ?p ?o WHERE {{ <{entity.iri}> ?p ?o }}",
+        facts_note = views.Capped(
+            f"the first {entity.limit:,} statements", f"SELECT ?p ?o WHERE {{ {node} ?p ?o }}"
         )
     if entity.more_incoming:
-        incoming_note = views.capped_html(
-            f"the first {entity.limit:,} references",
-            f"SELECT ?s ?p WHERE {{ ?s ?p <{entity.iri}> }}",
+        incoming_note = views.Capped(
+            f"the first {entity.limit:,} references", f"SELECT ?s ?p WHERE {{ ?s ?p {node} }}"
         )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{escape(title)} — geokb</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="alternate" type="text/turtle" href="?format=turtle">
-<link rel="alternate" type="application/ld+json" href="?format=jsonld">
-<link rel="stylesheet" href="/static/geokb.css">
-</head><body>
-<nav><a href="/">geokb</a> · <a href="/sparql">SPARQL</a></nav>
-<h1>{escape(title)}</h1>
-<p class="iri"><code>{escape(entity.iri)}</code> · {type_links}
- · <a href="?format=turtle">Turtle</a> · <a href="?format=jsonld">JSON-LD</a></p>
-<h2>Facts</h2>
-{facts_note}
-<table class="facts">{rows or "<tr><td>No statements.</td></tr>"}</table>
-<h2>Sources</h2>
-<ul class="sources">{source_items or "<li>None cited.</li>"}</ul>
-{extra}
-<h2>Referenced by</h2>
-{incoming_note}
-<ul class="incoming">{incoming or "<li>Nothing refers to this.</li>"}</ul>
-</body></html>
-"""
+    return render(
+        "entity.html",
+        title=title,
+        iri=entity.iri,
+        types=types,
+        facts=facts,
+        sources=sources,
+        incoming=incoming,
+        facts_note=facts_note,
+        incoming_note=incoming_note,
+        sections=sections,
+    )
 
 
-def _sections(store: ox.Store, entity: Entity, deadline: Deadline) -> str:
+def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:
     """Timeline, supply network and (for states) the arms register, each capped."""
     name = entity.labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
     # The timeline's facts are the entity and what refers to it: the (capped) incoming list.
     facts = [ox.NamedNode(entity.iri)]
     facts += dict.fromkeys(s for s, _ in entity.incoming if isinstance(s, ox.NamedNode))
-    parts = ["<h2>Timeline</h2>"]
+    note = None
     if entity.more_incoming:
-        parts.append(
-            views.capped_html(
-                f"the dated facts among the first {entity.limit:,} references",
-                views.timeline_query(entity.iri),
-            )
+        note = views.Capped(
+            f"the dated facts among the first {entity.limit:,} references",
+            views.timeline_query(entity.iri),
         )
-    parts.append(views.timeline_html(views.timeline(store, facts, deadline)))
-    svg = views.network_svg(store, entity.iri, name, deadline, entity.limit)
-    if svg:
-        parts += ["<h2>Who supplied whom</h2>", svg]
+    moments = views.timeline(store, facts, deadline)
+    network = views.network(store, entity.iri, name, deadline, entity.limit)
+    register = None
     found = schema.kind_of_iri(entity.iri)
     if found is not None and found[0].name == "state":
-        parts += [
-            "<h2>Arms transfers register</h2>",
-            views.register_html(store, found[1], deadline, entity.limit),
-        ]
-    return "\n".join(parts)
+        register = views.register(store, found[1], deadline, entity.limit)
+    return Sections(moments, note, network, register)
 
 
 def _rdf(entity: Entity) -> list[ox.Triple]:
@@ -246,7 +247,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
         entity = load_entity(store, iri, deadline)
         if entity is None or not html:
             return entity, ""
-        return entity, render_html(entity, _sections(store, entity, deadline))
+        return entity, render_html(entity, sections(store, entity, deadline))
 
     try:
         entity, page = await pagework.for_app(request.app).run(work)
@@ -255,11 +256,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
     if entity is None:
         message = f"Nothing is known about {iri}."
         if html:
-            return HTMLResponse(
-                f"<!doctype html><title>Not found — geokb</title>"
-                f"<p>{escape(message)} <a href='/'>Query page</a></p>",
-                status_code=404,
-            )
+            return HTMLResponse(render("not_found.html", message=message), status_code=404)
         return plain(404, message)
     if html:
         return HTMLResponse(page, headers={"Vary": "Accept"})

@@ -2,9 +2,11 @@
 picture of who supplied whom, and a state's register of arms imports and exports; and the
 register as CSV at /transfers.csv.
 
-Everything is rendered on the server; every data value is escaped. Each part reads at most
-``limit`` facts or transfers in small steps under the page's deadline (see api/pagework.py);
-a part that was cut says so and links to the SPARQL query that lists everything.
+Each part is read here into plain data, and rendered on the server from its template in
+api/templates/ (timeline.html, network.html, register.html), which escapes every value. Each
+part reads at most ``limit`` facts or transfers in small steps under the page's deadline (see
+api/pagework.py); a part that was cut says so and links to the SPARQL query that lists
+everything. The queries behind those links are for reading: written out, the IRI in them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from html import escape
 from itertools import islice
 from urllib.parse import urlencode
 
@@ -50,16 +51,21 @@ Object = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 
 def sparql_href(query: str) -> str:
-    """The link to /sparql with ``query`` filled in (URL-encoded; escape it for HTML)."""
+    """The link to /sparql with ``query`` filled in (URL-encoded; templates escape it)."""
     return "/sparql?" + urlencode({"query": query})
 
 
-def capped_html(shown: str, query: str) -> str:
-    """The notice of a cut section: what it shows, and a link to all of it via SPARQL."""
-    return (
-        f'<p class="capped">Showing {escape(shown)} — '
-        f'<a href="{escape(sparql_href(query))}">all of them via SPARQL</a>.</p>'
-    )
+@dataclass(frozen=True)
+class Capped:
+    """The notice of a cut section: what it shows, and the query listing all of it."""
+
+    shown: str
+    query: str
+
+    @property
+    def href(self) -> str:
+        """The link to all of it via SPARQL."""
+        return sparql_href(self.query)
 
 
 def _about(store: ox.Store, node: ox.NamedNode) -> dict[str, list[Object]]:
@@ -98,6 +104,11 @@ class Moment:
     fact: str
     label: str
     what: str
+
+    @property
+    def href(self) -> str:
+        """Where this server shows the fact."""
+        return local_href(self.fact)
 
 
 def timeline_query(iri: str) -> str:
@@ -157,20 +168,6 @@ def _fact_label(
     return fact.value.rsplit("/", 1)[-1]
 
 
-def timeline_html(moments: list[Moment]) -> str:
-    """A timeline as an ordered list."""
-    if not moments:
-        return "<p>No dated facts.</p>"
-    items = "".join(
-        f'<li><time datetime="{escape(m.date)}">{escape(m.date)}</time> '
-        f'<a href="{escape(local_href(m.fact))}">{escape(m.label)}</a>'
-        + (f' <span class="tag">{escape(m.what)}</span>' if m.what else "")
-        + "</li>"
-        for m in moments
-    )
-    return f'<ol class="timeline">{items}</ol>'
-
-
 def local_href(iri: str) -> str:
     """Where this server shows ``iri``: entity pages, the ontology's page; else the IRI."""
     if iri.startswith(schema.ID_BASE):
@@ -194,11 +191,70 @@ SELECT ?other ?label ?direction (COUNT(DISTINCT ?t) AS ?n) WHERE {{
 }} GROUP BY ?other ?label ?direction ORDER BY ?label"""
 
 
-def network_svg(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int) -> str:
-    """Who supplied ``iri`` (left) and whom it supplied (right), as SVG; '' if nobody.
+@dataclass(frozen=True)
+class Partner:
+    """One supplier (left) or recipient (right) in the picture, and its arrow."""
 
-    Counts at most ``limit`` transfers each way; if there were more, a notice follows the
-    picture.
+    side: str  # "supplier" or "recipient"
+    x: int
+    y: int
+    line: tuple[int, int, int, int]  # x1, y1, x2, y2
+    href: str
+    label: str
+    count: int
+
+    @property
+    def anchor(self) -> str:
+        """Where the text hangs from its point: suppliers end there, recipients start."""
+        return "end" if self.side == "supplier" else "start"
+
+    @property
+    def x1(self) -> int:
+        """Where the arrow starts (x)."""
+        return self.line[0]
+
+    @property
+    def y1(self) -> int:
+        """Where the arrow starts (y)."""
+        return self.line[1]
+
+    @property
+    def x2(self) -> int:
+        """Where the arrow ends (x)."""
+        return self.line[2]
+
+    @property
+    def y2(self) -> int:
+        """Where the arrow ends (y)."""
+        return self.line[3]
+
+
+@dataclass(frozen=True)
+class Network:
+    """Who supplied a state and whom it supplied, laid out for network.html."""
+
+    name: str
+    width: int
+    height: int
+    partners: list[Partner]
+    note: Capped | None = None
+
+    @property
+    def cx(self) -> int:
+        """The centre (x), where the state itself is."""
+        return self.width // 2
+
+    @property
+    def cy(self) -> int:
+        """The centre (y)."""
+        return self.height // 2
+
+
+def network(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int) -> Network | None:
+    """Who supplied ``iri`` (left) and whom it supplied (right); None if nobody.
+
+    Counts at most ``limit`` transfers each way; if there were more, the picture carries a
+    notice.
     """
     node = ox.NamedNode(iri)
     counts: dict[tuple[str, str], int] = {}
@@ -220,67 +276,56 @@ def network_svg(store: ox.Store, iri: str, name: str, deadline: Deadline, limit:
                 if isinstance(partner, ox.NamedNode):
                     key = (direction, partner.value)
                     counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return None
     rows = sorted(
         (
-            {
-                "direction": direction,
-                "other": other_iri,
-                "label": _label(store, ox.NamedNode(other_iri), labels, english=True),
-                "n": str(count),
-            }
-            for (direction, other_iri), count in counts.items()
+            (_label(store, ox.NamedNode(other_iri), labels, english=True), other_iri, d, count)
+            for (d, other_iri), count in counts.items()
         ),
-        key=lambda r: (r["label"], r["other"]),
     )
-    suppliers = [r for r in rows if r["direction"] == "in"]
-    recipients = [r for r in rows if r["direction"] == "out"]
-    if not rows:
-        return ""
+    suppliers = [r for r in rows if r[2] == "in"]
+    recipients = [r for r in rows if r[2] == "out"]
     row_h, width = 26, 760
     height = max(len(suppliers), len(recipients), 1) * row_h + 40
     cx, cy = width // 2, height // 2
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="network" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
-        f"<title>Arms transfers to and from {escape(name)}</title>",
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-        'markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/>'
-        "</marker></defs>",
-    ]
+    placed = []
     for side, group, x in (("supplier", suppliers, 150), ("recipient", recipients, 610)):
-        for i, r in enumerate(group):
+        for i, (label, other_iri, _, count) in enumerate(group):
             y = 30 + i * row_h
-            label = r.get("label") or r["other"].rsplit("/", 1)[-1]
-            x1, y1, x2, y2 = (
-                (x + 5, y, cx - 70, cy) if side == "supplier" else (cx + 70, cy, x - 5, y)
-            )
-            parts.append(
-                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
-                f'class="edge" marker-end="url(#arrow)"/>'
-            )
-            anchor = "end" if side == "supplier" else "start"
-            parts.append(
-                f'<a href="{escape(local_href(r["other"]))}"><text x="{x}" y="{y + 4}" '
-                f'text-anchor="{anchor}" class="{side}">{escape(label)} '
-                f"({escape(r['n'])})</text></a>"
-            )
-    parts.append(
-        f'<text x="{cx}" y="{cy + 5}" text-anchor="middle" class="center">'
-        f"{escape(name)}</text></svg>"
-    )
+            line = (x + 5, y, cx - 70, cy) if side == "supplier" else (cx + 70, cy, x - 5, y)
+            shown = label or other_iri.rsplit("/", 1)[-1]
+            placed.append(Partner(side, x, y, line, local_href(other_iri), shown, count))
+    note = None
     if cut:
-        parts.append(
-            capped_html(f"counts from the first {limit:,} transfers each way", network_query(iri))
-        )
-    return "\n".join(parts)
+        note = Capped(f"counts from the first {limit:,} transfers each way", network_query(iri))
+    return Network(name, width, height, placed, note)
 
 
-def register_html(store: ox.Store, code: str, deadline: Deadline, limit: int) -> str:
-    """A state's arms exports and imports in the SIPRI register's columns, with CSV links.
+@dataclass(frozen=True)
+class RegisterTable:
+    """A state's exports or imports in the SIPRI register's columns, for register.html.
+
+    ``rows``: for each transfer and weapon system, each column's text and link (or None).
+    """
+
+    title: str
+    param: str  # the /transfers.csv parameter selecting it: "supplier" or "recipient"
+    code: str
+    columns: list[str]
+    rows: list[list[tuple[str, str | None]]]
+    note: Capped | None = None
+
+
+_REGISTER_COLUMNS = [c for c in sipri.COLUMNS if c not in ("Sources", "geokb id", "Comments")]
+
+
+def register(store: ox.Store, code: str, deadline: Deadline, limit: int) -> list[RegisterTable]:
+    """A state's arms exports and imports in the SIPRI register's columns.
 
     Each table holds at most ``limit`` rows, read in steps; a cut table says so.
     """
-    out = []
+    tables = []
     for title, only in (
         ("Exports", sipri.RegisterFilter(supplier=code)),
         ("Imports", sipri.RegisterFilter(recipient=code)),
@@ -290,30 +335,19 @@ def register_html(store: ox.Store, code: str, deadline: Deadline, limit: int) ->
         for batch in sipri.batches(selection.transfers):
             deadline.check()
             rows += sipri.rows_of(store, batch)
-        param = "supplier" if only.supplier else "recipient"
-        out.append(
-            f'<h3>{title} <a class="tag" href="/transfers.csv?{param}={escape(code)}">CSV</a></h3>'
-        )
-        if not rows:
-            out.append("<p>None recorded.</p>")
-            continue
+        note = None
         if selection.more:
-            out.append(capped_html(f"the first {limit:,} rows", sipri.query_text(only)))
-        columns = [c for c in sipri.COLUMNS if c not in ("Sources", "geokb id", "Comments")]
-        head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f'<td><a href="{escape(local_href(r["geokb id"]))}">{escape(r[c])}</a></td>'
-                if c == "Designation"
-                else f"<td>{escape(r[c])}</td>"
-                for c in columns
-            )
-            + "</tr>"
+            note = Capped(f"the first {limit:,} rows", sipri.query_text(only))
+        cells = [
+            [
+                (r[c], local_href(r["geokb id"]) if c == "Designation" else None)
+                for c in _REGISTER_COLUMNS
+            ]
             for r in rows
-        )
-        out.append(f'<table class="register"><tr>{head}</tr>{body}</table>')
-    return "\n".join(out)
+        ]
+        param = "supplier" if only.supplier else "recipient"
+        tables.append(RegisterTable(title, param, code, _REGISTER_COLUMNS, cells, note))
+    return tables
 
 
 async def transfers_csv(request: Request, store: ox.Store, only: sipri.RegisterFilter) -> Response:

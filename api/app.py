@@ -21,7 +21,7 @@ from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
-from kb.errors import StoreDamaged
+from kb.errors import GeokbError, StoreDamaged
 from kb.review import sipri
 from kb.sparql.reading import ReadingCache
 
@@ -98,11 +98,13 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # outermost: the app below sees a GET
 
-    @app.exception_handler(StoreDamaged)
-    async def damaged_build(request: Request, exc: StoreDamaged) -> Response:
-        # the operator's log gets the detail; the client a message without paths
-        logging.getLogger("geokb").error("%s", exc.detail)
-        return plain(503, str(exc), {"Retry-After": "30"})
+    @app.exception_handler(GeokbError)
+    async def geokb_error(request: Request, exc: GeokbError) -> Response:
+        # Every geokb error knows its status: the one place where they become responses.
+        if isinstance(exc, StoreDamaged):  # the operator's log gets the detail (with paths)
+            logging.getLogger("geokb").error("%s", exc.detail)
+        retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+        return plain(exc.http_status, str(exc), retry)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:

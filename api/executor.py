@@ -59,6 +59,9 @@ WARM_UP_S = 30.0  # time a new worker has to answer its first (warm-up) query
 class ServerBusy(GeokbError):
     """No worker could be had in time, or none can be started (HTTP 503 with Retry-After)."""
 
+    http_status = 503
+    retry_after_s = 5
+
 
 class HeavyQueryLimited(ServerBusy):
     """A query turned heavy while every heavy slot was taken, and was stopped (HTTP 503)."""
@@ -66,6 +69,8 @@ class HeavyQueryLimited(ServerBusy):
 
 class WorkerFailed(GeokbError):
     """A worker died or answered with an internal error (HTTP 500)."""
+
+    http_status = 500
 
 
 class QueryOutOfMemory(ServerBusy):
@@ -78,6 +83,8 @@ class QueryPoisoned(QueryError):
 
 class ClientThrottled(GeokbError):
     """This client's queries killed several workers lately: refused for a while (HTTP 429)."""
+
+    http_status = 429
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
@@ -319,7 +326,7 @@ class QueryPool:
                 raise QueryRefused(msg[1])
             if kind == "query":
                 raise QueryError(msg[1])
-            raise WorkerFailed(msg[1])
+            raise WorkerFailed(f"the query failed inside the server: {msg[1]}")
         return Execution(truncated=str(msg[1] or ""), chunks=self._stream(w, run, deadline))
 
     async def _stream(self, w: _Worker, run: _Run, deadline: float) -> AsyncIterator[bytes]:

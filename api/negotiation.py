@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from kb.errors import GeokbError
 from kb.sparql import formats
 from kb.sparql.formats import Format, ResultShape
 
 
-class NotAcceptable(Exception):
+class NotAcceptable(GeokbError):
     """No format the client accepts can carry this result."""
+
+    http_status = 406
 
 
 def parse_accept(header: str) -> list[tuple[str, float]]:
@@ -65,3 +68,17 @@ def _matches(media: str, fmt: Format) -> bool:
     if media.endswith("/*"):
         return fmt.media_type.startswith(media[:-1])
     return media in formats.names_of(fmt)
+
+
+def wants_html(accept: str | None) -> bool:
+    """Whether a browser asked: text/html ranks above every other specific media type in
+    Accept (wildcards and application/xml, which browsers add, do not count against it).
+    Every route that serves both people and programs asks this one question."""
+    for media, q in parse_accept(accept or ""):
+        if q <= 0:
+            continue
+        if media in ("text/html", "application/xhtml+xml"):
+            return True
+        if media != "*/*" and not media.endswith("/*") and media != "application/xml":
+            return False
+    return False

@@ -6,6 +6,9 @@ from typing import Any
 
 from kb.sparql import formats
 
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+
 _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 
@@ -44,4 +47,89 @@ REGISTER_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: error("A supplier or recipient that is not an ISO 3166-1 alpha-3 code."),
     501: error("Not available with a remote store."),
+}
+
+
+# The SPARQL endpoint's parameters and answers (api/sparql.py registers GET and POST).
+SPARQL_DESCRIPTION = (
+    "SPARQL 1.1 Protocol, read-only: `query` by GET, POST form or POST "
+    "`application/sparql-query`, with `default-graph-uri`, `named-graph-uri` and an optional "
+    "`format`. Results by content negotiation. Without a query, GET returns the SPARQL Service "
+    "Description."
+)
+_PARAMS = [
+    {
+        "name": "query",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The SPARQL query. Without it, GET returns the Service Description.",
+    },
+    {
+        "name": "default-graph-uri",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "named-graph-uri",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Result format (json, xml, csv, tsv, turtle, ntriples, nquads, rdfxml, "
+        "jsonld); overrides Accept.",
+    },
+]
+_RESULTS = {
+    "200": {
+        "description": "Query results (SPARQL results or RDF, by content negotiation).",
+        "content": {f.media_type: {"schema": {"type": "string"}} for f in formats.FORMATS},
+    },
+    **{
+        code: error(text)
+        for code, text in {
+            "400": "Malformed query or request",
+            "403": "Update or SERVICE refused",
+            "406": "No acceptable result format",
+            "413": "Query too long",
+            "415": "Unsupported request media type",
+            "429": "This client's queries stopped several workers lately: refused a while",
+            "503": "Query timed out, ran out of memory, or the server is busy",
+            "303": "A browser asking without a query: redirected to the query page",
+            "500": "A query worker failed (it is restarted)",
+            "502": "The remote store failed",
+        }.items()
+    },
+}
+SPARQL_GET: dict[str, Any] = {"parameters": _PARAMS, "responses": _RESULTS}
+SPARQL_POST: dict[str, Any] = {
+    "parameters": _PARAMS[1:],
+    "requestBody": {
+        "required": True,
+        "content": {
+            FORM: {
+                "schema": {
+                    "type": "object",
+                    "required": ["query"],
+                    "properties": {
+                        "query": {"type": "string"},
+                        "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                        "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+            SPARQL_QUERY: {"schema": {"type": "string"}},
+        },
+    },
+    "responses": _RESULTS,
 }

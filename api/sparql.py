@@ -14,34 +14,31 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import description
 from api.cache import Answer, ResultCache
-from api.executor import ClientThrottled, QueryPool, ServerBusy, WorkerFailed
-from api.negotiation import NotAcceptable, choose, parse_accept
-from api.openapi import error
-from api.responses import plain
+from api.executor import QueryPool
+from api.negotiation import choose, wants_html
+from api.openapi import FORM, SPARQL_DESCRIPTION, SPARQL_GET, SPARQL_POST, SPARQL_QUERY
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
-from kb.errors import QueryError, QueryRefused, QueryTimeout, QueryTooLong
+from kb.errors import GeokbError, QueryTimeout
 from kb.sparql import formats, results
 from kb.sparql import query as kbquery
-from kb.stores.remote import RemoteStoreError, remote_run
+from kb.stores.remote import remote_run
 
 router = APIRouter()
 
-FORM = "application/x-www-form-urlencoded"
-SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
 TRUNCATED_HEADER = "X-Geokb-Truncated"
 MAX_ROWS_HEADER = "X-Geokb-Max-Rows"
 CACHE_HEADER = "X-Geokb-Cache"  # hit, miss, or bypass (volatile query, or the cache is off)
 
 
-class ProtocolError(Exception):
-    """A request that breaks the SPARQL protocol; carries the HTTP status."""
+class ProtocolError(GeokbError):
+    """A request that breaks the SPARQL protocol; carries its HTTP status."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
 
 
 def _one(params: dict[str, list[str]], name: str) -> str | None:
@@ -100,78 +97,48 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _prefers_html(accept: str | None) -> bool:
-    """Whether a browser asked: text/html ranks above every RDF format in Accept."""
-    ranges = parse_accept(accept or "")
-    for media, q in ranges:
-        if q <= 0:
-            continue
-        if media in ("text/html", "application/xhtml+xml"):
-            return True
-        if media != "*/*" and not media.endswith("/*") and media not in ("application/xml",):
-            return False
-    return False
-
-
 async def sparql(request: Request) -> Response:
-    """Answer one SPARQL protocol request (or describe the service when there is no query)."""
+    """Answer one SPARQL protocol request (or describe the service when there is no query).
+
+    Errors are raised as geokb errors; each knows its HTTP status, and the app turns them
+    into responses in one place (``api.app``).
+    """
     settings: Settings = request.app.state.settings
     served: ServedStore = request.app.state.store
     pool: QueryPool = request.app.state.pool
-    try:
-        # a form-encoded body may be up to 3x the query (percent-encoding)
-        query, params = await _request_params(request, 3 * settings.max_query_chars + 4096)
-        if query is None:  # only a GET gets here without one
-            if not params.get("format") and _prefers_html(request.headers.get("accept")):
-                return RedirectResponse("/", status_code=303)  # a person: the query page
-            return description.service_description_response(request, _one(params, "format"))
-        dataset = kbquery.Dataset(
-            tuple(params.get("default-graph-uri", [])), tuple(params.get("named-graph-uri", []))
-        )
-        kbquery.check_dataset(dataset)
-        # The one reading of the query: every decision below is taken on it.
-        reading = request.app.state.readings.read(query, settings.max_query_chars)
-        fmt = choose(reading.shape, request.headers.get("accept"), _one(params, "format"))
-        if settings.remote is not None:
-            return await _forward(settings, query, dataset, fmt)
-        job = Job(
-            str(served.current_path()),
-            query,
-            dataset,
-            fmt.name,
-            settings.max_rows,
-            settings.max_answer_mb * 1024 * 1024,
-            reading,
-            base_iri=str(request.url_for("sparql")),
-        )
-        # None: the cache is off, or this query's answer may not be kept
-        cache: ResultCache | None = None if reading.volatile else request.app.state.cache
-        key = (query, dataset, fmt.name, settings.max_rows)
-        key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
-        kept = cache.get(job.store, key) if cache is not None else None
-        if kept is not None:
-            return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
-        execution = await pool.execute(job, request.client.host if request.client else "")
-    except ProtocolError as exc:
-        return plain(exc.status, str(exc))
-    except NotAcceptable as exc:
-        return plain(406, str(exc))
-    except QueryTooLong as exc:
-        return plain(413, str(exc))
-    except QueryRefused as exc:
-        return plain(403, str(exc))
-    except (QueryTimeout, TimeoutError) as exc:
-        return plain(503, str(exc), {"Retry-After": "5"})
-    except RemoteStoreError as exc:
-        return plain(502, str(exc))
-    except ClientThrottled as exc:
-        return plain(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
-    except ServerBusy as exc:
-        return plain(503, str(exc), {"Retry-After": "5"})
-    except WorkerFailed as exc:
-        return plain(500, f"the query failed inside the server: {exc}")
-    except QueryError as exc:
-        return plain(400, str(exc))
+    # a form-encoded body may be up to 3x the query (percent-encoding)
+    query, params = await _request_params(request, 3 * settings.max_query_chars + 4096)
+    if query is None:  # only a GET gets here without one
+        if not params.get("format") and wants_html(request.headers.get("accept")):
+            return RedirectResponse("/", status_code=303)  # a person: the query page
+        return description.service_description_response(request, _one(params, "format"))
+    dataset = kbquery.Dataset(
+        tuple(params.get("default-graph-uri", [])), tuple(params.get("named-graph-uri", []))
+    )
+    kbquery.check_dataset(dataset)
+    # The one reading of the query: every decision below is taken on it.
+    reading = request.app.state.readings.read(query, settings.max_query_chars)
+    fmt = choose(reading.shape, request.headers.get("accept"), _one(params, "format"))
+    if settings.remote is not None:
+        return await _forward(settings, query, dataset, fmt)
+    job = Job(
+        str(served.current_path()),
+        query,
+        dataset,
+        fmt.name,
+        settings.max_rows,
+        settings.max_answer_mb * 1024 * 1024,
+        reading,
+        base_iri=str(request.url_for("sparql")),
+    )
+    # None: the cache is off, or this query's answer may not be kept
+    cache: ResultCache | None = None if reading.volatile else request.app.state.cache
+    key = (query, dataset, fmt.name, settings.max_rows)
+    key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
+    kept = cache.get(job.store, key) if cache is not None else None
+    if kept is not None:
+        return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
+    execution = await pool.execute(job, request.client.host if request.client else "")
     body, chunks = execution.body, execution.chunks
     if cache is not None:
         if body is not None:
@@ -210,70 +177,14 @@ def _answer(
     return StreamingResponse(chunks, media_type=fmt.content_type, headers=headers)
 
 
-_PARAMS = [
-    {
-        "name": "query",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": "The SPARQL query. Without it, GET returns the Service Description.",
-    },
-    {
-        "name": "default-graph-uri",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "array", "items": {"type": "string"}},
-        "style": "form",
-        "explode": True,
-    },
-    {
-        "name": "named-graph-uri",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "array", "items": {"type": "string"}},
-        "style": "form",
-        "explode": True,
-    },
-    {
-        "name": "format",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": "Result format (json, xml, csv, tsv, turtle, ntriples, nquads, rdfxml, "
-        "jsonld); overrides Accept.",
-    },
-]
-_RESULTS = {
-    "200": {
-        "description": "Query results (SPARQL results or RDF, by content negotiation).",
-        "content": {f.media_type: {"schema": {"type": "string"}} for f in formats.FORMATS},
-    },
-    **{
-        code: error(text)
-        for code, text in {
-            "400": "Malformed query or request",
-            "403": "Update or SERVICE refused",
-            "406": "No acceptable result format",
-            "413": "Query too long",
-            "415": "Unsupported request media type",
-            "503": "Query timed out or server busy",
-            "303": "A browser asking without a query: redirected to the query page",
-            "500": "A query worker failed (it is restarted)",
-            "502": "The remote store failed",
-        }.items()
-    },
-}
-
-
 async def _forward(
     settings: Settings, query: str, dataset: kbquery.Dataset, fmt: formats.Format
 ) -> Response:
     """Answer from the remote store, under the same limits and in the same formats."""
     remote = settings.remote
     assert remote is not None
-    out: list[bytes] = []
 
-    def answer() -> bool:
+    def answer() -> results.Bounded:
         # All in one thread: pyoxigraph's parsed results must not cross threads.
         result = remote_run(
             remote,
@@ -284,22 +195,23 @@ async def _forward(
             settings.max_rows,
         )
         capped = results.cap(result, settings.max_rows)
-        results.write(capped, fmt, out.append)
-        return capped.truncated
+        return results.write_bounded(capped, fmt, settings.max_answer_mb * 1024 * 1024)
 
-    truncated = await run_in_threadpool(answer)
-    headers = {"Vary": "Accept", MAX_ROWS_HEADER: str(settings.max_rows)}
-    if truncated:
-        headers[TRUNCATED_HEADER] = cut_message(settings, truncated)
-    return StreamingResponse(iter(out), media_type=fmt.content_type, headers=headers)
+    try:
+        bounded = await run_in_threadpool(answer)
+    except TimeoutError as exc:
+        raise QueryTimeout(str(exc)) from None
+    if bounded.size <= 256 * 1024:
+        return _answer(settings, fmt, bounded.cut, b"".join(bounded.parts), None, "bypass")
+    return _answer(settings, fmt, bounded.cut, None, _pieces(bounded.parts), "bypass")
 
 
-_DESCRIPTION = (
-    "SPARQL 1.1 Protocol, read-only: `query` by GET, POST form or POST "
-    "`application/sparql-query`, with `default-graph-uri`, `named-graph-uri` and an optional "
-    "`format`. Results by content negotiation. Without a query, GET returns the SPARQL Service "
-    "Description."
-)
+async def _pieces(parts: list[bytes]) -> AsyncIterator[bytes]:
+    """A large answer sent as it is held, in pieces (chunked), not copied into one."""
+    for part in parts:
+        yield part
+
+
 router.add_api_route(
     "/sparql",
     sparql,
@@ -307,9 +219,9 @@ router.add_api_route(
     name="sparql",
     operation_id="sparqlGet",
     summary="SPARQL 1.1 query (GET)",
-    description=_DESCRIPTION,
+    description=SPARQL_DESCRIPTION,
     response_class=Response,
-    openapi_extra={"parameters": _PARAMS, "responses": _RESULTS},
+    openapi_extra=SPARQL_GET,
 )
 router.add_api_route(
     "/sparql",
@@ -318,27 +230,7 @@ router.add_api_route(
     name="sparql_post",
     operation_id="sparqlPost",
     summary="SPARQL 1.1 query (POST)",
-    description=_DESCRIPTION,
+    description=SPARQL_DESCRIPTION,
     response_class=Response,
-    openapi_extra={
-        "parameters": _PARAMS[1:],
-        "requestBody": {
-            "required": True,
-            "content": {
-                FORM: {
-                    "schema": {
-                        "type": "object",
-                        "required": ["query"],
-                        "properties": {
-                            "query": {"type": "string"},
-                            "default-graph-uri": {"type": "array", "items": {"type": "string"}},
-                            "named-graph-uri": {"type": "array", "items": {"type": "string"}},
-                        },
-                    }
-                },
-                SPARQL_QUERY: {"schema": {"type": "string"}},
-            },
-        },
-        "responses": _RESULTS,
-    },
+    openapi_extra=SPARQL_POST,
 )

@@ -42,11 +42,20 @@ class Problem:
 
 
 class GeokbError(Exception):
-    """Base of every error geokb reports to a person."""
+    """Base of every error geokb reports to a person.
+
+    Each kind knows the HTTP status it is answered with (the web API turns any of them into
+    a plain-text response in one place) and, for the kinds worth retrying, after how long.
+    """
+
+    http_status: int = 500
+    retry_after_s: int | None = None
 
 
 class DataError(GeokbError):
     """The curated data is wrong: carries every problem found in one run."""
+
+    http_status = 400
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
@@ -63,21 +72,32 @@ class DataError(GeokbError):
 class QueryError(GeokbError):
     """A SPARQL query is malformed or not allowed."""
 
+    http_status = 400
+
 
 class QueryRefused(QueryError):
     """A well-formed request that geokb will not run: an update, SERVICE, LOAD."""
+
+    http_status = 403
 
 
 class QueryTooLong(QueryError):
     """A query longer than the configured limit."""
 
+    http_status = 413
+
 
 class QueryTimeout(QueryError):
     """A query ran past its time limit and was stopped."""
 
+    http_status = 503
+    retry_after_s = 5
+
 
 class StoreError(GeokbError):
     """The store cannot be opened, built or swapped."""
+
+    http_status = 500
 
 
 class StoreDamaged(StoreError):
@@ -86,6 +106,9 @@ class StoreDamaged(StoreError):
     The message is meant for anyone, HTTP clients included: it names no path. ``detail``
     says what was found, with the build's folder, for the operator's log.
     """
+
+    http_status = 503
+    retry_after_s = 30
 
     def __init__(self, detail: str) -> None:
         self.detail = detail

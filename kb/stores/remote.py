@@ -39,6 +39,8 @@ TIMEOUT_S = 60.0
 class RemoteStoreError(StoreError):
     """The remote store was unreachable or refused a request; says what was pushed."""
 
+    http_status = 502
+
 
 @dataclass(frozen=True)
 class RemoteStore:

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,89 +34,32 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _whole(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 0 or more")
-    return int(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds above 0")
-    return value
-
-
-# 'geokb serve' flags that set a field of api.settings.Settings: (flag, field, parse, help).
-# Their defaults are read from the dataclass, so they are written down once.
-_SERVE_LIMITS: list[tuple[str, str, Callable[[str], object], str]] = [
-    ("--timeout", "timeout_s", _seconds, "seconds a query may run before it is stopped"),
-    ("--queue-timeout", "queue_timeout_s", _seconds, "seconds a query may wait for a worker"),
-    (
-        "--heavy-after",
-        "heavy_after_s",
-        _seconds,
-        "a query running longer is heavy: its client's next queries are rationed",
-    ),
-    ("--max-rows", "max_rows", _positive, "rows (or triples) a result may hold before it is cut"),
-    ("--max-answer-mb", "max_answer_mb", _positive, "MB an answer may take before it is cut"),
-    ("--workers", "workers", _positive, "query worker processes"),
-    ("--worker-memory-mb", "worker_memory_mb", _positive, "MB of memory one worker may use"),
-    (
-        "--cache-mb",
-        "cache_mb",
-        _whole,
-        "memory for answers to repeated queries, kept until the next build; 0 keeps none",
-    ),
-    (
-        "--max-connections",
-        "max_connections",
-        _positive,
-        "open HTTP connections; more are closed at once (fewer if the open-file limit is low)",
-    ),
-    (
-        "--max-client-connections",
-        "max_client_connections",
-        _positive,
-        "open HTTP connections from one client address; more are closed at once",
-    ),
-    (
-        "--header-timeout",
-        "header_timeout_s",
-        _seconds,
-        "seconds a client has to send a request's headers before it is disconnected",
-    ),
-    (
-        "--keepalive-timeout",
-        "keepalive_timeout_s",
-        _seconds,
-        "seconds an idle kept-alive connection stays open",
-    ),
-]
-
-
 def _serve_limits(p: argparse.ArgumentParser) -> None:
-    from dataclasses import fields
+    """The 'geokb serve' flags, one per row of the settings table (api.settings.TABLE): the
+    environment variable of each gives its default, else the Settings field does."""
+    from api.settings import TABLE, from_environment
 
-    from api.settings import Settings
+    given = from_environment()
+    for setting in TABLE:
 
-    defaults = {f.name: f.default for f in fields(Settings)}
-    for flag, name, parse, text in _SERVE_LIMITS:
+        def parse(text: str, setting: object = setting) -> object:
+            try:
+                return setting.parse(text)  # type: ignore[attr-defined]
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
         p.add_argument(
-            flag,
-            dest=name,
-            metavar=flag[2:].upper().replace("-", "_"),
+            setting.flag,
+            dest=setting.name,
+            metavar=setting.flag[2:].upper().replace("-", "_"),
             type=parse,
-            default=defaults[name],
-            help=f"{text} (default: %(default)s)",
+            default=given.get(setting.name, setting.default),
+            help=f"{setting.help} (env {setting.env}; default: %(default)s)",
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every verb (also used to write the README's CLI section)."""
+    """The argument parser of every verb (also used to write docs/cli.md)."""
     parser = argparse.ArgumentParser(
         prog="geokb",
         description="Build, check, query and serve the geokb knowledge base.",
@@ -246,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_arg(p)
 
     p = sub.add_parser(
-        "generate", help="regenerate ontology/*.ttl and the README's generated sections"
+        "generate", help="regenerate the derived files: ontology/, docs/, the README's counts"
     )
     p.add_argument(
         "--check",
@@ -258,7 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``geokb`` command; return its exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # reads GEOKB_* settings from the environment
+    except GeokbError as exc:
+        print(f"geokb: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return _VERBS[args.verb](args)
     except DataError as exc:
@@ -470,14 +418,14 @@ def _query(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.http_server import serve
-    from api.settings import Settings
+    from api.settings import TABLE, Settings
     from kb.stores.remote import RemoteStore
 
     target = _target(args)
     settings = Settings(
         store=target if isinstance(target, Path) else DEFAULT_STORE,
         remote=target if isinstance(target, RemoteStore) else None,
-        **{name: getattr(args, name) for _, name, _, _ in _SERVE_LIMITS},
+        **{s.name: getattr(args, s.name) for s in TABLE},
     )
     app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)

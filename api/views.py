@@ -112,12 +112,16 @@ class Moment:
 
 
 def timeline_query(iri: str) -> str:
-    """The SPARQL query of ``iri``'s whole timeline (what a cut timeline links to)."""
+    """The SPARQL query of ``iri``'s whole timeline (what a cut timeline links to).
+
+    For reading (and running from /sparql): the IRI is written out, as ox.NamedNode writes it.
+    """
     values = " ".join(f"gk:{d}" for d in _DATES)
+    node = ox.NamedNode(iri)
     return f"""PREFIX gk: <{schema.GK}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?date ?p ?fact (SAMPLE(?named) AS ?label) WHERE {{
-  {{ ?fact ?link <{iri}> }} UNION {{ BIND(<{iri}> AS ?fact) }}
+  {{ ?fact ?link {node} }} UNION {{ BIND({node} AS ?fact) }}
   ?fact a gk:Fact ; ?p ?date .
   VALUES ?p {{ {values} }}
   OPTIONAL {{ ?fact rdfs:label ?named }}
@@ -178,14 +182,15 @@ def local_href(iri: str) -> str:
 
 
 def network_query(iri: str) -> str:
-    """The SPARQL query counting all of ``iri``'s suppliers and recipients."""
+    """The SPARQL query counting all of ``iri``'s suppliers and recipients (for reading)."""
+    node = ox.NamedNode(iri)
     return f"""PREFIX gk: <{schema.GK}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?other ?label ?direction (COUNT(DISTINCT ?t) AS ?n) WHERE {{
-  {{ ?t a gk:ArmsTransfer ; gk:supplier ?other ; gk:recipient <{iri}> .
+  {{ ?t a gk:ArmsTransfer ; gk:supplier ?other ; gk:recipient {node} .
      BIND("in" AS ?direction) }}
   UNION
-  {{ ?t a gk:ArmsTransfer ; gk:recipient ?other ; gk:supplier <{iri}> .
+  {{ ?t a gk:ArmsTransfer ; gk:recipient ?other ; gk:supplier {node} .
      BIND("out" AS ?direction) }}
   OPTIONAL {{ ?other rdfs:label ?label FILTER(LANG(?label) = "en") }}
 }} GROUP BY ?other ?label ?direction ORDER BY ?label"""

@@ -102,7 +102,7 @@ def query_text(only: RegisterFilter = RegisterFilter()) -> str:
     filters = []
     for field, code in (("s", _check(only.supplier)), ("r", _check(only.recipient))):
         if code is not None:
-            filters.append(f'?{field} gk:iso3166Alpha3 "{code}" .')
+            filters.append(f"?{field} gk:iso3166Alpha3 {ox.Literal(code)} .")  # checked
     return _QUERY.replace("__VALUES__\n  ", "").replace("__FILTERS__", "\n  ".join(filters))
 
 
@@ -263,7 +263,12 @@ def rows_of(store: ox.Store, transfers: Sequence[str]) -> list[dict[str, str]]:
     if not transfers:
         return []
     # VALUES first: oxigraph then starts from these transfers instead of joining them last.
-    values = "VALUES ?t { " + " ".join(f"<{t}>" for t in transfers) + " }"
+    # One query for the batch, not one per transfer with ?t bound by ``substitutions=`` (which
+    # binds one value): each query costs about 1 ms before it reads anything, 5.6 times the
+    # batch's time. So the IRIs are written by pyoxigraph, each checked by ox.NamedNode, which
+    # refuses what is not an IRI ('>', spaces, quotes ...): no text is pasted in as it came.
+    nodes = [ox.NamedNode(t) for t in transfers]
+    values = "VALUES ?t { " + " ".join(map(str, nodes)) + " }"
     order = {t: i for i, t in enumerate(transfers)}
     found = _run(store, _QUERY.replace("__VALUES__", values).replace("__FILTERS__", ""))
     return sorted(found, key=lambda r: (order[r["geokb id"]], r["Designation"]))

@@ -363,23 +363,44 @@ def _progress(enabled: bool) -> Iterator[Progress]:
 
 
 def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
+    """Push a build into a remote store; prints like a local build (--json, --quiet)."""
     from kb.build.pipeline import compile_data
     from kb.model.schema import GRAPH_BASE
 
+    started = time.monotonic()
     previous = None if args.full else remote.manifest()
-    compiled = compile_data(
-        args.data, previous, jobs=args.jobs, max_file_bytes=args.max_file_mb << 20
-    )
+    with _progress(enabled=not (args.quiet or args.json)) as progress:
+        compiled = compile_data(args.data, previous, progress, args.jobs, args.max_file_mb << 20)
     if not compiled.full and not compiled.graphs and not compiled.removed:
-        print(f"up to date: no data file changed since the last push to {remote.query_url}")
+        _say(
+            args,
+            f"up to date: no data file changed since the last push to {remote.query_url}",
+            {"up_to_date": True, "store": remote.query_url},
+        )
         return 0
     pushed = remote.push(compiled)
-    for graph in pushed:
-        print(f"  pushed {graph.removeprefix(GRAPH_BASE)}")
+    removed = {str(g) for g in compiled.removed}
+    lines = [
+        f"  {'removed' if graph in removed else 'pushed'} {graph.removeprefix(GRAPH_BASE)}"
+        for graph in pushed
+    ]
     kind = "full push" if compiled.full else "incremental push"
-    print(
-        f"built into {remote.query_url} ({kind}): {len(pushed)} graphs pushed, "
-        f"{compiled.triple_count()} triples; manifest updated"
+    lines.append(
+        f"built into {remote.query_url} ({kind}): {len(pushed) - len(removed)} graphs pushed, "
+        f"{len(removed)} removed, {compiled.triple_count()} triples; manifest updated"
+    )
+    _say(
+        args,
+        "\n".join(lines),
+        {
+            "store": remote.query_url,
+            "full": compiled.full,
+            "records_checked": compiled.records,
+            "pushed": [g for g in pushed if g not in removed],
+            "removed": sorted(removed),
+            "triples": compiled.triple_count(),
+            "seconds": round(time.monotonic() - started, 3),
+        },
     )
     return 0
 

@@ -157,3 +157,20 @@ def test_an_oxigraph_base_url_is_enough() -> None:
         "http://h:3030/ds/query", "http://h:3030/ds/update", "http://h:3030/ds/data"
     )
     assert fuseki.gsp_url == "http://h:3030/ds/data"
+
+
+def test_a_remote_build_prints_like_a_local_one(
+    oxigraph: OxigraphServer, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--store", oxigraph.query_url, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    (project / "data" / "transfers.yaml").unlink()  # nothing refers to its records
+    (project / "data" / "weapons.yaml").write_text(
+        "weapon_systems:\n  - id: drone-x\n    label: Drone X\n    category: UAV\n"
+    )
+    assert main(["build", "--store", oxigraph.query_url, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["removed"] == ["https://w3id.org/geokb/graph/data/transfers.yaml"]
+    assert "https://w3id.org/geokb/graph/data/weapons.yaml" in report["pushed"]
+    assert main(["build", "--store", oxigraph.query_url]) == 0
+    assert "up to date" in capsys.readouterr().out

@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO
 from urllib.error import URLError
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import pyoxigraph as ox
 from rdflib import URIRef
 from SPARQLWrapper import POST, SPARQLWrapper
@@ -149,7 +150,7 @@ class RemoteStore:
                 self._put(str(iri), data)
                 pushed.append(str(iri))
             self._put_manifest(compiled.manifest)
-        except (httpx.HTTPError, RemoteStoreError, OSError, TimeoutError) as exc:
+        except (RemoteStoreError, OSError, TimeoutError) as exc:
             done = ", ".join(pushed) or "none"
             raise RemoteStoreError(
                 f"pushing to the remote store failed: {_reason(exc)}. Graphs already pushed: "
@@ -165,14 +166,7 @@ class RemoteStore:
     def _put(self, iri: str, graph: NTriples) -> None:
         body = graph.data
         if self.gsp_url:
-            resp = httpx.put(
-                self.gsp_url,
-                params={"graph": iri},
-                content=body,
-                headers={"Content-Type": "application/n-triples", **self.headers},
-                timeout=self.timeout_s,
-            )
-            _check(resp, f"PUT graph {iri}")
+            self._gsp("PUT", iri, body, {"Content-Type": "application/n-triples"})
         else:
             self._update(
                 f"DROP SILENT GRAPH <{iri}> ;\nINSERT DATA {{ GRAPH <{iri}> {{\n"
@@ -181,13 +175,34 @@ class RemoteStore:
 
     def _drop(self, iri: str) -> None:
         if self.gsp_url:
-            resp = httpx.delete(
-                self.gsp_url, params={"graph": iri}, headers=self.headers, timeout=self.timeout_s
-            )
-            if resp.status_code != 404:  # already gone is fine
-                _check(resp, f"DELETE graph {iri}")
+            self._gsp("DELETE", iri, None, {}, missing_ok=True)
         else:
             self._update(f"DROP SILENT GRAPH <{iri}>")
+
+    def _gsp(
+        self,
+        method: str,
+        iri: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        missing_ok: bool = False,
+    ) -> None:
+        """One Graph Store Protocol request, through urllib: the HTTP stack SPARQLWrapper
+        uses for queries and updates, so one client (and one way to authenticate) serves
+        every request to the store."""
+        assert self.gsp_url is not None
+        url = f"{self.gsp_url}?{urlencode({'graph': iri})}"
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={**headers, **self.headers}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:  # already gone is fine
+                return
+            text = exc.read()[:200].decode("utf-8", "replace").strip()
+            raise RemoteStoreError(f"{method} graph {iri} answered {exc.code}: {text}") from None
 
     def _update(self, update: str) -> None:
         if not self.update_url:
@@ -207,11 +222,6 @@ class RemoteStore:
             ox.Literal(manifest.to_json()),
         )
         self._put(MANIFEST_GRAPH, NTriples.of([manifest_triple]))
-
-
-def _check(resp: httpx.Response, what: str) -> None:
-    if resp.status_code >= 400:
-        raise RemoteStoreError(f"{what} answered {resp.status_code}: {resp.text[:200].strip()}")
 
 
 def _reason(exc: BaseException) -> str:

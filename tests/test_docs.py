@@ -165,3 +165,30 @@ def test_readme_links_every_doc() -> None:
     readme = _text(README)
     for doc in [*sorted(DOCS.glob("*.md")), DOCS / "ontology.html", ROOT / "bench" / "README.md"]:
         assert f"]({doc.relative_to(ROOT).as_posix()})" in readme, f"README omits {doc.name}"
+
+
+def _defaults() -> dict[str, object]:
+    """Each option's default, by flag (a flag several verbs share has one default)."""
+    return {
+        flag: action.default
+        for sub in _verbs().values()
+        for action in sub._actions
+        for flag in action.option_strings
+    }
+
+
+def test_defaults_stated_in_prose_are_the_parsers() -> None:
+    """'`--timeout`, 30 s' or '`--max-connections` (4 000)' in hand-written docs: the number is
+    the flag's default, or the prose has drifted from the code."""
+    stated = re.compile(r"`(--[a-z-]+)`(?:,\s+|\s+\(|,\s+default\s+)(\d[\d ]*\d|\d)\b")
+    defaults = _defaults()
+    seen = []
+    for path in HAND_WRITTEN:
+        for flag, number in stated.findall(_text(path)):
+            assert flag in defaults, f"{path.relative_to(ROOT)}: no option {flag}"
+            value = float(number.replace(" ", ""))
+            assert float(str(defaults[flag])) == value, (
+                f"{path.relative_to(ROOT)}: {flag} {number}, but its default is {defaults[flag]}"
+            )
+            seen.append(flag)
+    assert "--timeout" in seen and "--max-connections" in seen

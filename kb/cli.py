@@ -407,7 +407,8 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     from kb.sparql import formats
-    from kb.sparql.query import QueryResult, run, serialize, shape_of, table
+    from kb.sparql.query import QueryResult, run, serialize, shape_of
+    from kb.sparql.table import table
     from kb.stores.local import open_current
     from kb.stores.remote import RemoteStore, remote_run
 

@@ -8,7 +8,8 @@ from kb.errors import QueryError, QueryRefused
 from kb.model.rdf import NTriples, new_graph, ox_quads
 from kb.model.schema import GK
 from kb.sparql.examples import examples
-from kb.sparql.query import guard, run, table
+from kb.sparql.query import guard, run
+from kb.sparql.table import table
 from kb.stores.local import open_current, write_build
 
 

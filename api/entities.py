@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api import pagework, views
-from api.negotiation import parse_accept
+from api.negotiation import wants_html
 from api.openapi import ENTITY_RESPONSES
 from api.pages import render
 from api.pagework import Deadline, PagesBusy, PageTimeout, take
@@ -218,15 +218,6 @@ def _rdf(entity: Entity) -> list[ox.Triple]:
     return triples
 
 
-def _wants_html(accept: str | None) -> bool:
-    for media, q in parse_accept(accept or "*/*"):
-        if q > 0 and media in ("text/html", "application/xhtml+xml"):
-            return True
-        if q > 0 and media != "*/*":
-            return False
-    return True
-
-
 @router.get(
     "/id/{path:path}",
     summary="An entity page (HTML, Turtle or JSON-LD)",
@@ -240,7 +231,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
         return plain(501, "entity pages are not available with a remote store; query /sparql")
     iri = schema.ID_BASE + path
     accept = request.headers.get("accept")
-    html = (format in ("html", None) and _wants_html(accept)) or format == "html"
+    html = (format in ("html", None) and wants_html(accept, default=True)) or format == "html"
     store = served.get()
 
     def work(deadline: Deadline) -> tuple[Entity | None, str]:

@@ -70,10 +70,12 @@ def _matches(media: str, fmt: Format) -> bool:
     return media in formats.names_of(fmt)
 
 
-def wants_html(accept: str | None) -> bool:
+def wants_html(accept: str | None, default: bool = False) -> bool:
     """Whether a browser asked: text/html ranks above every other specific media type in
     Accept (wildcards and application/xml, which browsers add, do not count against it).
+    ``default`` answers a client that states no specific type (no Accept, or only */*).
     Every route that serves both people and programs asks this one question."""
+    specific = False
     for media, q in parse_accept(accept or ""):
         if q <= 0:
             continue
@@ -81,4 +83,5 @@ def wants_html(accept: str | None) -> bool:
             return True
         if media != "*/*" and not media.endswith("/*") and media != "application/xml":
             return False
-    return False
+        specific = specific or media != "*/*"
+    return default and not specific

@@ -1,11 +1,15 @@
 """Pages for people: the query page and entity pages."""
 
+import json
+from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, URIRef
 
+from api.pages import render
 from kb.build.pipeline import compile_data
 from kb.sparql.examples import examples
 from kb.stores.local import write_build
@@ -134,3 +138,137 @@ def test_ontology_terms_link_to_the_local_ontology_page(http: httpx.Client) -> N
     assert 'href="/ontology#UNMemberState"' in page
     ontology = http.get("/ontology").text
     assert "id='State'" in ontology and "id='UNMemberState'" in ontology
+
+
+HOSTILE = '</textarea><script>alert("x")</script>{{ 6*7 }}{% if 1 %}jinja{% endif %}\'"&'
+
+
+class _Markup(HTMLParser):
+    """The tags a page opens and its text, as a browser's parser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.tags.append("/" + tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parsed(page: str) -> _Markup:
+    parser = _Markup()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _section(page: str, start: str, end: str) -> str:
+    begin = page.index(start)
+    return page[begin : page.index(end, begin) + len(end)]
+
+
+def test_hostile_data_is_text_on_every_page_kind(tmp_path: Path) -> None:
+    """Labels with markup, quotes and template syntax, on entity, timeline, network, register."""
+
+    def hostile(name: str) -> str:
+        return json.dumps(f"{name} {HOSTILE}")  # a YAML double-quoted scalar
+
+    files = {
+        "sources.yaml": f"""\
+            sources:
+              - id: s1
+                title: {hostile("Source")}
+                publisher: {hostile("Publisher")}
+            """,
+        "states.yaml": f"""\
+            states:
+              - id: IRN
+                label: {hostile("Iran")}
+                alpha2: IR
+              - id: RUS
+                label: {hostile("Russia")}
+                alpha2: RU
+            """,
+        "transfers.yaml": f"""\
+            weapon_systems:
+              - id: drone-x
+                label: {hostile("Drone")}
+                category: {hostile("UAV")}
+            arms_transfers:
+              - id: t1
+                label: {hostile("Transfer")}
+                supplier: IRN
+                recipient: RUS
+                weapon_systems: [drone-x]
+                delivery_start_date: 2022-10
+                sources: [s1]
+              - id: t2
+                supplier: IRN
+                recipient: RUS
+                weapon_systems: [drone-x]
+                order_date: "2021"
+                sources: [s1]
+            """,
+    }
+    store = tmp_path / "store"
+    write_build(store, compile_data(write_data(tmp_path / "data", files)))
+    escaped = escape(HOSTILE)
+    with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
+
+        def page(path: str) -> str:
+            resp = client.get(path, headers={"Accept": "text/html"})
+            assert resp.status_code == 200, path
+            text = resp.text
+            parsed = _parsed(text)
+            assert "script" not in parsed.tags and "textarea" not in parsed.tags, path
+            assert "/script" not in parsed.tags and "/textarea" not in parsed.tags, path
+            assert "42" not in "".join(parsed.text) and "{{ 6*7 }}" in text, path
+            return text
+
+        state = page("/id/state/IRN")
+        # the entity: its title and heading
+        assert f"<h1>Iran {escaped}</h1>" in state
+        assert f"<title>Iran {escaped} — geokb</title>" in state
+        # the timeline: a fact's own label, and one made of its parties' labels
+        timeline = _section(state, '<ol class="timeline">', "</ol>")
+        assert f">Transfer {escaped}</a>" in timeline
+        assert f">Iran {escaped} → Russia {escaped}: Drone {escaped}</a>" in timeline
+        assert HOSTILE in "".join(_parsed(timeline).text)
+        # the network picture: partners and the state in the middle, as SVG text
+        svg = _section(state, '<svg xmlns="http://www.w3.org/2000/svg" class="network"', "</svg>")
+        assert f">Russia {escaped} (2)</text>" in svg
+        assert f'class="center">Iran {escaped}</text>' in svg
+        assert f"<title>Arms transfers to and from Iran {escaped}</title>" in svg
+        # the register: every column that shows data
+        register = _section(state, '<table class="register">', "</table>")
+        for cell in (f"Iran {escaped}", f"Russia {escaped}", f"Drone {escaped}", f"UAV {escaped}"):
+            assert cell in register
+        assert register.count("<tr>") == 3  # the header and two transfers, no injected rows
+
+        transfer = page("/id/transfer/t1")
+        assert f"<h1>Transfer {escaped}</h1>" in transfer
+        assert f">Source {escaped}</a></li>" in transfer  # its source
+        facts = _section(transfer, '<table class="facts">', "</table>")
+        assert f">Drone {escaped}</a>" in facts
+        own = page("/id/transfer/t2")  # its own timeline, labelled by its parties
+        assert f">Iran {escaped} → Russia {escaped}: Drone {escaped}</a>" in own
+        assert '<time datetime="2021">2021</time>' in own
+        weapon = page("/id/weapon/drone-x")
+        assert f"<h1>Drone {escaped}</h1>" in weapon
+        assert f"<td>UAV {escaped}</td>" in weapon
+
+
+def test_query_page_examples_cannot_close_their_script_element() -> None:
+    data = [{"name": "x", "title": HOSTILE, "query": f"SELECT * WHERE {{ ?s ?p '{HOSTILE}' }}"}]
+    page = render("query.html", examples=data)
+    opening = '<script type="application/json" id="example-data">'
+    start = page.index(opening) + len(opening)
+    blob = page[start : page.index("</script>", start)]
+    assert "<" not in blob and ">" not in blob and "&" not in blob and "'" not in blob
+    assert json.loads(blob) == data

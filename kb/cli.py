@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +35,12 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _serve_limits(p: argparse.ArgumentParser) -> None:
+def _serve_limits(p: argparse.ArgumentParser, environ: Mapping[str, str] | None) -> None:
     """The 'geokb serve' flags, one per row of the settings table (api.settings.TABLE): the
     environment variable of each gives its default, else the Settings field does."""
     from api.settings import TABLE, from_environment
 
-    given = from_environment()
+    given = from_environment(os.environ if environ is None else environ)
     for setting in TABLE:
 
         def parse(text: str, setting: object = setting) -> object:
@@ -58,8 +59,9 @@ def _serve_limits(p: argparse.ArgumentParser) -> None:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every verb (also used to write docs/cli.md)."""
+def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every verb (also used to write docs/cli.md). ``environ`` gives
+    the GEOKB_* settings (default: the process environment; the docs use none)."""
     parser = argparse.ArgumentParser(
         prog="geokb",
         description="Build, check, query and serve the geokb knowledge base.",
@@ -140,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the last good build over HTTP (SPARQL + pages)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    _serve_limits(p)
+    _serve_limits(p, environ)
     store_arg(p)
 
     p = sub.add_parser("export", help="write the whole knowledge base as RDF, or as a register")
@@ -535,7 +537,7 @@ def _new(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from kb.derive import generate
 
-    stale = generate.write_all(build_parser(), check=args.check)
+    stale = generate.write_all(build_parser(environ={}), check=args.check)
     if args.check:
         for path in stale:
             print(f"out of date: {path} (run 'geokb generate')", file=sys.stderr)

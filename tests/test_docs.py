@@ -88,7 +88,7 @@ def test_no_count_of_records_is_written_by_hand() -> None:
 
 
 def _verbs() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
+    parser = build_parser(environ={})
     assert parser._subparsers is not None
     verbs: dict[str, argparse.ArgumentParser] = {}
     for action in parser._subparsers._group_actions:

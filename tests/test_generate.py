@@ -8,7 +8,7 @@ from kb.derive.generate import ROOT, readme_text, record_counts, write_all
 
 
 def test_generated_files_are_up_to_date() -> None:
-    stale = write_all(build_parser(), check=True)
+    stale = write_all(build_parser(environ={}), check=True)
     assert stale == [], f"run 'geokb generate': stale {stale}"
 
 
@@ -22,7 +22,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_stale_docs_and_counts_are_reported_then_rewritten(tree: Path) -> None:
-    parser = build_parser()
+    parser = build_parser(environ={})
     (tree / "docs" / "cli.md").write_text("old help\n", encoding="utf-8")
     (tree / "docs" / "queries.md").unlink()
     readme = tree / "README.md"

@@ -21,7 +21,7 @@ def test_every_setting_has_one_row() -> None:
 
 
 def test_every_row_is_a_serve_flag_and_is_documented() -> None:
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    serve = build_parser(environ={})._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
     flags = {opt for action in serve._actions for opt in action.option_strings}
     docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     for setting in TABLE:

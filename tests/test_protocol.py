@@ -9,11 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DATA, LiveServer, OxigraphServer
+from conftest import DATA, MINI, LiveServer, OxigraphServer, write_data
 from rdflib import Graph
 
 from api.settings import Settings
 from kb.build.pipeline import compile_data
+from kb.stores.local import write_build
 from kb.stores.remote import RemoteStore
 
 
@@ -267,3 +268,61 @@ def test_large_results_stream_in_chunks(http: httpx.Client, query: str) -> None:
         body = b"".join(resp.iter_bytes())
     assert len(body) > 1024 * 1024
     assert len(json.loads(body)["results"]["bindings"]) >= 20000
+
+
+# -- the query's own dataset clause and relative IRIs (SPARQL 1.1 §13.2, Protocol tests) -----
+
+
+@pytest.fixture(scope="module")
+def mini_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    root = tmp_path_factory.mktemp("mini-protocol")
+    write_build(root / "store", compile_data(write_data(root / "data", MINI)))
+    with LiveServer(root / "store") as live, httpx.Client(base_url=live.url) as client:
+        yield client
+
+
+def _count(client: httpx.Client, query: str) -> int:
+    resp = client.post("/sparql", data={"query": query}, headers={"Accept": "application/json"})
+    assert resp.status_code == 200, resp.text
+    return int(resp.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def test_from_in_the_query_names_the_default_graph(mini_http: httpx.Client) -> None:
+    graph = "https://w3id.org/geokb/graph/data/transfers.yaml"
+    everything = _count(mini_http, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    in_graph = _count(
+        mini_http,
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}",
+    )
+    assert 0 < in_graph < everything
+    assert _count(mini_http, f"SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s ?p ?o }}") == (
+        in_graph
+    )
+    # FROM NAMED alone: the default graph is empty, GRAPH sees the named one
+    named = f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}"
+    assert _count(mini_http, named) == in_graph
+    assert _count(mini_http, f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> {{ ?s ?p ?o }}") == 0
+    # the protocol's default-graph-uri wins over the query's FROM (Protocol §2.1.4)
+    resp = mini_http.post(
+        "/sparql",
+        data={
+            "query": f"SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s ?p ?o }}",
+            "default-graph-uri": "https://w3id.org/geokb/graph/data/states.yaml",
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert int(resp.json()["results"]["bindings"][0]["n"]["value"]) != in_graph
+
+
+def test_relative_iris_resolve_against_the_endpoint(mini_http: httpx.Client) -> None:
+    # the W3C SPARQL 1.1 Protocol test query_content_type_construct
+    resp = mini_http.post(
+        "/sparql",
+        content="CONSTRUCT { <s> <p> 1 } WHERE {}",
+        headers={"Content-Type": "application/sparql-query", "Accept": "application/n-triples"},
+    )
+    assert resp.status_code == 200, resp.text
+    base = str(mini_http.base_url).rstrip("/")
+    assert resp.text.strip() == (
+        f'<{base}/s> <{base}/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+    )

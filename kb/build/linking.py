@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kb.build.records import Record, RefValue
 from kb.errors import Location, Problem
-from kb.model.schema import ID_BASE, KINDS_BY_NAME
+from kb.model.schema import ID_BASE, KINDS_BY_NAME, Option
 
 IdEntry = tuple[str, str, Location]  # kind, id, where the id is written
 Target = tuple[tuple[str, ...], str]  # what a reference names: the kinds it may be, the id
@@ -26,6 +26,10 @@ class IdIndex:
     defined (for messages)."""
 
     defined: dict[str, str] = field(default_factory=dict)
+    # the gk:sourceType key of each source read this time, by source id (for the confidence
+    # rule, ``kb.build.checks.confidence_problems``); sources of files an incremental build
+    # did not re-read are missing
+    source_types: dict[str, str] = field(default_factory=dict)
 
     def types(self) -> Mapping[str, frozenset[str]]:
         """The class IRI of every indexed record, by its IRI (for the shape checks)."""
@@ -89,6 +93,16 @@ def id_entries(records: Iterable[Record]) -> list[IdEntry]:
     return [(r.kind.name, r.id, r.location_of("id")) for r in records]
 
 
+def source_types(records: Iterable[Record]) -> dict[str, str]:
+    """The source type ('official', 'news' ...) of each source in ``records`` by source id;
+    '' for a source that gives none."""
+    out = {}
+    for r in records:
+        if r.kind.name == "source":
+            out[r.id] = next((v.key for v in r.values.get("type", ()) if isinstance(v, Option)), "")
+    return out
+
+
 def resolve_refs(
     records: Iterable[Record], index: IdIndex
 ) -> tuple[dict[Target, str], list[Problem]]:
@@ -97,14 +111,12 @@ def resolve_refs(
     resolved: dict[Target, str] = {}
     problems: list[Problem] = []
     for record in records:
-        for values in record.values.values():
-            for value in values:
-                if isinstance(value, RefValue):
-                    target = (value.kinds, value.id)  # many references share a target
-                    if target not in resolved:
-                        iri = _resolve(index, value, problems)
-                        if iri is not None:
-                            resolved[target] = iri
+        for value in record.refs():
+            target = (value.kinds, value.id)  # many references share a target
+            if target not in resolved:
+                iri = _resolve(index, value, problems)
+                if iri is not None:
+                    resolved[target] = iri
     return resolved, problems
 
 

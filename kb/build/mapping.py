@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import pyoxigraph as ox
-from rdflib import RDF, XSD
+from rdflib import RDF, XSD, URIRef
 
 from kb.build.linking import Target
-from kb.build.records import DateValue, LangString, Record, RefValue, UrlValue, Value
+from kb.build.records import (
+    DateValue,
+    FieldValue,
+    LangString,
+    Part,
+    Record,
+    RefValue,
+    UrlValue,
+    Value,
+)
 from kb.model import schema
 from kb.model.rdf import NTriples
 
@@ -28,17 +37,14 @@ def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes
     # making a pyoxigraph term costs more than looking one up.
     refs: dict[Target, ox.NamedNode] = {}
     others: dict[Value, ox.NamedNode | ox.Literal] = {}
-    for record in records:
-        kind = record.kind
-        props = nodes.setdefault(kind.iri_text(record.id), {})
-        types = props.setdefault(_RDF_TYPE_IRI, [])
-        types.append(_named(str(kind.cls)))
-        if kind.is_fact:
-            types.append(_FACT)
-        if kind.name == "state":
-            props.setdefault(_ALPHA3_IRI, []).append(ox.Literal(record.id))
-        predicates = _predicates(kind)
-        for key, values in record.values.items():
+
+    def add(
+        subject: str,
+        props: dict[str, list[ox.NamedNode | ox.Literal]],
+        predicates: dict[str, str],
+        values_by_key: Mapping[str, tuple[Value, ...]],
+    ) -> None:
+        for key, values in values_by_key.items():
             terms = props.setdefault(predicates[key], [])  # records hold keys of their kind
             for value in values:
                 kind_of = type(value)
@@ -52,11 +58,30 @@ def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes
                     if node is None:
                         node = refs[target] = ox.NamedNode(resolved[target])
                     terms.append(node)
+                elif kind_of is Part:
+                    part: Part = value  # type: ignore[assignment]
+                    iri = part.iri_text(subject)
+                    terms.append(ox.NamedNode(iri))
+                    part_props = nodes.setdefault(iri, {})
+                    part_props.setdefault(_RDF_TYPE_IRI, []).append(_named(str(part.structure.cls)))
+                    add(iri, part_props, _predicates(part.structure), part.values)
                 else:
                     term = others.get(value)
                     if term is None:
                         term = others[value] = _term(value, resolved)
                     terms.append(term)
+
+    for record in records:
+        kind = record.kind
+        subject = kind.iri_text(record.id)
+        props = nodes.setdefault(subject, {})
+        types = props.setdefault(_RDF_TYPE_IRI, [])
+        types.append(_named(str(kind.cls)))
+        if kind.is_fact:
+            types.append(_FACT)
+        if kind.name == "state":
+            props.setdefault(_ALPHA3_IRI, []).append(ox.Literal(record.id))
+        add(subject, props, _predicates(kind), record.values)
     return nodes
 
 
@@ -73,14 +98,14 @@ def ntriples(nodes: Nodes) -> NTriples:
     return NTriples("".join(lines).encode(), len(lines))
 
 
-_PREDICATES: dict[str, dict[str, str]] = {}
+_PREDICATES: dict[URIRef, dict[str, str]] = {}
 
 
-def _predicates(kind: schema.Kind) -> dict[str, str]:
-    """The predicate of each YAML key of ``kind``."""
-    found = _PREDICATES.get(kind.name)
+def _predicates(kind: schema.Kind | schema.Structure) -> dict[str, str]:
+    """The predicate of each YAML key of ``kind`` (a kind of record or of nested part)."""
+    found = _PREDICATES.get(kind.cls)
     if found is None:
-        found = _PREDICATES[kind.name] = {f.key: str(f.prop.iri) for f in kind.fields}
+        found = _PREDICATES[kind.cls] = {f.key: str(f.prop.iri) for f in kind.fields}
     return found
 
 
@@ -114,12 +139,13 @@ def _term(value: Value, resolved: Mapping[Target, str]) -> ox.NamedNode | ox.Lit
         return ox.Literal(value.text, datatype=_named(str(value.datatype)))
     if isinstance(value, UrlValue):
         return ox.NamedNode(value.url)
+    if isinstance(value, FieldValue):
+        return _named(value.iri)
     if isinstance(value, schema.Option):
         return _named(f"{schema.GK}{value.local}")
     if isinstance(value, bool):
         return _TRUE if value else _FALSE
     if isinstance(value, int):
         return ox.Literal(str(value), datatype=_XSD_INTEGER)
+    assert isinstance(value, str)  # parts are mapped in to_nodes
     return ox.Literal(value)
-
-

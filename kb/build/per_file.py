@@ -10,14 +10,14 @@ worker processes that keep their files' records between them (``kb.build.workers
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from rdflib import URIRef
 
-from kb.build.checks import node_problems
-from kb.build.linking import IdEntry, IdIndex, id_entries, resolve_refs
+from kb.build.checks import confidence_problems, node_problems
+from kb.build.linking import IdEntry, IdIndex, id_entries, resolve_refs, source_types
 from kb.build.mapping import ntriples, to_nodes
 from kb.build.records import Record, RefValue, records_from_yaml
 from kb.build.yamlfile import MAX_FILE_BYTES, read_yaml
@@ -32,6 +32,7 @@ class FileRead:
     name: str
     problems: list[Problem]
     ids: list[IdEntry]
+    source_types: dict[str, str] = field(default_factory=dict)  # by source id
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class FileSteps:
                 continue
             records, problems = records_from_yaml(relative(path), root)
             self.records[name] = records
-            yield FileRead(name, problems, id_entries(records))
+            yield FileRead(name, problems, id_entries(records), source_types(records))
 
     def finish(self, index: IdIndex, build: bool) -> Iterator[FileGraph]:
         """Round two for every file read so far. With ``build`` false (other problems were
@@ -72,6 +73,7 @@ class FileSteps:
         types = index.types() if build else {}
         for name, records in self.records.items():
             resolved, problems = resolve_refs(records, index)
+            problems += confidence_problems(records, index.source_types)
             refs = sorted({f"{','.join(r.kinds)}/{r.id}" for r in _refs(records)})
             graph = NTriples(b"", 0)
             if build and not problems:

@@ -126,6 +126,7 @@ def _compile(
         }
         problems = [p for r in reads for p in r.problems]
         index, found = index_ids((entry for r in reads for entry in r.ids), known)
+        index.source_types.update((k, v) for r in reads for k, v in r.source_types.items())
         problems += found
         results = _finish(steps, index, not problems, len(reads), progress)
     finally:

@@ -75,7 +75,50 @@ class UrlValue:
     url: str
 
 
-Value = str | int | bool | DateValue | LangString | RefValue | UrlValue | schema.Option
+@dataclass(frozen=True)
+class FieldValue:
+    """A field of the record a part belongs to, named by its YAML key (``supports``)."""
+
+    key: str
+    iri: str  # the field's property
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """A record nested in another (a citation): its values by key and where each was written.
+
+    Compared by identity: two citations that read alike are still two citations."""
+
+    structure: schema.Structure
+    index: int  # its place in its record's list, from 0
+    values: Mapping[str, tuple[Value, ...]]
+    location: Location
+    field_locations: Mapping[str, Location]
+    path: str  # where in the file, e.g. 'arms_transfers[3].citations[0]'
+
+    def location_of(self, key: str | None) -> Location:
+        """Where field ``key`` was written, or the part itself if it was not."""
+        if key is None:
+            return self.location
+        return self.field_locations.get(key, self.location)
+
+    def iri_text(self, record_iri: str) -> str:
+        """The part's IRI, minted under its record's."""
+        return self.structure.iri_text(record_iri, self.index)
+
+
+Value = (
+    str
+    | int
+    | bool
+    | DateValue
+    | LangString
+    | RefValue
+    | UrlValue
+    | schema.Option
+    | FieldValue
+    | Part
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +130,7 @@ class Record:
     values: Mapping[str, tuple[Value, ...]]
     location: Location
     field_locations: Mapping[str, Location]
+    path: str = ""  # where in the file, e.g. 'arms_transfers[3]'
 
     @property
     def iri(self) -> URIRef:
@@ -98,6 +142,22 @@ class Record:
         if key is None:
             return self.location
         return self.field_locations.get(key, self.location)
+
+    def parts(self) -> list[Part]:
+        """The records nested in this one (its citations), in the order written."""
+        return [v for values in self.values.values() for v in values if type(v) is Part]
+
+    def refs(self) -> list[RefValue]:
+        """Every reference the record makes, its parts' included."""
+        out: dict[int, RefValue] = {}  # by identity: a citation's source is also in 'sources'
+        for values in self.values.values():
+            for value in values:
+                if type(value) is RefValue:
+                    out[id(value)] = value
+                elif type(value) is Part:
+                    for vs in value.values.values():
+                        out.update((id(r), r) for r in vs if type(r) is RefValue)
+        return list(out.values())
 
 
 def records_from_yaml(file: str, root: yaml.Node | None) -> tuple[list[Record], list[Problem]]:
@@ -189,7 +249,7 @@ def _record(
             )
             continue
         locations[key] = where
-        parsed = _field_values(file, fld, f"{path}.{key}", value_node, problems)
+        parsed = _field_values(file, fld, f"{path}.{key}", value_node, problems, kind)
         if parsed:
             values[key] = parsed
     if record_id is None and "id" not in locations:
@@ -198,6 +258,72 @@ def _record(
         )
     for fld in kind.fields:
         if fld.required and fld.key not in values and fld.key not in locations:
+            if fld.alternative is not None and fld.alternative in locations:
+                continue
+            also = f" or '{fld.alternative}:'" if fld.alternative else ""
+            problems.append(
+                Problem(
+                    here,
+                    f"{path}.{fld.key}",
+                    "required field missing",
+                    f"add '{fld.key}:'{also} ({fld.prop.definition})",
+                )
+            )
+    if record_id is None or len(problems) > n_before:
+        return None
+    _cited_sources(kind, values)
+    return Record(kind, record_id, values, here, locations, path)
+
+
+def _cited_sources(kind: Kind, values: dict[str, tuple[Value, ...]]) -> None:
+    """Add the source of each citation to the record's sources, once: every cited source is
+    a dcterms:source of the fact, as the short form 'sources:' states it."""
+    parts = [p for p in values.get("citations", ()) if type(p) is Part]
+    if not parts or kind.field("sources") is None:
+        return
+    sources = list(values.get("sources", ()))
+    seen = {(r.kinds, r.id) for r in sources if type(r) is RefValue}
+    for part in parts:
+        for ref in part.values.get("source", ()):
+            if type(ref) is RefValue and (ref.kinds, ref.id) not in seen:
+                seen.add((ref.kinds, ref.id))
+                sources.append(ref)
+    values["sources"] = tuple(sources)
+
+
+def _part(
+    file: str,
+    structure: schema.Structure,
+    index: int,
+    path: str,
+    node: yaml.MappingNode,
+    problems: list[Problem],
+    owner: Kind,
+) -> Part | None:
+    here = node_location(file, node)
+    values: dict[str, tuple[Value, ...]] = {}
+    locations: dict[str, Location] = {}
+    n_before = len(problems)
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        where = node_location(file, key_node)
+        fld = structure.field(key)
+        if fld is None:
+            problems.append(
+                Problem(
+                    where,
+                    f"{path}.{key}",
+                    f"unknown field for a {structure.label}",
+                    _did_you_mean(key, [f.key for f in structure.fields], "fields"),
+                )
+            )
+            continue
+        locations[key] = where
+        parsed = _field_values(file, fld, f"{path}.{key}", value_node, problems, owner)
+        if parsed:
+            values[key] = parsed
+    for fld in structure.fields:
+        if fld.required and fld.key not in locations:
             problems.append(
                 Problem(
                     here,
@@ -206,9 +332,9 @@ def _record(
                     f"add '{fld.key}:' ({fld.prop.definition})",
                 )
             )
-    if record_id is None or len(problems) > n_before:
+    if len(problems) > n_before:
         return None
-    return Record(kind, record_id, values, here, locations)
+    return Part(structure, index, values, here, locations, path)
 
 
 def _id(file: str, kind: Kind, path: str, node: yaml.Node, problems: list[Problem]) -> str | None:
@@ -228,7 +354,12 @@ def _id(file: str, kind: Kind, path: str, node: yaml.Node, problems: list[Proble
 
 
 def _field_values(
-    file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
+    file: str,
+    fld: schema.Field,
+    path: str,
+    node: yaml.Node,
+    problems: list[Problem],
+    owner: Kind,
 ) -> tuple[Value, ...]:
     if fld.many:
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
@@ -242,10 +373,14 @@ def _field_values(
                 )
             )
         out: list[Value] = []
+        nested = isinstance(fld.prop.range, schema.Nested)
         for i, item in enumerate(items):
-            out.extend(
-                _value(file, fld, f"{path}[{i}]" if len(items) > 1 else path, item, problems)
-            )
+            # nested records are always numbered: their paths name them in messages
+            where = f"{path}[{i}]" if len(items) > 1 or nested else path
+            if nested:
+                out.extend(_nested(file, fld, where, i, item, problems, owner))
+            else:
+                out.extend(_value(file, fld, where, item, problems, owner))
         return tuple(out)
     if isinstance(node, yaml.SequenceNode):
         problems.append(
@@ -257,11 +392,49 @@ def _field_values(
             )
         )
         return ()
-    return tuple(_value(file, fld, path, node, problems))
+    if isinstance(fld.prop.range, schema.Nested):
+        return tuple(_nested(file, fld, path, 0, node, problems, owner))
+    return tuple(_value(file, fld, path, node, problems, owner))
+
+
+def _nested(
+    file: str,
+    fld: schema.Field,
+    path: str,
+    index: int,
+    node: yaml.Node,
+    problems: list[Problem],
+    owner: Kind,
+) -> list[Value]:
+    rng = fld.prop.range
+    assert isinstance(rng, schema.Nested)
+    structure = schema.STRUCTURES_BY_NAME[rng.structure]
+    if not isinstance(node, yaml.MappingNode):
+        text = _scalar_text(node)
+        found = f"'{text}'" if text is not None else _node_kind(node)
+        first = structure.fields[0].key
+        problems.append(
+            Problem(
+                node_location(file, node),
+                path,
+                f"expected a {structure.label} (a mapping of fields), found {found}",
+                f"write '- {first}: {text}' and the other fields under it"
+                if text is not None
+                else f"write fields under it: {', '.join(f.key + ':' for f in structure.fields)}",
+            )
+        )
+        return []
+    part = _part(file, structure, index, path, node, problems, owner)
+    return [] if part is None else [part]
 
 
 def _value(
-    file: str, fld: schema.Field, path: str, node: yaml.Node, problems: list[Problem]
+    file: str,
+    fld: schema.Field,
+    path: str,
+    node: yaml.Node,
+    problems: list[Problem],
+    owner: Kind,
 ) -> list[Value]:
     rng = fld.prop.range
     rng_type = type(rng)
@@ -269,6 +442,8 @@ def _value(
         text = node.value
         if rng_type is schema.Ref:  # the commonest kind of value, so first
             return _ref(file, rng, path, node, text, problems)  # type: ignore[arg-type]
+        if rng_type is schema.FieldName:
+            return _field_name(file, owner, path, node, text, problems)
         found = _READERS[rng_type](rng, text, bool(node.style))
         if type(found) is _Fail:
             problems.append(Problem(node_location(file, node), path, *found))
@@ -340,6 +515,8 @@ def _boolean(rng: schema.Boolean, text: str, quoted: bool) -> Value | _Fail:
 
 def _date(rng: schema.Date, text: str, quoted: bool) -> Value | _Fail:
     date = parse_date(text)
+    if rng.day and (date is None or date.datatype != _XSD_DATE):
+        return _Fail((f"'{text}' is not a full date", "write YYYY-MM-DD, e.g. 2026-11-25"))
     if date is None:
         return _Fail(
             (
@@ -408,6 +585,24 @@ def _ref(
     return [RefValue(kinds, ref_id, node_location(file, node), path)]
 
 
+def _field_name(
+    file: str, owner: Kind, path: str, node: yaml.Node, text: str, problems: list[Problem]
+) -> list[Value]:
+    keys = {f.key: f for f in schema.value_fields(owner)}
+    fld = keys.get(text)
+    if fld is None:
+        problems.append(
+            Problem(
+                node_location(file, node),
+                path,
+                f"'{text}' is not a value field of the {owner.label}",
+                _did_you_mean(text, keys, "fields a citation can support"),
+            )
+        )
+        return []
+    return [FieldValue(text, str(fld.prop.iri))]
+
+
 def parse_date(text: str) -> DateValue | None:
     """A date at year, month or day precision, or None if ``text`` is not one."""
     m = _DATE_RE.fullmatch(text)
@@ -451,6 +646,8 @@ def _describe(rng: schema.Range) -> str:
         schema.Url: "a URL",
         schema.Choice: "one of a fixed list of values",
         schema.Ref: "an id",
+        schema.FieldName: "the name of a field",
+        schema.Nested: "a mapping of fields",
     }[type(rng)]
 
 
@@ -458,7 +655,7 @@ def _example(rng: schema.Range) -> str:
     if isinstance(rng, schema.Ref):
         return f"give the id of a {' or '.join(rng.kinds)}"
     if isinstance(rng, schema.Date):
-        return "write YYYY, YYYY-MM or YYYY-MM-DD"
+        return "write YYYY-MM-DD" if rng.day else "write YYYY, YYYY-MM or YYYY-MM-DD"
     return "give a value or leave the field out"
 
 

@@ -88,7 +88,7 @@ def _datatype(rng: schema.Range) -> str | None:
 def _rules() -> dict[str, tuple[tuple[_Rule, ...], frozenset[str]]]:
     """For each class IRI: its rules, and the properties its closed shape allows."""
     out = {}
-    for kind in schema.KINDS:
+    for kind in schema.SHAPED:
         fields = list(kind.fields)
         if kind.name == "state":  # as in kb.model.ontology: the code derived from the id
             fields.append(schema.Field("id", schema.ALPHA3, required=True))
@@ -100,9 +100,7 @@ def _rules() -> dict[str, tuple[tuple[_Rule, ...], frozenset[str]]]:
                     path=str(f.prop.iri),
                     field=f,
                     datatype=_datatype(rng),
-                    classes=frozenset(str(schema.KINDS_BY_NAME[k].cls) for k in rng.kinds)
-                    if isinstance(rng, schema.Ref)
-                    else frozenset(),
+                    classes=_classes(rng),
                     allowed=frozenset(f"{schema.GK}{o.local}" for o in rng.options)
                     if isinstance(rng, schema.Choice)
                     else frozenset(),
@@ -118,9 +116,21 @@ def _rules() -> dict[str, tuple[tuple[_Rule, ...], frozenset[str]]]:
     return out
 
 
+def _classes(rng: schema.Range) -> frozenset[str]:
+    if isinstance(rng, schema.Ref):
+        return frozenset(str(schema.KINDS_BY_NAME[k].cls) for k in rng.kinds)
+    if isinstance(rng, schema.Nested):
+        return frozenset({str(schema.STRUCTURES_BY_NAME[rng.structure].cls)})
+    return frozenset()
+
+
 def _form(rng: schema.Range) -> str:
+    if isinstance(rng, schema.Date) and rng.day:
+        return "day"
     for form, cls in (
         ("ref", schema.Ref),
+        ("ref", schema.Nested),
+        ("iri", schema.FieldName),
         ("date", schema.Date),
         ("url", schema.Url),
         ("choice", schema.Choice),
@@ -217,6 +227,7 @@ def node_violations(
 
 
 _DATE_NODES = frozenset(ox.NamedNode(t) for t in _DATES)
+_XSD_DATE_NODE = ox.NamedNode(str(XSD.date))
 _URL_PREFIXES = ("http://", "https://")
 
 
@@ -229,9 +240,11 @@ def _conforms(values: Sequence[Term], rule: _Rule, type_of: Callable[[str], Iter
         return False  # max count, unique languages: left to _check
     form = rule.form
     for v in values:
-        if form == "ref" or form == "choice" or form == "url":
+        if form == "ref" or form == "choice" or form == "url" or form == "iri":
             if type(v) is not ox.NamedNode:
                 return False
+            if form == "iri":
+                continue
             if form == "ref":
                 if rule.classes.isdisjoint(type_of(v.value)):
                     return False
@@ -244,6 +257,9 @@ def _conforms(values: Sequence[Term], rule: _Rule, type_of: Callable[[str], Iter
             return False
         elif form == "date":
             if v.datatype not in _DATE_NODES:
+                return False
+        elif form == "day":
+            if v.datatype != _XSD_DATE_NODE:
                 return False
         elif v.datatype != rule.datatype_node:
             return False
@@ -288,6 +304,17 @@ def _check(
                     f"value must be a {' or '.join(rng.kinds)}",
                     v,
                 )
+        elif isinstance(rng, schema.Nested):
+            if not isinstance(v, ox.NamedNode):
+                bad(SH.NodeKindConstraintComponent, "value must be an IRI", v)
+            if rule.classes.isdisjoint(type_of(_text(v))):
+                bad(SH.ClassConstraintComponent, f"value must be a {rng.structure}", v)
+        elif isinstance(rng, schema.FieldName):
+            if not isinstance(v, ox.NamedNode):
+                bad(SH.NodeKindConstraintComponent, "value must be an IRI", v)
+        elif isinstance(rng, schema.Date) and rng.day:
+            if not literal or v.datatype.value != str(XSD.date):  # type: ignore[union-attr]
+                bad(SH.DatatypeConstraintComponent, f"value must have datatype {XSD.date}", v)
         elif isinstance(rng, schema.Date):
             if not literal or v.datatype.value not in _DATES:  # type: ignore[union-attr]
                 bad(

@@ -14,6 +14,7 @@ from kb.model import schema
 
 SCHEMA_ID = "https://w3id.org/geokb/schema/data.json"
 _DATE = r"^-?\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
+_DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 
 
 def _value(rng: schema.Range, description: str) -> dict[str, Any]:
@@ -37,6 +38,14 @@ def _value(rng: schema.Range, description: str) -> dict[str, Any]:
         out = {"type": "integer", "minimum": 0}
     elif isinstance(rng, schema.Boolean):
         out = {"type": "boolean"}
+    elif isinstance(rng, schema.Date) and rng.day:
+        out = {"type": "string", "pattern": _DAY}
+        description += " Write YYYY-MM-DD."
+    elif isinstance(rng, schema.Nested):
+        out = {"$ref": f"#/$defs/{rng.structure}"}
+    elif isinstance(rng, schema.FieldName):
+        out = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+        description += " The YAML key of one of the record's value fields."
     elif isinstance(rng, schema.Date):
         out = {
             "anyOf": [
@@ -92,13 +101,29 @@ def data_schema() -> dict[str, Any]:
             "description": kind.definition,
             "type": "object",
             "additionalProperties": False,
-            "required": ["id", *(f.key for f in kind.fields if f.required)],
+            "required": ["id", *(f.key for f in kind.fields if f.required and not f.alternative)],
             "properties": properties,
         }
+        either = [
+            {"anyOf": [{"required": [f.key]}, {"required": [f.alternative]}]}
+            for f in kind.fields
+            if f.required and f.alternative
+        ]
+        if either:
+            defs[kind.name]["allOf"] = either
         sections[kind.section] = {
             "description": f"A list of {kind.label} records.",
             "type": ["array", "null"],
             "items": {"$ref": f"#/$defs/{kind.name}"},
+        }
+    for structure in schema.STRUCTURES:
+        defs[structure.name] = {
+            "title": structure.label,
+            "description": structure.definition,
+            "type": "object",
+            "additionalProperties": False,
+            "required": [f.key for f in structure.fields if f.required],
+            "properties": {f.key: _field(f) for f in structure.fields},
         }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -54,7 +54,7 @@ def ontology_html() -> str:
         "<h2>Classes</h2>",
     ]
     shapes = shapes_graph()
-    for kind in schema.KINDS:
+    for kind in schema.SHAPED:
         cls = kind.cls
         parent = g.value(cls, RDFS.subClassOf)
         parts.append(
@@ -64,14 +64,23 @@ def ontology_html() -> str:
         parts.append(f"<p>{escape(str(g.value(cls, SKOS.definition)))}</p>")
         if parent is not None:
             parts.append(f"<p>Subclass of {_link(g, parent)}.</p>")
-        parts.append(
-            f"<p>YAML section <code>{escape(kind.section)}:</code>, ids are "
-            f"{escape(kind.id_hint)}; instances are "
-            f"<code>{escape(schema.ID_BASE + kind.name)}/&lt;id&gt;</code>.</p>"
-        )
+        if isinstance(kind, schema.Kind):
+            parts.append(
+                f"<p>YAML section <code>{escape(kind.section)}:</code>, ids are "
+                f"{escape(kind.id_hint)}; instances are "
+                f"<code>{escape(schema.ID_BASE + kind.name)}/&lt;id&gt;</code>.</p>"
+            )
+        else:
+            parts.append(
+                f"<p>Written as a mapping in a fact's list; instances are "
+                f"<code>&lt;fact-iri&gt;#{escape(kind.name)}-1</code>, "
+                f"<code>#{escape(kind.name)}-2</code> ... in the order written.</p>"
+            )
         rows = []
         for fld in kind.fields:
             need = "required" if fld.required else "optional"
+            if fld.required and fld.alternative:
+                need = f"required unless <code>{escape(fld.alternative)}</code> is given"
             many = "one or more" if fld.many else "one"
             rows.append(
                 f"<tr><td><code>{escape(fld.key)}</code></td>"

@@ -63,6 +63,8 @@ def ontology_graph() -> Graph:
         _class(g, kind.cls, kind.label, kind.definition)
         if kind.parent is not None:
             g.add((kind.cls, RDFS.subClassOf, kind.parent))
+    for structure in schema.STRUCTURES:
+        _class(g, structure.cls, structure.label, structure.definition)
 
     for choice in schema.CHOICES:
         cls = schema.GK[choice.cls_name]
@@ -92,7 +94,7 @@ def shapes_graph() -> Graph:
     _ids = itertools.count(50_000)
     g = new_graph()
     g.bind("sh", SH)
-    for kind in schema.KINDS:
+    for kind in schema.SHAPED:
         shape = URIRef(f"{schema.GK}{kind.cls.split('#')[-1]}Shape")
         g.add((shape, RDF.type, SH.NodeShape))
         g.add((shape, SH.targetClass, kind.cls))
@@ -116,18 +118,26 @@ def _class(g: Graph, cls: URIRef, label: str, definition: str) -> None:
 
 def _property(g: Graph, prop: schema.Property) -> None:
     rng = prop.range
-    is_object = isinstance(rng, schema.Ref | schema.Url | schema.Choice)
+    is_object = isinstance(
+        rng, schema.Ref | schema.Url | schema.Choice | schema.Nested | schema.FieldName
+    )
     g.add((prop.iri, RDF.type, OWL.ObjectProperty if is_object else OWL.DatatypeProperty))
     g.add((prop.iri, RDFS.label, Literal(prop.label, lang="en")))
     g.add((prop.iri, SKOS.definition, Literal(prop.definition, lang="en")))
     g.add((prop.iri, RDFS.isDefinedBy, schema.ONTOLOGY_IRI))
-    domains = [k.cls for k in schema.KINDS if any(f.prop.iri == prop.iri for f in k.fields)]
+    domains = [k.cls for k in schema.SHAPED if any(f.prop.iri == prop.iri for f in k.fields)]
     if prop is schema.ALPHA3:
         domains = [schema.GK.State]
     g.add((prop.iri, RDFS.domain, _union(g, domains, OWL.Class)))
     if isinstance(rng, schema.Ref):
         classes = [schema.KINDS_BY_NAME[k].cls for k in rng.kinds]
         g.add((prop.iri, RDFS.range, _union(g, classes, OWL.Class)))
+    elif isinstance(rng, schema.Nested):
+        g.add((prop.iri, RDFS.range, schema.STRUCTURES_BY_NAME[rng.structure].cls))
+    elif isinstance(rng, schema.FieldName):
+        g.add((prop.iri, RDFS.range, RDF.Property))
+    elif isinstance(rng, schema.Date) and rng.day:
+        g.add((prop.iri, RDFS.range, XSD.date))
     elif isinstance(rng, schema.Date):
         g.add((prop.iri, RDFS.range, _union(g, list(schema.DATE_TYPES), RDFS.Datatype)))
     elif isinstance(rng, schema.Choice):
@@ -182,6 +192,13 @@ def _property_shape(g: Graph, fld: schema.Field, order: int) -> Node:
             g.add((ps, SH["class"], classes[0]))
         else:
             g.add((ps, SH["or"], _alternatives(g, SH["class"], classes)))
+    elif isinstance(rng, schema.Nested):
+        g.add((ps, SH.nodeKind, SH.IRI))
+        g.add((ps, SH["class"], schema.STRUCTURES_BY_NAME[rng.structure].cls))
+    elif isinstance(rng, schema.FieldName):
+        g.add((ps, SH.nodeKind, SH.IRI))
+    elif isinstance(rng, schema.Date) and rng.day:
+        g.add((ps, SH.datatype, XSD.date))
     elif isinstance(rng, schema.Date):
         g.add((ps, SH["or"], _alternatives(g, SH.datatype, list(schema.DATE_TYPES))))
     elif isinstance(rng, schema.Url):

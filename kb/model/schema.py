@@ -64,7 +64,15 @@ class Boolean:
 
 @dataclass(frozen=True)
 class Date:
-    """A date at the precision known: xsd:gYear, xsd:gYearMonth or xsd:date."""
+    """A date at the precision known: xsd:gYear, xsd:gYearMonth or xsd:date; with ``day``,
+    only a full xsd:date (YYYY-MM-DD), e.g. the day a web page was read."""
+
+    day: bool = False
+
+    @property
+    def datatypes(self) -> tuple[URIRef, ...]:
+        """The XSD datatypes a value may have."""
+        return (XSD.date,) if self.day else DATE_TYPES
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,23 @@ class Ref:
     kinds: tuple[str, ...]
 
 
-Range = Text | LangText | Integer | Boolean | Date | Url | Choice | Ref
+@dataclass(frozen=True)
+class FieldName:
+    """The YAML key of a value field of the record a nested part belongs to (e.g.
+    ``delivery_start_date``), stored as the IRI of that field's property (gk:deliveryStartDate)."""
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A record nested inside another, written as a YAML mapping (a citation inside a fact).
+
+    In RDF each is a node of class ``structure.cls`` with an IRI minted under its record's IRI:
+    ``<record-iri>#{structure.name}-{n}``, n counting from 1 in the order written."""
+
+    structure: str  # the name of a Structure in STRUCTURES
+
+
+Range = Text | LangText | Integer | Boolean | Date | Url | Choice | Ref | FieldName | Nested
 
 DATE_TYPES: tuple[URIRef, ...] = (XSD.gYear, XSD.gYearMonth, XSD.date)
 
@@ -126,6 +150,8 @@ class Field:
     prop: Property
     required: bool = False
     many: bool = False
+    alternative: str | None = None  # required unless this other key is given (and stands in)
+    curation: bool = False  # the curators' bookkeeping, not a value a source must state
 
 
 @dataclass(frozen=True)
@@ -169,6 +195,37 @@ class Kind:
     def id_matches(self, record_id: str) -> bool:
         """Whether ``record_id`` is a well-formed id for this kind."""
         return re.fullmatch(self.id_pattern, record_id) is not None
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A kind of nested record (a citation): a YAML mapping inside a record's list, an OWL
+    class, and a fragment of its record's IRI (``<record-iri>#{name}-{n}``)."""
+
+    name: str
+    cls: URIRef
+    label: str
+    definition: str
+    fields: tuple[Field, ...]
+    _by_key: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key.update({f.key: f for f in self.fields})
+
+    def field(self, key: str) -> Field | None:
+        """The field with YAML key ``key``, if the structure has one."""
+        return self._by_key.get(key)
+
+    def key_for(self, predicate: URIRef) -> str | None:
+        """The YAML key that maps to ``predicate`` in this structure, if any."""
+        for f in self.fields:
+            if f.prop.iri == predicate:
+                return f.key
+        return None
+
+    def iri_text(self, record_iri: str, index: int) -> str:
+        """The IRI of the ``index``-th (from 0) part of this structure in a record."""
+        return f"{record_iri}#{self.name}-{index + 1}"
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -344,6 +401,61 @@ PUBLISHER = Property(DCTERMS.publisher, "publisher", "Who published the source."
 CREATOR = Property(DCTERMS.creator, "author", "Who wrote the source.", Text())
 ISSUED = Property(DCTERMS.issued, "issued", "When the source was published.", Date())
 URL = Property(SCHEMA.url, "URL", "Where the source can be read. Only where certain.", Url())
+IDENTIFIER = Property(
+    DCTERMS.identifier,
+    "identifier",
+    "The source's own identifier: a UN document symbol (A/RES/68/262), a court's case number, "
+    "a DOI, a register's record number.",
+    Text(),
+)
+EDITION = Property(
+    GK.edition,
+    "edition",
+    "The edition, version or export date of a reference work or database, as it names it.",
+    Text(),
+)
+CITED_SOURCE = Property(
+    GK.citedSource, "cited source", "The source a citation points into.", Ref(("source",))
+)
+LOCATOR = Property(
+    GK.locator,
+    "locator",
+    "Where in the source the fact is stated: a page, paragraph, article or section, table "
+    "row or record id (e.g. 'p. 14', 'para. 2', 'art. 3(1)', 'row 1572').",
+    Text(),
+)
+SAYS = Property(
+    GK.says,
+    "says",
+    "What the source states there, in one line and in the curators' own words.",
+    Text(r"[^\r\n]+", "one line of text"),
+)
+SUPPORTS = Property(
+    GK.supports,
+    "supports",
+    "A field of the fact this citation backs, as the IRI of its property (the YAML names "
+    "the field's key, e.g. 'delivery_start_date' for gk:deliveryStartDate). A citation "
+    "without gk:supports backs the fact as a whole.",
+    FieldName(),
+)
+ACCESSED = Property(
+    GK.accessed,
+    "accessed",
+    "The day the curators read the source (an xsd:date).",
+    Date(day=True),
+)
+ARCHIVED_URL = Property(
+    GK.archivedUrl,
+    "archived URL",
+    "A copy of the source in a web archive (e.g. the Wayback Machine), as it was read.",
+    Url(),
+)
+QUOTE = Property(
+    GK.quote,
+    "quote",
+    "The source's own words, for researchers' own data. geokb's shipped data leaves it out.",
+    Text(),
+)
 
 
 # --- controlled values ------------------------------------------------------------------
@@ -365,29 +477,94 @@ FACT_STATUS = Choice(
             "Acknowledged by a party to it or established by official records.",
         ),
         Option("denied", "Denied", "denied", "Denied by a party to it (see gk:statusBy)."),
+        Option(
+            "inferred",
+            "Inferred",
+            "inferred",
+            "Not stated outright by a source: the curators infer it from what sources state "
+            "(gk:basis says from what). An inferred fact is never of high confidence.",
+        ),
     ),
 )
+#: Source types whose located citation alone can carry high confidence.
+AUTHORITATIVE_SOURCE_TYPES = ("official", "un-document", "court", "company", "report")
 CONFIDENCE = Choice(
     "Confidence",
-    "How sure the curators are of a fact, given its sources.",
+    "How sure the curators are of a fact, given its citations. 'geokb validate' checks what "
+    "each level requires; a located citation is a gk:citation with a gk:locator.",
     (
         Option(
             "high",
             "HighConfidence",
             "high confidence",
-            "Several independent sources agree, or an authoritative record states it.",
+            "Requires a located citation of an authoritative source (gk:sourceType official, "
+            "UN document, court, company or report), or located citations of at least two "
+            "different sources. Never for an inferred fact.",
         ),
         Option(
             "medium",
             "MediumConfidence",
             "medium confidence",
-            "One credible source, or sources that agree in substance but not in detail.",
+            "Requires at least one located citation: a credible source says where it states "
+            "the fact.",
         ),
         Option(
             "low",
             "LowConfidence",
             "low confidence",
-            "A single source with no corroboration, or details that are disputed.",
+            "Anything else: generic citations (no locator), or a fact inferred by the curators.",
+        ),
+    ),
+)
+SOURCE_TYPE = Choice(
+    "SourceType",
+    "What kind of document a source is; it weighs in the confidence a citation can carry.",
+    (
+        Option(
+            "official",
+            "OfficialSource",
+            "official",
+            "A government's or armed force's own publication: a statement, a decree, a "
+            "ministry's release, an official gazette.",
+        ),
+        Option(
+            "un-document",
+            "UNDocument",
+            "UN document",
+            "A document of the United Nations with a document symbol: a resolution, a report "
+            "of the Secretary-General or of a panel of experts, a letter to the Council.",
+        ),
+        Option(
+            "court",
+            "CourtDocument",
+            "court",
+            "A judgment, order, award or filing of a court or tribunal.",
+        ),
+        Option(
+            "report",
+            "ResearchReport",
+            "report",
+            "A report of a research institute, NGO or investigative group that shows its "
+            "evidence (e.g. SIPRI, Conflict Armament Research).",
+        ),
+        Option(
+            "company",
+            "CompanySource",
+            "company",
+            "A company's own publication: an annual report, a filing, a press release.",
+        ),
+        Option("news", "NewsReport", "news", "A news report by a news organisation."),
+        Option(
+            "reference",
+            "ReferenceWork",
+            "reference",
+            "An encyclopedia, handbook or yearbook (e.g. The Military Balance).",
+        ),
+        Option(
+            "database",
+            "DatabaseSource",
+            "database",
+            "A database or register read at a date (e.g. the SIPRI Arms Transfers Database).",
         ),
     ),
 )
@@ -465,10 +642,20 @@ CAMEO = Choice(
         _cameo("20", "Use unconventional mass violence"),
     ),
 )
-CHOICES: tuple[Choice, ...] = (FACT_STATUS, CONFIDENCE, UN_MEMBERSHIP, TRANSFER_STATUS, CAMEO)
+CHOICES: tuple[Choice, ...] = (
+    FACT_STATUS,
+    CONFIDENCE,
+    SOURCE_TYPE,
+    UN_MEMBERSHIP,
+    TRANSFER_STATUS,
+    CAMEO,
+)
 
 STATUS = Property(
-    GK.status, "status", "Whether the fact is reported, confirmed or denied.", FACT_STATUS
+    GK.status,
+    "status",
+    "Whether the fact is reported, confirmed, denied, or inferred by the curators.",
+    FACT_STATUS,
 )
 STATUS_BY = Property(
     GK.statusBy,
@@ -478,6 +665,30 @@ STATUS_BY = Property(
 )
 CONFIDENCE_PROP = Property(
     GK.confidence, "confidence", "How sure the curators are of the fact.", CONFIDENCE
+)
+SOURCE_TYPE_PROP = Property(
+    GK.sourceType, "source type", "What kind of document the source is.", SOURCE_TYPE
+)
+BASIS = Property(
+    GK.basis,
+    "basis",
+    "What an inferred fact rests on: the facts or citations it is inferred from, and how. "
+    "Required when the status is inferred.",
+    Text(),
+)
+AS_OF = Property(
+    GK.asOf,
+    "as of",
+    "The date the fact was last known to be true, for facts that can change (who "
+    "administers a territory, where a transfer stands).",
+    Date(),
+)
+CITATION = Property(
+    GK.citation,
+    "citation",
+    "A citation of the fact: a place in a source that states it (gk:citedSource, "
+    "gk:locator, gk:says ...). Reach it with ?fact gk:citation ?c . ?c gk:locator ?where .",
+    Nested("citation"),
 )
 UN_MEMBERSHIP_PROP = Property(
     GK.unMembership, "UN membership", "The state's standing at the United Nations.", UN_MEMBERSHIP
@@ -537,14 +748,44 @@ def _entity_fields(*extra: Field) -> tuple[Field, ...]:
 
 def _fact_fields(*extra: Field) -> tuple[Field, ...]:
     return (
-        Field("label", LABEL),
+        Field("label", LABEL, curation=True),
         *extra,
-        Field("status", STATUS),
+        Field("status", STATUS, curation=True),
         Field("status_by", STATUS_BY, many=True),
-        Field("confidence", CONFIDENCE_PROP),
-        Field("sources", SOURCE, required=True, many=True),
-        Field("note", COMMENT),
+        Field("basis", BASIS, curation=True),
+        Field("as_of", AS_OF, curation=True),
+        Field("confidence", CONFIDENCE_PROP, curation=True),
+        Field("sources", SOURCE, required=True, many=True, alternative="citations", curation=True),
+        Field("citations", CITATION, many=True, curation=True),
+        Field("note", COMMENT, curation=True),
     )
+
+
+#: A citation: the place in a source that states a fact (Wikidata's references, PROV-O's
+#: qualified derivation). Its cited source is also a dcterms:source of the fact.
+CITATION_STRUCTURE = Structure(
+    name="citation",
+    cls=GK.Citation,
+    label="citation",
+    definition=(
+        "A place in a source that states a fact: which source (gk:citedSource), where in it "
+        "(gk:locator), what it says there (gk:says), which of the fact's fields it backs "
+        "(gk:supports), when it was read (gk:accessed). A fact links to its citations with "
+        "gk:citation; their IRIs are the fact's IRI with '#citation-1', '#citation-2' ... A "
+        "citation without a locator is generic: it names the source, not the place."
+    ),
+    fields=(
+        Field("source", CITED_SOURCE, required=True),
+        Field("locator", LOCATOR),
+        Field("says", SAYS),
+        Field("supports", SUPPORTS, many=True),
+        Field("accessed", ACCESSED),
+        Field("archived_url", ARCHIVED_URL),
+        Field("quote", QUOTE),
+    ),
+)
+STRUCTURES: tuple[Structure, ...] = (CITATION_STRUCTURE,)
+STRUCTURES_BY_NAME: dict[str, Structure] = {s.name: s for s in STRUCTURES}
 
 
 FACT = GK.Fact
@@ -564,6 +805,9 @@ KINDS: tuple[Kind, ...] = (
             Field("author", CREATOR, many=True),
             Field("issued", ISSUED),
             Field("url", URL),
+            Field("type", SOURCE_TYPE_PROP),
+            Field("identifier", IDENTIFIER),
+            Field("edition", EDITION),
             Field("note", COMMENT),
         ),
     ),
@@ -787,17 +1031,26 @@ KINDS: tuple[Kind, ...] = (
 )
 
 KINDS_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+#: Everything that has a SHACL shape: the kinds of record and the nested structures.
+SHAPED: tuple[Kind | Structure, ...] = (*KINDS, *STRUCTURES)
 KINDS_BY_SECTION: dict[str, Kind] = {k.section: k for k in KINDS}
 KINDS_BY_CLASS: dict[URIRef, Kind] = {k.cls: k for k in KINDS}
 
 
 def properties() -> list[Property]:
-    """Every property used by a kind, once, in the order first used."""
+    """Every property used by a kind or a structure, once, in the order first used."""
     seen: dict[URIRef, Property] = {}
-    for kind in KINDS:
-        for f in kind.fields:
+    for shaped in SHAPED:
+        for f in shaped.fields:
             seen.setdefault(f.prop.iri, f.prop)
     return list(seen.values())
+
+
+def value_fields(kind: Kind) -> tuple[Field, ...]:
+    """The fields of ``kind`` that state something about the world, which a source must back
+    (not the curators' bookkeeping: label, status, basis, as_of, confidence, sources,
+    citations, note)."""
+    return tuple(f for f in kind.fields if not f.curation)
 
 
 def kind_of_iri(iri: str) -> tuple[Kind, str] | None:

@@ -66,6 +66,17 @@ def test_entity_page_shows_its_timeline(site: str) -> None:
     entries = re.findall(r'<time datetime="([^"]+)">', dom)
     assert entries == sorted(entries) and "2014-03" in entries
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="network"' in dom
+    # The templates' sections, in the page's order, as the browser built them.
+    headings = re.findall(r"<h2>([^<]+)</h2>", dom)
+    assert headings == [
+        "Facts",
+        "Sources",
+        "Timeline",
+        "Who supplied whom",
+        "Arms transfers register",
+        "Referenced by",
+    ]
+    assert '<table class="register">' in dom and "<script" not in dom
     _chromium(f"--screenshot={ARTIFACTS / 'entity-page.png'}", url)
     assert (ARTIFACTS / "entity-page.png").stat().st_size > 10_000
 

@@ -35,6 +35,16 @@ LABEL = ox.NamedNode(str(schema.LABEL.iri))
 TITLE = ox.NamedNode(str(schema.TITLE.iri))
 SOURCE = ox.NamedNode(str(schema.SOURCE.iri))
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+CITATION = ox.NamedNode(str(schema.CITATION.iri))
+_CITED = {
+    str(schema.CITED_SOURCE.iri): "source",
+    str(schema.LOCATOR.iri): "locator",
+    str(schema.SAYS.iri): "says",
+    str(schema.SUPPORTS.iri): "supports",
+    str(schema.ACCESSED.iri): "accessed",
+    str(schema.ARCHIVED_URL.iri): "archived_url",
+}
+CITATION_FIELDS = 20  # triples read per citation, at most
 # Labels for the properties geokb borrows from other vocabularies (rdfs:, dcterms:, owl: ...)
 _PROPERTY_LABELS = {str(p.iri): p.label for p in schema.properties()}
 LIMIT = 1000  # triples each way, facts on the timeline, transfers counted, register rows
@@ -54,6 +64,36 @@ class Entity:
     limit: int = LIMIT
     more_outgoing: bool = False
     more_incoming: bool = False
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One citation of a fact: where in which source it is stated, and what the source says
+    there (in the curators' words). ``supports``: the property IRIs it backs (none: the
+    whole fact)."""
+
+    iri: str
+    source: str = ""
+    locator: str = ""
+    says: str = ""
+    accessed: str = ""
+    archived_url: str = ""
+    supports: tuple[str, ...] = ()
+
+
+def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
+    values: dict[str, str] = {}
+    supports: list[str] = []
+    for n, quad in enumerate(store.quads_for_pattern(node, None, None, None)):
+        if n >= CITATION_FIELDS:
+            break
+        name = _CITED.get(quad.predicate.value)
+        if name == "supports":
+            supports.append(quad.object.value)  # type: ignore[union-attr]
+        elif name is not None:
+            values[name] = quad.object.value  # type: ignore[union-attr]
+    return Citation(node.value, supports=tuple(sorted(supports)), **values)
 
 
 def _label_of(store: ox.Store, node: Term) -> str | None:
@@ -100,6 +140,15 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
         *(s for s, _ in incoming),
         *(p for _, p in incoming),
     ]
+    # Each citation's place in its source, read from its node (the page's statements show
+    # them as Wikidata shows references under a statement).
+    citations = []
+    for n, (p, o) in enumerate(outgoing):
+        if p == CITATION and isinstance(o, ox.NamedNode):
+            if n % pagework.BATCH == 0:
+                deadline.check()
+            citations.append(_citation(store, o))
+    terms += [ox.NamedNode(c.source) for c in citations if c.source]
     for n, term in enumerate(terms):
         if n % pagework.BATCH == 0:
             deadline.check()
@@ -107,7 +156,7 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
             label = _label_of(store, term)
             if label:
                 labels[term.value] = label
-    return Entity(iri, outgoing, incoming, labels, limit, more_out, more_in)
+    return Entity(iri, outgoing, incoming, labels, limit, more_out, more_in, tuple(citations))
 
 
 @dataclass(frozen=True)
@@ -160,9 +209,18 @@ def render_html(entity: Entity, sections: Sections | None = None) -> str:
     for p, o in entity.outgoing:
         if p == SOURCE:
             sources.append(term_view(o, labels))
-        elif p != RDF_TYPE:
+        elif p not in (RDF_TYPE, CITATION):
             by_property[p.value].append(term_view(o, labels))
-    facts = [(term_view(ox.NamedNode(p), labels), vs) for p, vs in by_property.items()]
+    refs = [_reference(c, labels) for c in entity.citations]
+    facts = [
+        (
+            term_view(ox.NamedNode(p), labels),
+            vs,
+            [r for r, c in zip(refs, entity.citations, strict=True) if p in c.supports],
+        )
+        for p, vs in by_property.items()
+    ]
+    whole = [r for r, c in zip(refs, entity.citations, strict=True) if not c.supports]
     incoming = [(term_view(s, labels), term_view(p, labels)) for s, p in entity.incoming]
     # The notices' queries are shown to people (and run if they follow the link): the IRI is
     # written out in them, as a valid ox.NamedNode serializes it.
@@ -182,12 +240,33 @@ def render_html(entity: Entity, sections: Sections | None = None) -> str:
         iri=entity.iri,
         types=types,
         facts=facts,
+        whole_fact_refs=whole,
         sources=sources,
         incoming=incoming,
         facts_note=facts_note,
         incoming_note=incoming_note,
         sections=sections,
     )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A citation as the page shows it under a statement."""
+
+    source: TermView | None
+    locator: str
+    says: str
+    accessed: str
+    archived_url: str
+
+
+def _reference(citation: Citation, labels: dict[str, str]) -> Reference:
+    source = term_view(ox.NamedNode(citation.source), labels) if citation.source else None
+    # only web addresses become links: a curated value is still no place for javascript:
+    archived = citation.archived_url
+    if not archived.startswith(("https://", "http://")):
+        archived = ""
+    return Reference(source, citation.locator, citation.says, citation.accessed, archived)
 
 
 def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:

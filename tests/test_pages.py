@@ -1,6 +1,7 @@
 """Pages for people: the query page and entity pages."""
 
 import json
+import re
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -272,3 +273,38 @@ def test_query_page_examples_cannot_close_their_script_element() -> None:
     blob = page[start : page.index("</script>", start)]
     assert "<" not in blob and ">" not in blob and "&" not in blob and "'" not in blob
     assert json.loads(blob) == data
+
+
+def test_statements_show_their_own_citations(tmp_path: Path) -> None:
+    # Each citation appears under the statement it backs (Wikidata's references), with its
+    # source linked, its locator, what it says, and when it was read.
+    transfers = MINI["transfers.yaml"].replace(
+        "            sources: [test-source]\n",
+        "            citations:\n"
+        "              - source: test-source\n"
+        "                locator: para. 4\n"
+        "                says: The first drones arrived in October 2022.\n"
+        "                supports: [delivery_start_date]\n"
+        "                accessed: 2026-11-25\n"
+        "                archived_url: https://web.archive.org/web/2026/https://example.org/a\n"
+        "              - source: test-source\n"
+        "                locator: p. 2\n"
+        "                says: Iran supplied the drones to Russia.\n"
+        "                accessed: 2026-11-20\n",
+    )
+    files = {**MINI, "transfers.yaml": transfers}
+    store = tmp_path / "store"
+    write_build(store, compile_data(write_data(tmp_path / "data", files)))
+    with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
+        page = client.get("/id/transfer/t1", headers={"Accept": "text/html"}).text
+    rows = {
+        th: td
+        for th, td in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page, re.DOTALL)
+    }
+    date_row = next(td for th, td in rows.items() if "delivery start" in th.lower())
+    assert "para. 4" in date_row and "first drones arrived in October 2022" in date_row
+    assert 'href="/id/source/test-source"' in date_row and "(read 2026-11-25)" in date_row
+    assert 'href="https://web.archive.org/web/2026/https://example.org/a">archived copy' in date_row
+    whole = page.split("References for the fact as a whole:", 1)[1].split("</ul>", 1)[0]
+    assert "p. 2" in whole and "Iran supplied the drones to Russia." in whole
+    assert "para. 4" not in whole

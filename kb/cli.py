@@ -157,14 +157,21 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     store_arg(p)
 
     p = sub.add_parser("check", help="look for trouble in the built knowledge base")
-    p.add_argument(
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument(
         "--contradictions",
         action="store_true",
-        required=True,
         help="facts where sources disagree, with their sources",
+    )
+    what.add_argument(
+        "--provenance",
+        action="store_true",
+        help="the share of facts, per kind, whose every value is backed by a citation with a "
+        "locator, and the facts that are not (read from the data files; no store needed)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     store_arg(p)
+    data_arg(p)
 
     p = sub.add_parser(
         "diff",
@@ -497,6 +504,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.provenance:
+        from kb.review import provenance
+
+        traced = provenance.report(args.data)
+        print(provenance.as_json(traced) if args.json else provenance.as_text(traced))
+        return 0
     from kb.review import contradictions
     from kb.stores.local import open_current
 

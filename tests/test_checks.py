@@ -149,3 +149,77 @@ def test_shape_checks_agree_with_pyshacl_on_the_real_data() -> None:
         if not iri.endswith("/ontology"):
             union += as_rdflib(graph.triples())
     assert _pyshacl_findings(union) == _one_pass_findings(union) == set()
+
+
+# --- citations: nested nodes, checked and located like records -------------------------
+
+CITED = {
+    **MINI,
+    "transfers.yaml": """\
+        weapon_systems:
+          - id: drone-x
+            label: Drone X
+            category: UAV
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+            recipient: RUS
+            weapon_systems: [drone-x]
+            delivery_start_date: 2022-10
+            citations:
+              - source: test-source
+                locator: p. 3
+                supports: [delivery_start_date]
+                accessed: 2026-11-25
+        """,
+}
+C1 = URIRef(f"{T1}#citation-1")
+
+
+def _cited_graph(tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = write_data(tmp_path / "data", CITED)
+    records = []
+    for f in sorted(data.glob("*.yaml")):
+        found, problems = records_from_yaml(f.name, read_yaml(f))
+        assert problems == []
+        records += found
+    index, _ = index_ids(id_entries(records))
+    resolved, unresolved = resolve_refs(records, index)
+    assert unresolved == []
+    return as_rdflib(ntriples(to_nodes(records, resolved)).triples()), {r.iri: r for r in records}
+
+
+def test_citation_shapes_find_exactly_what_pyshacl_finds(tmp_path: Path) -> None:
+    from rdflib import XSD
+
+    clean, _ = _cited_graph(tmp_path)
+    assert _pyshacl_findings(clean) == _one_pass_findings(clean) == set()
+    corruptions = {
+        "no cited source": lambda g: g.remove((C1, GK.citedSource, None)),
+        "two cited sources": lambda g: g.add((C1, GK.citedSource, IRN)),
+        "month accessed": lambda g: g.set(
+            (C1, GK.accessed, Literal("2026-11", datatype=XSD.gYearMonth))
+        ),
+        "literal supports": lambda g: g.set((C1, GK.supports, Literal("date"))),
+        "citation of another class": lambda g: g.add((T1, GK.citation, S1)),
+        "foreign property": lambda g: g.add((C1, GK.madeUp, Literal("x"))),
+        "multi-line says": lambda g: g.add((C1, GK.says, Literal("one\ntwo"))),
+    }
+    for name, corrupt in corruptions.items():
+        graph, _ = _cited_graph(tmp_path / name.replace(" ", "-"))
+        corrupt(graph)
+        expected = _pyshacl_findings(graph)
+        assert expected, f"{name}: pyshacl found nothing"
+        assert _one_pass_findings(graph) == expected, name
+
+
+@ENGINES
+def test_a_citation_violation_names_the_citation_field(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    graph, by_iri = _cited_graph(tmp_path)
+    graph.remove((C1, GK.locator, None))
+    graph.add((C1, GK.locator, Literal("")))
+    [problem] = engine(graph, by_iri)
+    assert str(problem).startswith(
+        "transfers.yaml:13:9: arms_transfers[0].citations[0].locator: "
+    ), str(problem)
+    assert "arms transfer 't1', citation-1" in str(problem)

@@ -57,3 +57,36 @@ def test_every_data_file_conforms(path: Path) -> None:
 def test_what_the_loader_refuses_the_schema_refuses(text: str) -> None:
     document = _as_editor_sees(yaml.safe_load(text))
     assert list(_validator().iter_errors(document))
+
+
+def test_the_citation_contract_conforms_and_bad_citations_do_not() -> None:
+    good = """\
+sources:
+  - {id: s1, title: T, publisher: P, type: un-document, identifier: A/RES/68/262, edition: "1"}
+arms_transfers:
+  - id: t1
+    supplier: IRN
+    recipient: RUS
+    weapon_systems: [x]
+    citations:
+      - source: s1
+        locator: para. 2
+        says: One line.
+        supports: [delivery_start_date]
+        accessed: 2026-11-25
+        archived_url: https://web.archive.org/x
+    status: inferred
+    basis: from t0
+    as_of: 2026-11-25
+    confidence: low
+"""
+    assert list(_validator().iter_errors(_as_editor_sees(yaml.safe_load(good)))) == []
+    for bad in (
+        good.replace("      - source: s1\n        locator", "      - locator"),  # no source
+        good.replace("accessed: 2026-11-25", "accessed: 2026-11"),
+        good.replace("locator:", "page:"),
+        good.replace("type: un-document", "type: blog"),
+        good.replace("    citations:", "    quotes:"),  # neither sources nor citations
+    ):
+        document = _as_editor_sees(yaml.safe_load(bad))
+        assert list(_validator().iter_errors(document)), bad

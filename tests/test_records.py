@@ -134,3 +134,79 @@ def test_unknown_section_and_empty_file() -> None:
     assert "did you mean 'arms_transfers'?" in problems[0]
     records, problems = records_from_yaml("data/empty.yaml", None)
     assert records == [] and "file is empty" in str(problems[0])
+
+
+def test_citations_are_nested_records_and_their_sources_are_sources() -> None:
+    records, problems = _read("""\
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+            recipient: RUS
+            weapon_systems: [shahed-136]
+            delivery_start_date: 2022-09
+            sources: [s1]
+            citations:
+              - source: s2
+                locator: para. 2
+                says: The first drones arrived in September 2022.
+                supports: [delivery_start_date]
+                accessed: 2026-11-25
+              - source: s1
+        """)
+    assert problems == []
+    [r] = records
+    first, second = r.values["citations"]
+    assert first.path == "arms_transfers[0].citations[0]" and second.index == 1
+    assert first.values["locator"] == ("para. 2",)
+    assert first.values["supports"][0].iri == "https://w3id.org/geokb/ontology#deliveryStartDate"
+    # each cited source once among the sources, after those of the short form
+    assert [v.id for v in r.values["sources"]] == ["s1", "s2"]
+    assert [v.path for v in r.refs() if v.id == "s2"] == ["arms_transfers[0].citations[0].source"]
+
+
+def test_bad_citation_fields_are_located_by_their_path() -> None:
+    _, problems = _read("""\
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+            recipient: RUS
+            weapon_systems: [shahed-136]
+            citations:
+              - source: s1
+                locator: ""
+                supports: [delivery_start]
+                accessed: 2026-11
+                page: 3
+              - locator: p. 2
+              - s1
+        """)
+    assert problems == [
+        "data/x.yaml:8:18: arms_transfers[0].citations[0].locator: empty text\n"
+        "  give a value or leave the field out",
+        "data/x.yaml:9:20: arms_transfers[0].citations[0].supports: 'delivery_start' is not a "
+        "value field of the arms transfer\n  did you mean 'delivery_start_date'? (fields a "
+        "citation can support: supplier, recipient, weapon_systems, quantity_ordered, "
+        "quantity_delivered, order_date, delivery_start_date, delivery_end_date, "
+        "licensed_production, production_sites, transfer_status, status_by)",
+        "data/x.yaml:10:19: arms_transfers[0].citations[0].accessed: '2026-11' is not a full "
+        "date\n  write YYYY-MM-DD, e.g. 2026-11-25",
+        "data/x.yaml:11:9: arms_transfers[0].citations[0].page: unknown field for a citation\n"
+        "  fields: source, locator, says, supports, accessed, archived_url, quote",
+        "data/x.yaml:12:9: arms_transfers[0].citations[1].source: required field missing\n"
+        "  add 'source:' (The source a citation points into.)",
+        "data/x.yaml:13:9: arms_transfers[0].citations[2]: expected a citation (a mapping of "
+        "fields), found 's1'\n  write '- source: s1' and the other fields under it",
+    ]
+
+
+def test_citations_stand_in_for_sources_but_one_of_them_is_required() -> None:
+    records, problems = _read("""\
+        arms_transfers:
+          - {id: t1, supplier: IRN, recipient: RUS, weapon_systems: [x], citations: [{source: s}]}
+          - {id: t2, supplier: IRN, recipient: RUS, weapon_systems: [x]}
+        """)
+    assert [r.id for r in records] == ["t1"]
+    assert problems == [
+        "data/x.yaml:3:5: arms_transfers[1].sources: required field missing\n"
+        "  add 'sources:' or 'citations:' (A source that states this fact.)"
+    ]

@@ -151,7 +151,8 @@ class Field:
     required: bool = False
     many: bool = False
     alternative: str | None = None  # required unless this other key is given (and stands in)
-    curation: bool = False  # the curators' bookkeeping, not a value a source must state
+    # the curators' bookkeeping or classification (a CAMEO code), not a value a source states
+    curation: bool = False
 
 
 @dataclass(frozen=True)
@@ -920,7 +921,9 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("event_type", EVENT_TYPE, required=True),
-            Field("cameo", CAMEO_PROP),
+            # the curators' coding of the event under the CAMEO codebook: a classification
+            # of what the citations state, not a value a source states itself
+            Field("cameo", CAMEO_PROP, curation=True),
             Field("actors", ACTOR, required=True, many=True),
             Field("targets", TARGET, many=True),
             Field("date", DATE),
@@ -939,7 +942,9 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("cooperation_type", COOPERATION_TYPE, required=True),
-            Field("cameo", CAMEO_PROP),
+            # the curators' coding of the event under the CAMEO codebook: a classification
+            # of what the citations state, not a value a source states itself
+            Field("cameo", CAMEO_PROP, curation=True),
             Field("providers", PROVIDER, many=True),
             Field("beneficiaries", BENEFICIARY, many=True),
             Field("participants", PARTICIPANT, many=True),
@@ -962,7 +967,9 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("user", USER, required=True),
-            Field("cameo", CAMEO_PROP),
+            # the curators' coding of the event under the CAMEO codebook: a classification
+            # of what the citations state, not a value a source states itself
+            Field("cameo", CAMEO_PROP, curation=True),
             Field("targets", TARGET, many=True),
             Field("weapon_systems", WEAPON_SYSTEM, required=True, many=True),
             Field("location", LOCATION),
@@ -1049,7 +1056,7 @@ def properties() -> list[Property]:
 def value_fields(kind: Kind) -> tuple[Field, ...]:
     """The fields of ``kind`` that state something about the world, which a source must back
     (not the curators' bookkeeping: label, status, basis, as_of, confidence, sources,
-    citations, note)."""
+    citations, note; nor the CAMEO code, their classification of what the sources state)."""
     return tuple(f for f in kind.fields if not f.curation)
 
 

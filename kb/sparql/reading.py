@@ -173,8 +173,7 @@ def read(text: str, max_chars: int = MAX_QUERY_CHARS) -> Reading:
             m = match(text, pos)
             if m is None:
                 raise QueryError(
-                    f"SPARQL syntax error at {_where(text, pos)}: unexpected "
-                    f"{text[pos]!r}"
+                    f"SPARQL syntax error at {_where(text, pos)}: unexpected {text[pos]!r}"
                 )
             kind = m.lastgroup or ""
             value = m.group()

@@ -33,9 +33,10 @@ def test_shahed_transfer_from_iran_to_russia_with_its_source(http: httpx.Client)
         "https://w3id.org/geokb/id/transfer/irn-rus-shahed-131-136"
     }
     assert {r["weapon"].rsplit("/", 1)[1] for r in rows} == {"shahed-131", "shahed-136"}
-    assert {r["publisher"] for r in rows} == {"Al-Monitor"}
-    assert {r["title"] for r in rows} == {
-        "Can Iran's Shahed drones in Ukraine help ease tension with Russia?"
+    # the seed article, and Iran's own acknowledgement as Al Arabiya reported it
+    assert {"Al-Monitor", "Al Arabiya English"} <= {r["publisher"] for r in rows}
+    assert "Can Iran's Shahed drones in Ukraine help ease tension with Russia?" in {
+        r["title"] for r in rows
     }
 
 

@@ -51,7 +51,8 @@ def test_disputes_iran_is_party_to_and_who_administers(store: ox.Store) -> None:
 
 def test_facts_resting_on_a_single_source(store: ox.Store) -> None:
     single = {r["fact"] for r in _rows(store, _example("05"))}
-    assert ID + "transfer/irn-rus-shahed-131-136" in single
+    assert ID + "cooperation/irn-rus-intelligence-sharing-syria" in single  # Al-Monitor only
+    assert ID + "transfer/irn-rus-shahed-131-136" not in single  # seven reports
     assert ID + "dispute/abu-musa-and-tunbs" not in single  # two sources
     assert ID + "dispute/kashmir" not in single
 

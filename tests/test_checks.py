@@ -4,11 +4,11 @@ import pytest
 from conftest import MINI, as_rdflib, write_data
 from rdflib import DCTERMS, Literal, URIRef
 
-from kb.build.checks import shacl_problems
 from kb.build.linking import id_entries, index_ids, resolve_refs
 from kb.build.mapping import ntriples, to_nodes
 from kb.build.pipeline import compile_data
 from kb.build.records import records_from_yaml
+from kb.build.reference_checks import shacl_problems
 from kb.build.yamlfile import read_yaml
 from kb.model.schema import GK
 

@@ -1,10 +1,10 @@
 """Step 5 of the data path: check the RDF graph against the SHACL shapes.
 
-Two engines give the same findings: ``shape_problems`` checks each node once in a pass
-over the triples (``kb.build.shape_checks``) and is what builds use, because it is fast at scale;
-``shacl_problems`` runs pyshacl over rdflib, the reference the tests compare it with. Each
-finding is turned back into a located problem: the focus node's record gives the file and
-line, the result path gives the YAML field.
+``shape_problems`` checks each node once in a pass over the triples
+(``kb.build.shape_checks``), fast at scale; the tests prove it finds exactly what pyshacl
+finds (``kb.build.reference_checks``, not used by builds). Each finding is turned back into a
+located problem: the focus node's record gives the file and line, the result path gives the
+YAML field. Beside the shapes, the confidence rule (what high and medium require).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pyoxigraph as ox
-from rdflib import RDF, SH, Graph, URIRef
-from rdflib.term import Node
+from rdflib import SH, URIRef
 
 from kb.build.records import Part, Record, RefValue
 from kb.build.shape_checks import Nodes, group, node_violations
 from kb.errors import Location, Problem
-from kb.model.ontology import ontology_graph, shapes_graph
 from kb.model.schema import AUTHORITATIVE_SOURCE_TYPES, Option
 
 
@@ -127,61 +125,6 @@ def _high_enough(located: list[Part], source_types: Mapping[str, str]) -> bool:
     )
 
 
-def shacl_problems(data: Graph, records: dict[URIRef, Record]) -> list[Problem]:
-    """Every SHACL violation in ``data`` found by pyshacl, located through ``records``."""
-    from pyshacl import validate  # the reference engine only: slow to import, builds skip it
-
-    # pyshacl adds triples to the graphs it is given: hand it copies of the cached ones
-    shapes, ontology = Graph(), Graph()
-    shapes += shapes_graph()
-    ontology += ontology_graph()
-    conforms, report, _ = validate(
-        data,
-        shacl_graph=shapes,
-        ont_graph=ontology,
-        inference="none",
-        abort_on_first=False,
-        allow_warnings=True,
-        advanced=False,
-    )
-    if conforms:
-        return []
-    assert isinstance(report, Graph)
-    problems = [
-        _problem(report, result, records)
-        for result in report.subjects(RDF.type, SH.ValidationResult)
-    ]
-    return sorted(problems)
-
-
-def _problem(report: Graph, result: Node, records: dict[URIRef, Record]) -> Problem:
-    focus = report.value(result, SH.focusNode)
-    path = report.value(result, SH.resultPath)
-    message = str(report.value(result, SH.resultMessage) or "does not match its shape")
-    value = report.value(result, SH.value)
-    component = report.value(result, SH.sourceConstraintComponent)
-    where, key, subject = locate(
-        str(focus), str(path) if isinstance(path, URIRef) else None, records
-    )
-    field = key or (report.namespace_manager.normalizeUri(path) if isinstance(path, URIRef) else "")
-    if component == SH.MinCountConstraintComponent:
-        message = "required field missing"
-    elif component == SH.MaxCountConstraintComponent:
-        message = "more than one value; this field takes one"
-    elif component == SH.UniqueLangConstraintComponent:
-        message = "more than one value in the same language"
-    elif component == SH.ClosedConstraintComponent and isinstance(path, URIRef):
-        message = f"property {path} is not part of the model"
-    elif value is not None:
-        message = f"{message} (value: {value})"
-    return Problem(
-        where,
-        field,
-        f"{message} [SHACL, {subject}]",
-        "see ontology/shapes.ttl for what a valid record holds",
-    )
-
-
 def locate(
     focus: str, path: str | None, records: Mapping[URIRef, Record]
 ) -> tuple[Location, str | None, str]:
@@ -209,7 +152,7 @@ def shape_problems(
     records: Callable[[], dict[URIRef, Record]],
     known_types: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Problem]:
-    """Every violation of the shapes in ``data``, located; see ``shacl_problems``.
+    """Every violation of the shapes in ``data``, located (what ``reference_checks`` finds).
 
     ``records`` gives the records by IRI; it is called only when there is something to
     locate, because building that index costs seconds at a million triples.

@@ -23,6 +23,7 @@ from kb.derive.ontology_docs import ontology_html
 from kb.model import schema
 from kb.model.countries import states_yaml
 from kb.model.ontology import ontology_graph, shapes_graph
+from kb.review import provenance
 from kb.sparql.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: kb/derive/ is two floors down
@@ -119,6 +120,13 @@ def counts_section(data_dir: Path) -> str:
     ]
     for kind in schema.KINDS:
         lines.append(f"| {counts[kind.name]:,} | {_plural(kind.label)} | `{kind.section}:` |")
+    found = provenance.report(data_dir)
+    lines += [
+        "",
+        f"Provenance: {found.backed:,} of {found.facts:,} facts ({found.share:.1%}) outside the "
+        "generated state list have every value backed by a citation with a locator into a "
+        "source that states it (`geokb check --provenance` lists the rest).",
+    ]
     return "\n".join(lines)
 
 

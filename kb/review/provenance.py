@@ -14,8 +14,9 @@ A fact is **backed** when all of these hold:
 3. every *value field* it gives is backed by a located citation. The value fields are those
    of ``kb.model.schema.value_fields``: all but the curators' bookkeeping (label, status,
    basis, as_of, confidence, sources, citations, note) and their classification (an event's
-   CAMEO code, assigned from the CAMEO codebook to what the citations state). A located citation that lists
-   ``supports:`` backs the fields it lists; one that lists none backs the whole fact.
+   CAMEO code, assigned from the CAMEO codebook to what the citations state). A located
+   citation that lists ``supports:`` backs the fields it lists; one that lists none backs the
+   whole fact.
 
 Every other fact is listed with its file, line and what is missing. Entities (states,
 weapons, organisations ...) are not facts and are not counted.

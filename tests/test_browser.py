@@ -95,3 +95,13 @@ def test_api_docs_render_under_the_pages_content_security_policy(site: str) -> N
     dom = _chromium("--dump-dom", f"{site}/docs")
     paths = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', dom))
     assert {"/sparql", "/id/{path}"} <= paths, paths
+
+
+def test_a_fact_page_shows_references_under_its_statements(site: str) -> None:
+    dom = _chromium("--dump-dom", f"{site}/id/transfer/irn-rus-shahed-131-136")
+    rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", dom, re.DOTALL)
+    supplier = next(td for th, td in rows if ">supplier<" in th)
+    refs = re.findall(r'<li class="ref">(.*?)</li>', supplier, re.DOTALL)
+    assert len(refs) >= 2, "the supplier statement lists its own references"
+    assert any("Al-Monitor" in r or "Can Iran" in r for r in refs)
+    assert all('class="locator"' in r and 'class="accessed"' in r for r in refs)

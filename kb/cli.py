@@ -186,7 +186,8 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     p = sub.add_parser("new", help="append a commented skeleton of a new record to a data file")
     p.add_argument(
         "kind",
-        help="state, source, territory, organization, weapon, facility, "
+        help="state, actor (non-state actor), igo (international organisation), source, "
+        "territory, organization, weapon, facility, "
         "dispute, transfer, event, cooperation, use, claim, administration, assertion",
     )
     p.add_argument("--id", help="the new record's id (default: a placeholder to replace)")

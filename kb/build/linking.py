@@ -134,13 +134,15 @@ def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | No
             )
         )
         return None
-    ids = [i for k, _, i in (key.partition("/") for key in index.defined) if k in ref.kinds]
+    # an id shaped for only some of the kinds ('RUR': a state's) is reported as theirs
+    wanted = tuple(k for k in ref.kinds if KINDS_BY_NAME[k].id_matches(ref.id)) or ref.kinds
+    ids = [i for k, _, i in (key.partition("/") for key in index.defined) if k in wanted]
     close = difflib.get_close_matches(ref.id, ids, n=1, cutoff=0.6)
-    kinds = " or ".join(ref.kinds)
+    kinds = " or ".join(wanted)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    if ref.kinds == ("state",):
+    if wanted == ("state",):
         hint += "(state ids are ISO 3166-1 alpha-3 codes, declared under 'states:')"
     else:
-        hint += f"(declare it under '{KINDS_BY_NAME[ref.kinds[0]].section}:' or fix the spelling)"
+        hint += f"(declare it under '{KINDS_BY_NAME[wanted[0]].section}:' or fix the spelling)"
     problems.append(Problem(ref.location, ref.path, f"unknown {kinds} id '{ref.id}'", hint))
     return None

@@ -79,6 +79,8 @@ def to_nodes(records: Iterable[Record], resolved: Mapping[Target, str]) -> Nodes
         types.append(_named(str(kind.cls)))
         if kind.is_fact:
             types.append(_FACT)
+        elif kind.parent is not None:  # gk:Actor for states, non-state actors, organisations
+            types.append(_named(str(kind.parent)))
         if kind.name == "state":
             props.setdefault(_ALPHA3_IRI, []).append(ox.Literal(record.id))
         add(subject, props, _predicates(kind), record.values)

@@ -62,9 +62,17 @@ def _value(rng: schema.Range, description: str) -> dict[str, Any]:
         description += f" One of: {labels}."
     else:
         kinds = " or ".join(rng.kinds)
-        out = {"type": "string", "minLength": 1}
+        # 'id' or 'kind/id', the kind one this field may refer to (as the loader checks)
+        out = {
+            "type": "string",
+            "minLength": 1,
+            "pattern": f"^(({'|'.join(rng.kinds)})/)?[^/\\s]+$",
+        }
         description += f" The id of a {kinds}" + (
-            ", written kind/id." if len(rng.kinds) > 1 else "."
+            f" (a bare id names a record of whichever of these kinds has it; write "
+            f"kind/id, e.g. '{rng.kinds[1]}/<id>', where two kinds have it)."
+            if len(rng.kinds) > 1
+            else "."
         )
     out["description"] = description
     return out

@@ -59,6 +59,7 @@ def ontology_graph() -> Graph:
         "A sourced statement about the world: a dispute, transfer, event, cooperation or use. "
         "Every fact has at least one dcterms:source.",
     )
+    _class(g, schema.ACTOR_CLASS, "actor", schema.ACTOR_DEFINITION)
     for kind in schema.KINDS:
         _class(g, kind.cls, kind.label, kind.definition)
         if kind.parent is not None:

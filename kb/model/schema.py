@@ -232,6 +232,13 @@ class Structure:
 # --- properties ---------------------------------------------------------------------------
 
 STATE_OR_ORG = Ref(("state", "organization"))
+#: Anyone who can act: a state (a bare id such as 'IRN'), a non-state actor ('actor/<id>'),
+#: an international organisation ('igo/<id>') or another organisation ('organization/<id>').
+#: A bare id names whichever kind has a record with it; 'kind/id' removes any doubt.
+ANY_ACTOR = Ref(("state", "actor", "igo", "organization"))
+#: Who can claim or hold a territory as a state does: states and de facto or self-declared
+#: states and movements (non-state actors).
+STATE_OR_ACTOR = Ref(("state", "actor"))
 PLACE = Ref(("state", "territory", "facility"))
 
 LABEL = Property(
@@ -277,23 +284,35 @@ DISPUTED_TERRITORY = Property(
     Ref(("territory",)),
 )
 CLAIMANT = Property(
-    GK.claimant, "claimant", "A state that claims sovereignty over the territory.", Ref(("state",))
+    GK.claimant,
+    "claimant",
+    "A state, or a de facto or self-declared state or movement (a non-state actor), that "
+    "claims sovereignty over the territory.",
+    STATE_OR_ACTOR,
 )
 ADMINISTERED_BY = Property(
     GK.administeredBy,
     "administered by",
-    "The state that controls and administers the territory in fact.",
-    Ref(("state",)),
+    "Who controls and administers the territory in fact: a state, a de facto state or other "
+    "non-state actor, or an international organisation (a UN transitional administration).",
+    Ref(("state", "actor", "igo")),
 )
 START_DATE = Property(
     GK.startDate, "start date", "When the fact began, at the precision known.", Date()
 )
 END_DATE = Property(GK.endDate, "end date", "When the fact ended, at the precision known.", Date())
 SUPPLIER = Property(
-    GK.supplier, "supplier", "The state that supplies the weapons.", Ref(("state",))
+    GK.supplier,
+    "supplier",
+    "The state or non-state actor that supplies the weapons.",
+    STATE_OR_ACTOR,
 )
 RECIPIENT = Property(
-    GK.recipient, "recipient", "The state that receives the weapons.", Ref(("state",))
+    GK.recipient,
+    "recipient",
+    "Who receives the weapons: a state, a non-state actor (an armed group) or an "
+    "international organisation.",
+    Ref(("state", "actor", "igo")),
 )
 WEAPON_SYSTEM = Property(
     GK.weaponSystem,
@@ -354,8 +373,8 @@ EVENT_TYPE = Property(
     "What kind of event, e.g. 'ambassador summoned', 'public statement'.",
     Text(),
 )
-ACTOR = Property(GK.actor, "actor", "Who acted.", STATE_OR_ORG)
-TARGET = Property(GK.target, "target", "Who the action was directed at.", STATE_OR_ORG)
+ACTOR = Property(GK.actor, "actor", "Who acted.", ANY_ACTOR)
+TARGET = Property(GK.target, "target", "Who the action was directed at.", ANY_ACTOR)
 DATE = Property(GK.date, "date", "When it happened, at the precision known.", Date())
 ABOUT = Property(
     GK.about,
@@ -366,6 +385,8 @@ ABOUT = Property(
             "dispute",
             "territory",
             "state",
+            "actor",
+            "igo",
             "organization",
             "weapon",
             "facility",
@@ -385,18 +406,20 @@ COOPERATION_TYPE = Property(
     "What kind of military cooperation: 'training', 'joint production', 'intelligence sharing'.",
     Text(),
 )
-PROVIDER = Property(GK.provider, "provider", "Who provides the cooperation.", STATE_OR_ORG)
+PROVIDER = Property(GK.provider, "provider", "Who provides the cooperation.", ANY_ACTOR)
 BENEFICIARY = Property(
-    GK.beneficiary, "beneficiary", "Who receives or benefits from the cooperation.", STATE_OR_ORG
+    GK.beneficiary, "beneficiary", "Who receives or benefits from the cooperation.", ANY_ACTOR
 )
 PARTICIPANT = Property(
     GK.participant,
     "participant",
     "A party to a cooperation whose direction (provider or beneficiary) is not known.",
-    STATE_OR_ORG,
+    ANY_ACTOR,
 )
 LOCATION = Property(GK.location, "location", "Where it took place.", PLACE)
-USER = Property(GK.user, "user", "The state that used the weapons.", Ref(("state",)))
+USER = Property(
+    GK.user, "user", "The state or non-state actor that used the weapons.", STATE_OR_ACTOR
+)
 TITLE = Property(DCTERMS.title, "title", "The title of the source.", Text())
 PUBLISHER = Property(DCTERMS.publisher, "publisher", "Who published the source.", Text())
 CREATOR = Property(DCTERMS.creator, "author", "Who wrote the source.", Text())
@@ -643,7 +666,60 @@ CAMEO = Choice(
         _cameo("20", "Use unconventional mass violence"),
     ),
 )
+#: What kind of non-state actor. No option is mapped to a Wikidata class: none was checked
+#: against Wikidata, and a guessed mapping would be worse than none.
+ACTOR_TYPE = Choice(
+    "ActorType",
+    "What kind of non-state actor: a de facto or self-declared state, a movement, an armed "
+    "group, a private military company. An actor may have more than one (a movement that "
+    "proclaimed a state, an armed group that is also a party).",
+    (
+        Option(
+            "de-facto-state",
+            "DeFactoState",
+            "de facto state",
+            "A self-proclaimed state that controls and governs a territory but is not a UN "
+            "member state: recognised by no UN member or by a few (e.g. Artsakh, Northern "
+            "Cyprus, Abkhazia, South Ossetia, Transnistria, Somaliland).",
+        ),
+        Option(
+            "self-declared-state",
+            "SelfDeclaredState",
+            "self-declared state",
+            "A proclaimed state, not a UN member state, that does not control most of the "
+            "territory it claims, whatever its recognition (e.g. the Sahrawi Arab Democratic "
+            "Republic).",
+        ),
+        Option(
+            "liberation-movement",
+            "LiberationMovement",
+            "rebel or liberation movement",
+            "A political movement fighting, by arms or otherwise, for independence, "
+            "self-determination or power over a territory (e.g. the Polisario Front).",
+        ),
+        Option(
+            "armed-group",
+            "ArmedGroup",
+            "armed group",
+            "A non-state armed group or militia with its own command, not a state's armed "
+            "force (e.g. Ansar Allah, Hezbollah).",
+        ),
+        Option(
+            "political-party",
+            "PoliticalParty",
+            "political party",
+            "A party that contests elections or holds seats, beside any other role.",
+        ),
+        Option(
+            "private-military-company",
+            "PrivateMilitaryCompany",
+            "private military company",
+            "A company that sells combat or military services.",
+        ),
+    ),
+)
 CHOICES: tuple[Choice, ...] = (
+    ACTOR_TYPE,
     FACT_STATUS,
     CONFIDENCE,
     SOURCE_TYPE,
@@ -662,7 +738,7 @@ STATUS_BY = Property(
     GK.statusBy,
     "status by",
     "Who confirmed or denied the fact (with gk:status confirmed or denied).",
-    STATE_OR_ORG,
+    ANY_ACTOR,
 )
 CONFIDENCE_PROP = Property(
     GK.confidence, "confidence", "How sure the curators are of the fact.", CONFIDENCE
@@ -720,7 +796,10 @@ POSITION = Property(
 )
 TERRITORY = Property(GK.territory, "territory", "The territory concerned.", Ref(("territory",)))
 ASSERTED_BY = Property(
-    GK.assertedBy, "asserted by", "Who makes the assertion (a state or organisation).", STATE_OR_ORG
+    GK.assertedBy,
+    "asserted by",
+    "Who makes the assertion (a state, non-state actor or organisation).",
+    ANY_ACTOR,
 )
 STANCE = Property(
     GK.stance, "stance", "Whether the assertion reports, confirms or denies the fact.", FACT_STATUS
@@ -728,6 +807,9 @@ STANCE = Property(
 STATEMENT = Property(GK.statement, "statement", "What is asserted, in words.", Text())
 QUANTITY = Property(
     GK.quantity, "quantity", "A number the assertion gives (e.g. units delivered).", Integer()
+)
+ACTOR_TYPE_PROP = Property(
+    GK.actorType, "actor type", "What kind of non-state actor it is.", ACTOR_TYPE
 )
 
 
@@ -790,6 +872,15 @@ STRUCTURES_BY_NAME: dict[str, Structure] = {s.name: s for s in STRUCTURES}
 
 
 FACT = GK.Fact
+#: Anyone who can act in a fact: every state, non-state actor, international organisation and
+#: other organisation is also typed gk:Actor in the data, so '?x a gk:Actor' finds them all.
+ACTOR_CLASS = GK.Actor
+ACTOR_DEFINITION = (
+    "Anyone who can act in a geopolitical fact: claim or administer a territory, supply, "
+    "receive or use weapons, act in or be the target of an event, cooperate. Its subclasses "
+    "are gk:State, gk:NonStateActor, gk:InternationalOrganization and gk:Organization; every "
+    "record of these kinds is also typed gk:Actor."
+)
 
 KINDS: tuple[Kind, ...] = (
     Kind(
@@ -823,6 +914,38 @@ KINDS: tuple[Kind, ...] = (
         fields=_entity_fields(
             Field("alpha2", ALPHA2, required=True), Field("un_membership", UN_MEMBERSHIP_PROP)
         ),
+        parent=ACTOR_CLASS,
+    ),
+    Kind(
+        name="actor",
+        section="non_state_actors",
+        cls=GK.NonStateActor,
+        label="non-state actor",
+        definition=(
+            "An actor that is not a UN member state or observer state: a de facto or "
+            "self-declared state, a rebel or liberation movement, an armed group, a private "
+            "military company (gk:actorType says which). Written under 'non_state_actors:'; "
+            "its IRI is /id/actor/<id>, and a field refers to it as 'actor/<id>'."
+        ),
+        id_pattern=SLUG,
+        id_hint=SLUG_HINT,
+        fields=_entity_fields(Field("actor_type", ACTOR_TYPE_PROP, required=True, many=True)),
+        parent=ACTOR_CLASS,
+    ),
+    Kind(
+        name="igo",
+        section="international_organizations",
+        cls=GK.InternationalOrganization,
+        label="international organisation",
+        definition=(
+            "An organisation of states set up by treaty (e.g. the UN, NATO, the EU). Written "
+            "under 'international_organizations:'; its IRI is /id/igo/<id>, and a field "
+            "refers to it as 'igo/<id>'."
+        ),
+        id_pattern=SLUG,
+        id_hint=SLUG_HINT,
+        fields=_entity_fields(),
+        parent=ACTOR_CLASS,
     ),
     Kind(
         name="territory",
@@ -839,10 +962,14 @@ KINDS: tuple[Kind, ...] = (
         section="organizations",
         cls=GK.Organization,
         label="organization",
-        definition="A company, agency, armed force or other body that is not a state.",
+        definition=(
+            "A company, agency, armed force or other body that is not a state, a non-state "
+            "actor (gk:NonStateActor) or an international organisation."
+        ),
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         fields=_entity_fields(Field("country", COUNTRY)),
+        parent=ACTOR_CLASS,
     ),
     Kind(
         name="weapon",
@@ -872,7 +999,10 @@ KINDS: tuple[Kind, ...] = (
         section="disputes",
         cls=GK.TerritorialDispute,
         label="territorial dispute",
-        definition="Two or more states claiming sovereignty over the same territory.",
+        definition=(
+            "Two or more states (or de facto states and movements) claiming sovereignty over "
+            "the same territory."
+        ),
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         is_fact=True,
@@ -890,7 +1020,10 @@ KINDS: tuple[Kind, ...] = (
         section="arms_transfers",
         cls=GK.ArmsTransfer,
         label="arms transfer",
-        definition="Weapons supplied by one state to another: ordered, delivered or produced.",
+        definition=(
+            "Weapons supplied by a state or non-state actor to another: ordered, delivered or "
+            "produced."
+        ),
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         is_fact=True,
@@ -914,7 +1047,10 @@ KINDS: tuple[Kind, ...] = (
         section="diplomatic_events",
         cls=GK.DiplomaticEvent,
         label="diplomatic event",
-        definition="A dated act between states: a summons, a statement, a visit, a protest.",
+        definition=(
+            "A dated act between actors (states, organisations, non-state actors): a summons, "
+            "a statement, a visit, a protest."
+        ),
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         is_fact=True,
@@ -960,7 +1096,7 @@ KINDS: tuple[Kind, ...] = (
         section="combat_uses",
         cls=GK.CombatUse,
         label="combat use",
-        definition="A state using a weapon system against another state.",
+        definition="A state or non-state actor using a weapon system against another.",
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         is_fact=True,
@@ -1001,7 +1137,10 @@ KINDS: tuple[Kind, ...] = (
         section="administrations",
         cls=GK.Administration,
         label="administration",
-        definition="A state controlling and administering a territory in fact, for a period.",
+        definition=(
+            "A state, de facto state or international organisation controlling and "
+            "administering a territory in fact, for a period."
+        ),
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
         is_fact=True,

@@ -64,7 +64,7 @@ def skeleton(kind: schema.Kind, record_id: str, known: dict[str, list[str]]) -> 
         hint = fld.prop.definition
         if isinstance(rng, schema.Ref):
             examples = [
-                f"{k}/{i}" if len(rng.kinds) > 1 else i
+                f"{k}/{i}" if len(rng.kinds) > 1 and k != "state" else i  # 'IRN' is a state
                 for k in rng.kinds
                 for i in known.get(k, [])[:4]
             ]

@@ -17,7 +17,7 @@ from rdflib import URIRef
 from kb.model.rdf import NTriples
 
 MANIFEST_NAME = "geokb-manifest.json"
-VERSION = 2
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class FileEntry:
     triples: int
     ids: list[str]  # "kind/id" of each record defined in the file
     refs: list[str]  # "kind,kind/id" of each reference: the kinds it may point to, the id
+    # what the checks across records need of the file (``kb.build.consistency.Summary``)
+    checks: list[list[object]] = field(default_factory=list)
 
     def id_keys(self) -> list[tuple[str, str]]:
         """The (kind, id) of each record defined in the file."""
@@ -55,6 +57,7 @@ class Manifest:
                 "triples": e.triples,
                 "ids": e.ids,
                 "refs": e.refs,
+                "checks": e.checks,
             }
             for name, e in sorted(self.files.items())
         }
@@ -77,6 +80,7 @@ def from_json(text: str) -> Manifest | None:
                 e["triples"],
                 e["ids"],
                 e["refs"],
+                e["checks"],
             )
             for name, e in data["files"].items()
         }

@@ -17,6 +17,7 @@ from pathlib import Path
 from rdflib import URIRef
 
 from kb.build.checks import confidence_problems, node_problems
+from kb.build.consistency import Summary, record_problems, summaries
 from kb.build.linking import IdEntry, IdIndex, id_entries, resolve_refs, source_types
 from kb.build.mapping import ntriples, to_nodes
 from kb.build.records import Record, RefValue, records_from_yaml
@@ -33,6 +34,8 @@ class FileRead:
     problems: list[Problem]
     ids: list[IdEntry]
     source_types: dict[str, str] = field(default_factory=dict)  # by source id
+    # what the checks across records need of the file's records (``kb.build.consistency``)
+    summaries: list[Summary] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,11 @@ class FileSteps:
                 yield FileRead(name, exc.problems, [])
                 continue
             records, problems = records_from_yaml(relative(path), root)
+            problems += record_problems(records)
             self.records[name] = records
-            yield FileRead(name, problems, id_entries(records), source_types(records))
+            yield FileRead(
+                name, problems, id_entries(records), source_types(records), summaries(records)
+            )
 
     def finish(self, index: IdIndex, build: bool) -> Iterator[FileGraph]:
         """Round two for every file read so far. With ``build`` false (other problems were

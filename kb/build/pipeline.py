@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from rdflib import URIRef
 
+from kb.build.consistency import Summary, cross_problems
 from kb.build.linking import IdIndex, index_ids
 from kb.build.manifest import Compiled, FileEntry, Manifest, model_sha256
 from kb.build.per_file import FileGraph, FileRead
@@ -128,6 +129,10 @@ def _compile(
         index, found = index_ids((entry for r in reads for entry in r.ids), known)
         index.source_types.update((k, v) for r in reads for k, v in r.source_types.items())
         problems += found
+        # checks across records run over every file's summaries: those read now, and those
+        # the manifest keeps for the files not re-read
+        summaries = {r.name: r.summaries for r in reads}
+        problems += cross_problems(_summaries(files, old, unchanged, summaries))
         results = _finish(steps, index, not problems, len(reads), progress)
     finally:
         steps.close()
@@ -146,6 +151,7 @@ def _compile(
             triples=result.graph.count,
             ids=defined[result.name],
             refs=result.refs,
+            checks=[s.as_json() for s in summaries[result.name]],
         )
     full = previous is None
     if full:
@@ -193,6 +199,18 @@ def _finish(
         results.append(result)
         progress(stage, done, total)
     return sorted(results, key=lambda r: r.name)
+
+
+def _summaries(
+    files: dict[str, Path],
+    old: dict[str, FileEntry],
+    unchanged: set[str],
+    read: dict[str, list[Summary]],
+) -> dict[str, list[Summary]]:
+    """What the checks across records need of every file, by the file's name as shown."""
+    out = {relative(files[n]): [Summary.from_json(row) for row in old[n].checks] for n in unchanged}
+    out.update((relative(files[n]), rows) for n, rows in read.items())
+    return out
 
 
 def _keys(read: FileRead) -> list[str]:

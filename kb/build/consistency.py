@@ -405,32 +405,3 @@ def cross_problems(
                     )
                 )
     return problems
-
-
-def claimants_without_claims(by_file: Mapping[str, Iterable[Summary]]) -> list[Problem]:
-    """Each claimant of a dispute that has no sovereignty claim record in it (a gap in the
-    data, reported by ``geokb check --contradictions``, not refused: the data has many)."""
-    rows = {f: list(rs) for f, rs in by_file.items()}
-    claimed = {
-        (d[0], c[0])
-        for rs in rows.values()
-        for r in rs
-        if r.kind == "claim" and (d := r.first("dispute")) and (c := r.first("claimant"))
-    }
-    out = []
-    for file, rs in rows.items():
-        for r in rs:
-            if r.kind != "dispute":
-                continue
-            for claimant, path, line, column in r.fields.get("claimants", []):
-                if (r.id, claimant) not in claimed:
-                    out.append(
-                        Problem(
-                            Location(file, line, column),
-                            path,
-                            f"claimant {claimant} of dispute '{r.id}' has no sovereignty claim",
-                            f"add a record under 'sovereignty_claims:' with dispute: {r.id} "
-                            f"and claimant: {claimant} (what it claims, since when, cited)",
-                        )
-                    )
-    return out

@@ -68,7 +68,7 @@ def test_workers_report_the_same_problems_in_the_same_order(
         "data/more.yaml:15:23: arms_transfers[1].quantity_ordered: "
         "'many' is not a whole number ≥ 0",
         "data/states.yaml:2:5: id: duplicate state id 'IRN' (first defined at data/more.yaml:2:5)",
-        "data/zz.yaml:4:1: YAML syntax error: did not find expected ',' or ']'",
+        "data/zz.yaml:3:12: YAML syntax error: this '[' is never closed",
     ]
     assert _problems(data, 2) == _problems(data, 3) == serial
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -188,16 +189,140 @@ def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
     message = exc.problem or exc.context or "not valid YAML"
-    hint = ""
     lines = text.splitlines()
     at = lines[mark.line][mark.column : mark.column + 1] if mark and mark.line < len(lines) else ""
     if at == "\t" or "\\t" in message:
-        hint = "indent with spaces, not tabs"
-    elif "mapping values are not allowed" in message:
+        return Problem(loc, "", f"YAML syntax error: {message}", "indent with spaces, not tabs")
+    better = _unclosed(name, lines, exc) or (_misindented(name, lines, exc) if mark else None)
+    if better is not None:
+        return better
+    hint = ""
+    if "mapping values are not allowed" in message:
         hint = "a value containing ': ' must be quoted, e.g. title: \"A: B\""
     elif "could not find expected ':'" in message:
         hint = "each line of a record needs 'key: value'"
     return Problem(loc, "", f"YAML syntax error: {message}", hint)
+
+
+_OPENERS = {"[": "]", "{": "}"}
+
+
+def _unclosed(name: str, lines: list[str], exc: yaml.MarkedYAMLError) -> Problem | None:
+    """An unclosed '[' or '{', reported where it opened (libyaml notices it lines later)."""
+    start = exc.context_mark
+    if start is None or not (exc.context or "").startswith("while parsing a flow"):
+        return None
+    if (
+        start.line >= len(lines)
+        or lines[start.line][start.column : start.column + 1] not in _OPENERS
+    ):
+        return None
+    opener = lines[start.line][start.column]
+    closer = _OPENERS[opener]
+    if _closes_on_line(lines[start.line], start.column):
+        return None  # closed on its line: something else inside it is wrong
+    problem = exc.problem_mark
+    noticed = f"; YAML noticed it at line {problem.line + 1}" if problem else ""
+    example = "weapon_systems: [drone-x, drone-y]" if opener == "[" else "label: {en: Iran}"
+    return Problem(
+        Location(name, start.line + 1, start.column + 1),
+        "",
+        f"YAML syntax error: this '{opener}' is never closed",
+        f"close it with '{closer}' on the same line, e.g. {example}{noticed}",
+    )
+
+
+def _closes_on_line(line: str, column: int) -> bool:
+    depth, quote = 0, ""
+    for ch in line[column:]:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return True
+        elif ch == "#":
+            break
+    return False
+
+
+_KEY_LINE = re.compile(r"( *)(?:- +)*([^\s#'\"\[{][^:#]*?|'[^']*'|\"[^\"]*\"):(?: |$)")
+
+
+_PLAIN_KEY = re.compile(r" *[A-Za-z_][\w-]*:(?: |$)")
+
+
+def _key_column(line: str) -> int | None:
+    """The column of the first key of a 'key: value' or '- key: value' line, else None."""
+    m = _KEY_LINE.match(line)
+    return m.start(2) if m else None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+# what libyaml says when a line is indented less (or a list item more) than its siblings
+_INDENT_MESSAGES = ("expected '-' indicator", "expected key", "expected <block end>")
+
+
+def _spaces(k: int) -> str:
+    return f"{k} space{'s' if k != 1 else ''}"
+
+
+def _misindented(name: str, lines: list[str], exc: yaml.MarkedYAMLError) -> Problem | None:
+    """A line indented more or less than its siblings: libyaml's message names what it
+    expected next ('-', a key, no ':'), not the indentation that caused it."""
+    mark = exc.problem_mark
+    message = exc.problem or ""
+    if mark is None or mark.line >= len(lines) or not _content(lines[mark.line]):
+        return None
+    line = lines[mark.line]
+    colon = "mapping values are not allowed" in message
+    if colon:
+        # a key line indented deeper than the key above is read as the rest of that key's
+        # value, until its ':'; a ': ' inside a value (title: A: B) is another matter
+        if not _PLAIN_KEY.match(line) or ": " in line[: mark.column]:
+            return None
+    elif not any(s in message for s in _INDENT_MESSAGES):
+        return None
+    n = _indent(line)
+    is_item = line.lstrip(" ").startswith("- ") or line.strip() == "-"
+    for before in range(mark.line - 1, -1, -1):
+        prev = lines[before]
+        if not _content(prev):
+            continue
+        if is_item:
+            if not prev.lstrip(" ").startswith("-"):
+                if _indent(prev) < n:
+                    break  # a list's first item
+                continue
+            m = _indent(prev)
+        else:
+            col = _key_column(prev)
+            if col is None:
+                return None
+            m = col
+        if m == n:
+            return None
+        return Problem(
+            Location(name, mark.line + 1, n + 1),
+            "",
+            f"YAML syntax error: wrong indentation ({message})",
+            f"this line is indented {_spaces(n)}; its siblings at line {before + 1} use "
+            f"{_spaces(m)}: indent it {_spaces(m)}"
+            + (", or it is read as part of the value above" if colon and n > m else ""),
+        )
+    return None
 
 
 def _check_plain(name: str, root: yaml.Node, problems: list[Problem], aliases: bool) -> None:

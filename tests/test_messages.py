@@ -1,0 +1,109 @@
+"""Messages that used to mislead, as a person sees them: each one's new text, place and hint
+(issue "Some messages mislead")."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import write_data
+
+from kb.build.pipeline import compile_data
+from kb.build.yamlfile import read_yaml
+from kb.errors import DataError
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # messages name files relative to where geokb runs
+
+
+def _yaml_error(text: str) -> str:
+    path = Path("a.yaml")
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_yaml(path)
+    [problem] = info.value.problems
+    return str(problem)
+
+
+def _errors(files: dict[str, str]) -> list[str]:
+    with pytest.raises(DataError) as info:
+        compile_data(write_data(Path("data"), files))
+    return [str(p) for p in info.value.problems]
+
+
+# --- YAML indentation and brackets ---------------------------------------------------------
+
+
+def test_one_space_too_many_is_an_indentation_error_not_a_quoting_one() -> None:
+    # before: "a.yaml:4:15: YAML syntax error: mapping values are not allowed in this context
+    #   a value containing ': ' must be quoted, e.g. title: "A: B""
+    error = _yaml_error(
+        """\
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+             recipient: RUS
+        """
+    )
+    assert error == (
+        "a.yaml:4:6: YAML syntax error: wrong indentation (mapping values are not allowed "
+        "in this context)\n"
+        "  this line is indented 5 spaces; its siblings at line 3 use 4 spaces: indent it "
+        "4 spaces, or it is read as part of the value above"
+    )
+
+
+def test_a_colon_inside_a_value_still_asks_for_quotes() -> None:
+    error = _yaml_error("sources:\n  - id: s\n    title: A: B\n")
+    assert error.startswith("a.yaml:3:13: YAML syntax error: mapping values are not allowed")
+    assert "a value containing ': ' must be quoted" in error
+
+
+def test_a_field_indented_too_little_names_its_siblings() -> None:
+    # before: "a.yaml:4:4: YAML syntax error: did not find expected '-' indicator" (no hint)
+    error = _yaml_error(
+        """\
+        arms_transfers:
+          - id: t1
+            supplier: IRN
+           recipient: RUS
+        """
+    )
+    assert error == (
+        "a.yaml:4:4: YAML syntax error: wrong indentation (did not find expected '-' "
+        "indicator)\n"
+        "  this line is indented 3 spaces; its siblings at line 3 use 4 spaces: indent it "
+        "4 spaces"
+    )
+
+
+def test_a_list_item_indented_wrongly_names_the_item_before() -> None:
+    error = _yaml_error("states:\n  - id: AAA\n   - id: BBB\n")
+    assert error.startswith("a.yaml:3:4: YAML syntax error: wrong indentation")
+    assert "this line is indented 3 spaces; its siblings at line 2 use 2 spaces" in error
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens() -> None:
+    # before: "a.yaml:4:12: YAML syntax error: did not find expected ',' or ']'" (no hint)
+    error = _yaml_error(
+        """\
+        arms_transfers:
+          - id: t1
+            weapon_systems: [drone-x, drone-y
+            sources: [s]
+        """
+    )
+    assert error == (
+        "a.yaml:3:21: YAML syntax error: this '[' is never closed\n"
+        "  close it with ']' on the same line, e.g. weapon_systems: [drone-x, drone-y]; "
+        "YAML noticed it at line 4"
+    )
+
+
+def test_an_unclosed_brace_is_reported_where_it_opens() -> None:
+    error = _yaml_error("states:\n  - id: IRN\n    label: {en: Iran\n    alpha2: IR\n")
+    assert error.startswith("a.yaml:3:12: YAML syntax error: this '{' is never closed\n")
+    assert "close it with '}'" in error

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import MINI, write_data
 
+from kb.build.consistency import PENDING_OVERLAPS
 from kb.cli import main
 
 MORE = """\
@@ -88,3 +89,86 @@ def test_real_data_contradictions_are_the_drone_denials(
     out = capsys.readouterr().out
     assert "a party denies what others report or confirm" in out
     assert "iran-denies-wartime-drone-supply" in out
+
+
+DISPUTED = """\
+    states:
+      - id: ARE
+        label: United Arab Emirates
+        alpha2: AE
+    territories:
+      - id: island
+        label: An island
+    disputes:
+      - id: island-dispute
+        territories: [island]
+        claimants: [IRN, ARE]
+        sources: [test-source]
+    sovereignty_claims:
+      - id: iran-claims-island
+        dispute: island-dispute
+        claimant: IRN
+        start_date: "1971"
+        sources: [test-source]
+      - id: iran-claims-island-too
+        dispute: island-dispute
+        claimant: IRN
+        start_date: "1992"
+        sources: [other-source]
+    administrations:
+      - id: island-north-under-iran
+        territory: island
+        administered_by: IRN
+        start_date: "1971"
+        note: partial, the north
+        sources: [test-source]
+      - id: island-south-under-uae
+        territory: island
+        administered_by: ARE
+        start_date: "1971-12"
+        note: partial, the south
+        sources: [other-source]
+    """
+
+
+def test_contradictions_list_overlaps_disagreeing_claims_and_missing_claims(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data(repo / "data", {"more.yaml": MORE, "island.yaml": DISPUTED})
+    assert main(["build"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--contradictions"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "administrations of one territory overlap (both marked partial or contested): "
+        "https://w3id.org/geokb/id/territory/island" in out
+    )
+    assert "state/IRN, 1971 to now  [A test source]" in out
+    assert "state/ARE, 1971-12 to now  [Another report]" in out
+    assert "claims of one claimant in a dispute disagree: " in out
+    assert "startDate 1971  [A test source]" in out and "startDate 1992  [Another report]" in out
+    assert (
+        "warning: claimant of a dispute without a sovereignty claim: "
+        "https://w3id.org/geokb/id/dispute/island-dispute: https://w3id.org/geokb/id/state/ARE"
+    ) in out
+    assert out.rstrip().endswith("3 contradictions, 1 warning")
+    assert main(["check", "--contradictions", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [c["level"] for c in found].count("warning") == 1
+
+
+def test_real_data_overlaps_and_claim_gaps_are_reported(
+    real_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--contradictions", "--store", str(real_store), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    overlaps = {
+        (c["first"].rsplit("/", 1)[1], c["second"].rsplit("/", 1)[1])
+        for c in found
+        if c["kind"].startswith("administrations of one territory overlap")
+    }
+    assert overlaps == set(PENDING_OVERLAPS)
+    gaps = [c for c in found if c["level"] == "warning"]
+    assert gaps and all(
+        c["kind"] == "claimant of a dispute without a sovereignty claim" for c in gaps
+    )

@@ -52,6 +52,10 @@ def test_every_data_file_conforms(path: Path) -> None:
         "diplomatic_events:\n  - {id: e, event_type: x, actors: [IRN], sources: [s],"
         " date: 2022-13}\n",
         "transfers: []\n",  # unknown section
+        # a kind the field cannot refer to, and an actor type outside the list
+        "arms_transfers:\n  - {id: t, supplier: IRN, recipient: weapon/x, weapon_systems: [x],"
+        " sources: [s]}\n",
+        "non_state_actors:\n  - {id: a, label: A, actor_type: terrorists}\n",
     ],
 )
 def test_what_the_loader_refuses_the_schema_refuses(text: str) -> None:
@@ -90,3 +94,19 @@ arms_transfers:
     ):
         document = _as_editor_sees(yaml.safe_load(bad))
         assert list(_validator().iter_errors(document)), bad
+
+
+def test_actors_in_every_role_conform() -> None:
+    document = yaml.safe_load("""\
+non_state_actors:
+  - {id: ansar-allah, label: Ansar Allah, actor_type: armed-group}
+international_organizations:
+  - {id: nato, label: NATO}
+arms_transfers:
+  - {id: t, supplier: IRN, recipient: actor/ansar-allah, weapon_systems: [x], sources: [s]}
+administrations:
+  - {id: a, territory: nk, administered_by: actor/artsakh, sources: [s]}
+diplomatic_events:
+  - {id: e, event_type: x, actors: [igo/nato], targets: [RUS, ansar-allah], sources: [s]}
+""")
+    assert list(_validator().iter_errors(document)) == []

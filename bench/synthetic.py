@@ -109,14 +109,17 @@ def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[s
         for i in range(f * per_file, min(n_transfers, (f + 1) * per_file)):
             a, b = rng.sample(states, 2)
             year = 1990 + i % 35
+            weapon = rng.randrange(n_weapons)
+            ordered = rng.randint(1, 500)
+            delivered = min(rng.randint(0, 500), ordered)  # the build refuses more
             lines += [
                 f"  - id: transfer-{i}",
                 f"    label: Transfer {i}",
                 f"    supplier: {a}",
                 f"    recipient: {b}",
-                f"    weapon_systems: [weapon-{rng.randrange(n_weapons)}]",
-                f"    quantity_ordered: {rng.randint(1, 500)}",
-                f"    quantity_delivered: {rng.randint(0, 500)}",
+                f"    weapon_systems: [weapon-{weapon}]",
+                f"    quantity_ordered: {ordered}",
+                f"    quantity_delivered: {delivered}",
                 f'    order_date: "{year}"',
                 f"    delivery_start_date: {year + 1}-{1 + i % 12:02d}",
                 f"    transfer_status: {STATUSES[i % len(STATUSES)]}",

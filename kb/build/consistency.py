@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from kb.build.records import DateValue, Part, Record, RefValue
 from kb.errors import Location, Problem
-from kb.model.schema import Option
+from kb.model.schema import KINDS, Date, Kind, Option, Structure
 
 # --- dates as intervals ------------------------------------------------------------------
 
@@ -50,7 +50,14 @@ def span(text: str) -> tuple[datetime.date, datetime.date]:
 
 def before(later: str, earlier: str) -> bool:
     """Whether date ``later`` is certainly before date ``earlier``: they cannot be in order."""
-    return span(later)[1] < span(earlier)[0]
+    # compared as ISO text, the cheapest way (a build compares a date or two per record):
+    # a year runs from YYYY-01-01 to YYYY-12-31, a month from YYYY-MM-01 to YYYY-MM-31
+    return later + "-12-31"[len(later) - 4 :] < earlier + "-01-01"[len(earlier) - 4 :]
+
+
+def _after(text: str, day: str) -> bool:
+    """Whether date ``text`` is certainly after ``day`` (an ISO date)."""
+    return text + "-01-01"[len(text) - 4 :] > day
 
 
 def today() -> datetime.date:
@@ -92,11 +99,22 @@ def record_problems(records: Iterable[Record], on: datetime.date | None = None) 
     on = on or today()
     problems: list[Problem] = []
     for record in records:
-        problems += _date_order(record)
-        problems += _quantities(record)
-        problems += _parties(record)
-        problems += _future(record, on)
+        name = record.kind.name
+        if name in _DATED:
+            problems += _date_order(record)
+            problems += _future(record, on)
+        elif record.values.get("citations"):
+            problems += _future(record, on)  # a citation's accessed date
+        if name == "transfer":
+            problems += _quantities(record)
+        if name in _PARTIES:
+            problems += _parties(record)
     return problems
+
+
+#: The kinds with dates of their own, and those with parties that must differ.
+_DATED = frozenset(k.name for k in KINDS if any(isinstance(f.prop.range, Date) for f in k.fields))
+_PARTIES = frozenset({"territory", *(owner for owner, *_ in DISTINCT_PARTIES)})
 
 
 def _date(record: Record | Part, key: str) -> str | None:
@@ -177,10 +195,12 @@ def _future(record: Record, on: datetime.date) -> Iterator[Problem]:
     status = next(iter(record.values.get("transfer_status", ())), None)
     planned = type(status) is Option and status.key in PLANNED
     owners: list[Record | Part] = [record, *record.parts()]
+    day = on.isoformat()
     for owner in owners:
-        for key, values in owner.values.items():
-            for value in values:
-                if type(value) is not DateValue or span(value.text)[0] <= on:
+        shape = owner.kind if isinstance(owner, Record) else owner.structure
+        for key in _date_keys(shape):
+            for value in owner.values.get(key, ()):
+                if type(value) is not DateValue or not _after(value.text, day):
                     continue
                 if planned and owner is record and key in PLANNED_DATES:
                     continue
@@ -198,6 +218,18 @@ def _future(record: Record, on: datetime.date) -> Iterator[Problem]:
                     f"{_name(key)} {value.text} is after today ({on.isoformat()})",
                     hint,
                 )
+
+
+def _date_keys(shape: Kind | Structure) -> tuple[str, ...]:
+    # by identity: hashing a Kind hashes all its fields
+    keys = _DATE_KEYS.get(id(shape))
+    if keys is None:
+        keys = tuple(f.key for f in shape.fields if isinstance(f.prop.range, Date))
+        _DATE_KEYS[id(shape)] = keys
+    return keys
+
+
+_DATE_KEYS: dict[int, tuple[str, ...]] = {}
 
 
 # --- across records ------------------------------------------------------------------------

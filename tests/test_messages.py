@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_data
+from conftest import MINI, write_data
 
 from kb.build.pipeline import compile_data
 from kb.build.yamlfile import read_yaml
@@ -107,3 +107,67 @@ def test_an_unclosed_brace_is_reported_where_it_opens() -> None:
     error = _yaml_error("states:\n  - id: IRN\n    label: {en: Iran\n    alpha2: IR\n")
     assert error.startswith("a.yaml:3:12: YAML syntax error: this '{' is never closed\n")
     assert "close it with '}'" in error
+
+
+# --- suggestions for unknown ids -------------------------------------------------------------
+
+STATES = """\
+    states:
+      - id: AZE
+        label: Azerbaijan
+        alpha2: AZ
+      - id: IRN
+        label: Iran
+        alpha2: IR
+      - id: MAR
+        label: Morocco
+        alpha2: MA
+      - id: RUS
+        label: Russia
+        alpha2: RU
+      - id: TUR
+        label: Türkiye
+        alpha2: TR
+    """
+
+
+def _unknown_ref(field: str, value: str) -> str:
+    files = {
+        **MINI,
+        "states.yaml": STATES,
+        "transfers.yaml": MINI["transfers.yaml"].replace(f"{field}: ", f"{field}: {value} #"),
+    }
+    [error] = _errors(files)
+    return error
+
+
+def test_a_neighbouring_key_is_suggested_before_a_look_alike() -> None:
+    # before: "did you mean 'MAR'?"
+    error = _unknown_ref("recipient", "AZR")
+    assert error == (
+        "data/transfers.yaml:8:16: arms_transfers[0].recipient: unknown state id 'AZR'\n"
+        "  did you mean 'AZE'? (state ids are ISO 3166-1 alpha-3 codes, declared under "
+        "'states:')"
+    )
+
+
+def test_the_right_id_in_the_wrong_case_is_suggested() -> None:
+    # before: no suggestion ('tur' is shaped like an actor's id, and no actor was close)
+    error = _unknown_ref("supplier", "tur")
+    assert error.startswith("data/transfers.yaml:7:15: arms_transfers[0].supplier: unknown ")
+    assert "id 'tur'\n  did you mean 'TUR'? (ids are case-sensitive; state ids are ISO" in error
+
+
+def test_a_country_name_suggests_its_code() -> None:
+    # before: no suggestion
+    error = _unknown_ref("supplier", "Turkey")
+    assert "supplier: unknown state or actor id 'Turkey'" in error
+    assert "did you mean 'TUR'? ('TUR' is the code of Türkiye; state ids are ISO" in error
+    error = _unknown_ref("recipient", "Iran")
+    assert "did you mean 'IRN'? ('IRN' is the code of Iran; " in error
+
+
+def test_a_country_name_whose_code_is_not_declared_says_so() -> None:
+    error = _unknown_ref("recipient", "Syria")
+    assert "did you mean" not in error
+    assert "(Syria's code 'SYR' is not declared; state ids are ISO 3166-1 alpha-3 codes" in error

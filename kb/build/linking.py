@@ -8,10 +8,10 @@ needs only the ids of every file (small, cheap to send between processes), and
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from kb.build import suggest
 from kb.build.records import Record, RefValue
 from kb.errors import Location, Problem
 from kb.model.schema import ID_BASE, KINDS_BY_NAME, Option
@@ -136,13 +136,41 @@ def _resolve(index: IdIndex, ref: RefValue, problems: list[Problem]) -> str | No
         return None
     # an id shaped for only some of the kinds ('RUR': a state's) is reported as theirs
     wanted = tuple(k for k in ref.kinds if KINDS_BY_NAME[k].id_matches(ref.id)) or ref.kinds
-    ids = [i for k, _, i in (key.partition("/") for key in index.defined) if k in wanted]
-    close = difflib.get_close_matches(ref.id, ids, n=1, cutoff=0.6)
+    by_kind: dict[str, list[str]] = {}
+    for key in index.defined:
+        k, _, i = key.partition("/")
+        if k in ref.kinds:
+            by_kind.setdefault(k, []).append(i)
+    kind, close, why = _suggest(ref.id, ref.kinds, wanted, by_kind)
+    if kind is not None and kind not in wanted:
+        wanted = ref.kinds  # 'tur' is shaped like an actor's id, but meant the state TUR
     kinds = " or ".join(wanted)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    if wanted == ("state",):
-        hint += "(state ids are ISO 3166-1 alpha-3 codes, declared under 'states:')"
+    hint = f"did you mean '{close}'? " if close else ""
+    if kind == "state" or wanted == ("state",):
+        hint += f"({why}state ids are ISO 3166-1 alpha-3 codes, declared under 'states:')"
     else:
-        hint += f"(declare it under '{KINDS_BY_NAME[wanted[0]].section}:' or fix the spelling)"
+        section = KINDS_BY_NAME[kind or wanted[0]].section
+        hint += f"({why}declare it under '{section}:' or fix the spelling)"
     problems.append(Problem(ref.location, ref.path, f"unknown {kinds} id '{ref.id}'", hint))
     return None
+
+
+def _suggest(
+    word: str, kinds: tuple[str, ...], wanted: tuple[str, ...], ids: dict[str, list[str]]
+) -> tuple[str | None, str | None, str]:
+    """The kind and id ``word`` most likely meant, and why, if it is not plain."""
+    lower = word.lower()
+    for k in kinds:  # the right id in the wrong case, of any kind the field takes
+        for i in ids.get(k, ()):
+            if i.lower() == lower:
+                return k, i, "ids are case-sensitive; "
+    if "state" in kinds and (code := suggest.state_code(word)) is not None:
+        name = suggest.state_name(code)
+        if code in ids.get("state", ()):
+            return "state", code, f"'{code}' is the code of {name}; "
+        return "state", None, f"{name}'s code '{code}' is not declared; "
+    found = [(k, i) for k in wanted for i in ids.get(k, ())]
+    close = suggest.closest(word, (i for _, i in found))
+    if close is None:
+        return None, None, ""
+    return next(k for k, i in found if i == close), close, ""

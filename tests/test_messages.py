@@ -171,3 +171,49 @@ def test_a_country_name_whose_code_is_not_declared_says_so() -> None:
     error = _unknown_ref("recipient", "Syria")
     assert "did you mean" not in error
     assert "(Syria's code 'SYR' is not declared; state ids are ISO 3166-1 alpha-3 codes" in error
+
+
+# --- CAMEO codes ---------------------------------------------------------------------------
+
+
+def _cameo(code: str) -> str:
+    files = {
+        **MINI,
+        "events.yaml": f"""\
+            diplomatic_events:
+              - id: e1
+                event_type: public statement
+                actors: [IRN]
+                cameo: "{code}"
+                sources: [test-source]
+            """,
+    }
+    [error] = _errors(files)
+    return error
+
+
+def test_a_cameo_code_suggests_its_own_root_not_another() -> None:
+    # before: "'057' is not one of the allowed values\n  did you mean '07'? (allowed: 01, ...)"
+    assert _cameo("057") == (
+        "data/events.yaml:5:12: diplomatic_events[0].cameo: '057' is not one of the allowed "
+        "codes\n"
+        "  did you mean '05' (Engage in diplomatic cooperation)? the codes under 05 are: 05"
+    )
+
+
+def test_a_cameo_sub_code_suggests_the_nearest_under_its_root() -> None:
+    error = _cameo("063")
+    assert "did you mean '06' (Engage in material cooperation)? the codes under 06 are: " in error
+    assert "06, 062, 064" in error
+
+
+def test_a_cameo_code_that_lost_its_zero() -> None:
+    error = _cameo("72")
+    assert "did you mean '072' (Provide military aid)?" in error
+    assert "CAMEO codes keep their leading zero" in error
+
+
+def test_a_cameo_code_under_no_root_suggests_none() -> None:
+    error = _cameo("257")
+    assert "did you mean" not in error
+    assert "give a code listed in the schema; the roots are 01, 02," in error

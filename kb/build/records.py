@@ -8,7 +8,6 @@ records. Each record is a mapping with an ``id`` and the fields its kind allows
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 from rdflib import XSD, URIRef
 
+from kb.build import suggest
 from kb.build.yamlfile import node_location
 from kb.errors import Location, Problem
 from kb.model import schema
@@ -532,10 +532,28 @@ def _choice(rng: schema.Choice, text: str, quoted: bool) -> Value | _Fail:
     option = rng.option(text)
     if option is None:
         keys = [o.key for o in rng.options]
+        if any(o.notation for o in rng.options):  # a code of an outside scheme: CAMEO
+            return _Fail((f"'{text}' is not one of the allowed codes", _nearest_code(text, rng)))
         return _Fail(
             (f"'{text}' is not one of the allowed values", _did_you_mean(text, keys, "allowed"))
         )
     return option
+
+
+def _nearest_code(text: str, rng: schema.Choice) -> str:
+    # codes are a tree by their first two digits: '057' is under 05, never next to '07'
+    code = suggest.cameo_code(text, (o.key for o in rng.options))
+    if code is None:
+        roots = ", ".join(o.key for o in rng.options if len(o.key) == 2)
+        return f"give a code listed in the schema; the roots are {roots}"
+    option = rng.option(code)
+    assert option is not None
+    under = [o.key for o in rng.options if o.key.startswith(code[:2])]
+    zero = "; CAMEO codes keep their leading zero" if text[:1] != "0" == code[0] else ""
+    return (
+        f"did you mean '{code}' ({option.label})? the codes under {code[:2]} are: "
+        f"{', '.join(under)}{zero}"
+    )
 
 
 def _url(rng: schema.Url, text: str, quoted: bool) -> Value | _Fail:
@@ -665,8 +683,8 @@ def _sections() -> str:
 
 def _did_you_mean(word: str, choices: object, what: str) -> str:
     options = list(choices)  # type: ignore[call-overload]
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = suggest.closest(word, options)
     listing = ", ".join(options)
     if close:
-        return f"did you mean '{close[0]}'? ({what}: {listing})"
+        return f"did you mean '{close}'? ({what}: {listing})"
     return f"{what}: {listing}"

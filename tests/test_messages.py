@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -217,3 +218,36 @@ def test_a_cameo_code_under_no_root_suggests_none() -> None:
     error = _cameo("257")
     assert "did you mean" not in error
     assert "give a code listed in the schema; the roots are 01, 02," in error
+
+
+# --- duplicate ids -------------------------------------------------------------------------
+
+
+IRN_AGAIN = "states:\n  - id: IRN\n    label: Iran again\n    alpha2: IR\n"
+
+
+def test_a_reused_id_is_reported_in_the_file_being_edited() -> None:
+    # before: "data/states.yaml:2:5: id: duplicate state id 'IRN' (first defined at
+    # data/aa-new.yaml:2:5)": reported against the file that was not touched
+    data = write_data(Path("data"), MINI)
+    hour_ago = os.stat(data / "states.yaml").st_mtime - 3600
+    for path in data.iterdir():
+        os.utime(path, (hour_ago, hour_ago))
+    (data / "aa-new.yaml").write_text(IRN_AGAIN)
+    [error] = _errors({})
+    assert error == (
+        "data/aa-new.yaml:2:5: id: duplicate state id 'IRN' (also defined at "
+        "data/states.yaml:2:5)\n"
+        "  ids must be unique within a kind; rename this record, or merge it with the one at "
+        "data/states.yaml:2:5"
+    )
+
+
+def test_a_reused_id_in_files_written_together_is_reported_in_the_later_file() -> None:
+    files = {**MINI, "zz-more.yaml": IRN_AGAIN}
+    [error] = _errors(files)
+    assert error.startswith(
+        "data/zz-more.yaml:2:5: id: duplicate state id 'IRN' (first defined at "
+        "data/states.yaml:2:5)\n"
+    )
+    assert "merge it with the one at data/states.yaml:2:5" in error

@@ -8,6 +8,7 @@ needs only the ids of every file (small, cheap to send between processes), and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -69,23 +70,41 @@ def index_ids(
     known = known or {}
     index = IdIndex(dict(known))
     problems: list[Problem] = []
+    firsts: dict[str, Location] = {}
     for kind, record_id, where in entries:
         key = f"{kind}/{record_id}"
         first = index.defined.get(key)
         if first is None:
             index.defined[key] = f"at {where}"
+            firsts[key] = where
             continue
         label = KINDS_BY_NAME[kind].label
-        shown = f"in {known[key]}" if key in known else first
+        here, shown, verb = where, f"in {known[key]}" if key in known else first, "first"
+        earlier = firsts.get(key)
+        if earlier is not None and _edited_later(earlier.file, where.file):
+            # the file changed last is the one being edited: the duplicate is reported there
+            here, shown, verb = earlier, f"at {where}", "also"
         problems.append(
             Problem(
-                where,
+                here,
                 "id",
-                f"duplicate {label} id '{record_id}' (first defined {shown})",
-                "ids must be unique within a kind; rename one or merge the two records",
+                f"duplicate {label} id '{record_id}' ({verb} defined {shown})",
+                "ids must be unique within a kind; rename this record, or merge it with the "
+                f"one {shown}",
             )
         )
     return index, problems
+
+
+def _edited_later(file: str, other: str) -> bool:
+    """Whether data file ``file`` was modified after ``other`` (by more than a second: files
+    written together are not told apart)."""
+    if file == other:
+        return False
+    try:
+        return os.stat(file).st_mtime > os.stat(other).st_mtime + 1.0
+    except OSError:
+        return False
 
 
 def id_entries(records: Iterable[Record]) -> list[IdEntry]:

@@ -12,7 +12,7 @@ import pytest
 from conftest import DATA, MINI, write_data
 
 from kb.build import consistency
-from kb.build.consistency import PENDING_OVERLAPS, Summary, cross_problems
+from kb.build.consistency import Summary, cross_problems
 from kb.build.pipeline import compile_data
 from kb.errors import DataError, Problem
 
@@ -392,7 +392,7 @@ def test_a_claim_whose_claimant_the_dispute_does_not_list_is_refused(tmp_path: P
 # --- the real data -------------------------------------------------------------------------
 
 
-def test_the_real_data_validates_but_for_the_pending_overlaps(
+def test_the_real_data_validates_with_its_partial_administrations_marked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(DATA.parent)
@@ -401,10 +401,5 @@ def test_the_real_data_validates_but_for_the_pending_overlaps(
         name: [Summary.from_json(r) for r in entry.checks]
         for name, entry in compiled.manifest.files.items()
     }
-    # Without the allowance, exactly the pending pairs are refused: when the data marks one
-    # (a note saying 'partial' or 'contested'), this fails: remove it from PENDING_OVERLAPS.
-    refused = cross_problems(by_file, pending=frozenset())
-    assert {p.message.split("'")[3] + " " + p.message.split("'")[1] for p in refused} == {
-        f"{a} {b}" for a, b in PENDING_OVERLAPS
-    }
-    assert all(p.field.startswith("administrations[") for p in refused)
+    # the Abu Musa zones (1971-1992) and Bakassi (2006-2008) overlap, marked as partial
+    assert cross_problems(by_file) == []

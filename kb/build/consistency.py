@@ -320,17 +320,6 @@ def summaries(records: Iterable[Record]) -> list[Summary]:
 
 
 #: Administrations of one territory that overlap, unmarked, in the data as shipped, as
-#: (earlier id, later id): reported by ``geokb check --contradictions``, not refused, until
-#: the data marks them (a note with 'partial' or 'contested', or a schema field for it).
-#: Pairs not listed here are refused. Remove a pair once its records are marked.
-PENDING_OVERLAPS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("abu-musa-iranian-zone-under-iran", "abu-musa-sharjah-zone-under-uae"),
-        ("bakassi-remaining-zone-under-nigeria", "bakassi-under-cameroon"),
-    }
-)
-
-
 class Overlap(NamedTuple):
     """Two administrations of one territory by different states at the same time."""
 
@@ -386,15 +375,14 @@ def period(row: Summary) -> str:
 
 def cross_problems(
     by_file: Mapping[str, Iterable[Summary]],
-    pending: frozenset[tuple[str, str]] = PENDING_OVERLAPS,
 ) -> list[Problem]:
     """What is inconsistent across the records of every file (``by_file``: the summaries of
-    each file, by its name as shown): administrations of a territory that overlap, unmarked
-    (but for the ``pending`` pairs), and claims whose claimant the dispute does not list."""
+    each file, by its name as shown): administrations of a territory that overlap, unmarked,
+    and claims whose claimant the dispute does not list."""
     rows = {f: list(rs) for f, rs in by_file.items()}
     problems = []
     for o in overlaps(rows):
-        if o.marked or o.ids in pending:
+        if o.marked:
             continue
         (fa, a), (fb, b) = o.first, o.second
         where = b.first("start_date") or b.first("territory")

@@ -5,8 +5,7 @@
 - Arms transfers with the same supplier, recipient and weapon system whose numbers differ.
 - Sovereignty claims of one claimant in one dispute whose dates or positions differ.
 - Administrations of one territory by different states whose periods overlap (the build
-  refuses them unless both are marked partial or contested: these are the marked ones, and
-  any the build still lets through, ``kb.build.consistency.PENDING_OVERLAPS``).
+  refuses them unless both are marked partial or contested: these are the marked ones).
 
 And, as warnings, gaps where facts that belong together are missing: a claimant of a dispute
 without a sovereignty claim record in it.

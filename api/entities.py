@@ -12,6 +12,7 @@ at once (api/pagework.py). A cut section says so and links to the SPARQL query l
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -149,11 +150,16 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
                 deadline.check()
             citations.append(_citation(store, o))
     terms += [ox.NamedNode(c.source) for c in citations if c.source]
+    # Records without a label (transfers, claims, administrations ...) get a title composed
+    # from the model (views.Titles): the page's heading, 'Referenced by', values.
+    titles = views.Titles(store)
     for n, term in enumerate(terms):
         if n % pagework.BATCH == 0:
             deadline.check()
         if isinstance(term, ox.NamedNode) and term.value not in labels:
             label = _label_of(store, term)
+            if not label and term.value.startswith(schema.ID_BASE):
+                label = titles.title(term.value)
             if label:
                 labels[term.value] = label
     return Entity(iri, outgoing, incoming, labels, limit, more_out, more_in, tuple(citations))
@@ -189,6 +195,32 @@ def term_view(term: Term, labels: dict[str, str]) -> TermView:
     return TermView("other", str(term))
 
 
+_NOTE = str(schema.COMMENT.iri)
+
+
+def field_order(iri: str) -> Callable[[tuple[str, object]], tuple[int, int]]:
+    """The sort key of (property IRI, ...) pairs in the model's field order of ``iri``'s kind
+    (kb/model/schema.py): the label first, then the kind's fields, then properties the model
+    does not list for it (in the order given: sort stably), the note last."""
+    found = schema.kind_of_iri(iri)
+    fields = found[0].fields if found is not None else ()
+    rank: dict[str, int] = {}
+    for n, f in enumerate(fields):
+        rank.setdefault(str(f.prop.iri), n)
+
+    def key(item: tuple[str, object]) -> tuple[int, int]:
+        p = item[0]
+        if p == str(schema.LABEL.iri):
+            return (0, 0)
+        if p == _NOTE:
+            return (3, 0)
+        if p in rank:
+            return (1, rank[p])
+        return (2, 0)
+
+    return key
+
+
 @dataclass(frozen=True)
 class Sections:
     """The parts of an entity page that read beyond the entity (see api/views.py)."""
@@ -197,6 +229,7 @@ class Sections:
     timeline_note: views.Capped | None = None
     network: views.Network | None = None
     register: list[views.RegisterTable] | None = None
+    tables: tuple[views.FactTable, ...] = ()  # a dispute's claims, a territory's disputes ...
 
 
 def render_html(entity: Entity, sections: Sections | None = None) -> str:
@@ -218,7 +251,7 @@ def render_html(entity: Entity, sections: Sections | None = None) -> str:
             vs,
             [r for r, c in zip(refs, entity.citations, strict=True) if p in c.supports],
         )
-        for p, vs in by_property.items()
+        for p, vs in sorted(by_property.items(), key=field_order(entity.iri))
     ]
     whole = [r for r, c in zip(refs, entity.citations, strict=True) if not c.supports]
     incoming = [(term_view(s, labels), term_view(p, labels)) for s, p in entity.incoming]
@@ -281,13 +314,16 @@ def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:
             f"the dated facts among the first {entity.limit:,} references",
             views.timeline_query(entity.iri),
         )
-    moments = views.timeline(store, facts, deadline)
+    titles = views.Titles(store)
+    moments = views.timeline(store, facts, deadline, titles)
     network = views.network(store, entity.iri, name, deadline, entity.limit)
     register = None
     found = schema.kind_of_iri(entity.iri)
     if found is not None and found[0].name == "state":
-        register = views.register(store, found[1], deadline, entity.limit)
-    return Sections(moments, note, network, register)
+        register = views.register(store, found[1], deadline, entity.limit, titles)
+    kind = found[0].name if found is not None else ""
+    tables = views.fact_tables(store, entity.iri, kind, deadline, entity.limit, titles)
+    return Sections(moments, note, network, register, tables)
 
 
 def _rdf(entity: Entity) -> list[ox.Triple]:

@@ -11,7 +11,7 @@ everything. The queries behind those links are for reading: written out, the IRI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -96,6 +96,159 @@ def _label(store: ox.Store, node: Object, cache: dict[str, str], english: bool) 
     return cache[key]
 
 
+_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
+_MAX_NAMES = 4  # names listed in a composed title (weapon systems, parties), then '…'
+
+
+def _field_iri(kind: str, key: str) -> str:
+    found = schema.KINDS_BY_NAME[kind].field(key)
+    assert found is not None, (kind, key)
+    return str(found.prop.iri)
+
+
+class Titles:
+    """What the pages call a node: its label (English first) or a source's title; for a record
+    without either (a transfer, claim, administration, event ...), a title composed from the
+    model's fields, e.g. 'Iran → Russia: Shahed-131, Shahed-136 (arms transfer)', 'Iran
+    administers Abu Musa since 1992', 'Russia claims Crimea'. A citation node is 'citation 1
+    of' its fact. Each node is read once per page (at most _PER_FACT triples)."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self._names: dict[str, str] = {}
+        self._titles: dict[str, str] = {}
+
+    def name(self, node: Object) -> str:
+        """``node``'s own rdfs:label (English, else any) or dcterms:title; '' if none."""
+        if not isinstance(node, ox.NamedNode):
+            return ""
+        if node.value not in self._names:
+            found = ""
+            for predicate in (_LABEL, _TITLE):
+                for q in self.store.quads_for_pattern(node, predicate, None, None):
+                    if isinstance(q.object, ox.Literal):
+                        if q.object.language in ("en", ""):
+                            found = q.object.value
+                            break
+                        found = found or q.object.value
+                if found:
+                    break
+            self._names[node.value] = found
+        return self._names[node.value]
+
+    def title(self, iri: str, about: dict[str, list[Object]] | None = None, depth: int = 0) -> str:
+        """What to call ``iri``: its name, a composed title, else its kind and id (or the IRI).
+
+        ``about``: its triples by predicate, if already read."""
+        if iri in self._titles:
+            return self._titles[iri]
+        try:
+            node = ox.NamedNode(iri)
+        except ValueError:
+            return iri
+        title = self.name(node)
+        if not title:
+            base, hash_, fragment = iri.partition("#")
+            if hash_ and base.startswith(schema.ID_BASE) and depth < 2:
+                title = f"{fragment.replace('-', ' ')} of {self.title(base, depth=depth + 1)}"
+            else:
+                title = self._composed(node, about, depth)
+        self._titles[iri] = title
+        return title
+
+    def _composed(
+        self, node: ox.NamedNode, about: dict[str, list[Object]] | None, depth: int
+    ) -> str:
+        found = schema.kind_of_iri(node.value)
+        if found is None:
+            return node.value
+        kind, record_id = found
+        fallback = f"{kind.label} {record_id}"
+        if depth >= 2 or not kind.is_fact:
+            return fallback
+        if about is None:
+            about = _about(self.store, node)
+
+        def names(key: str) -> str:
+            objects = about.get(_field_iri(kind.name, key), []) if kind.field(key) else []
+            listed = sorted(
+                set(
+                    self.title(o.value, depth=depth + 1) if isinstance(o, ox.NamedNode) else o.value
+                    for o in objects
+                    if isinstance(o, ox.NamedNode | ox.Literal)
+                )
+            )
+            if len(listed) > _MAX_NAMES:
+                listed = [*listed[:_MAX_NAMES], "…"]
+            return ", ".join(listed)
+
+        composed = _compose(kind.name, names)
+        return composed or fallback
+
+
+def _compose(kind: str, names: Callable[[str], str]) -> str:
+    """A title for a record of ``kind`` from its fields' values (``names(key)``), or ''."""
+    since, until = names("start_date"), names("end_date")
+    if kind == "transfer":
+        supplier, recipient, weapons = (
+            names("supplier"),
+            names("recipient"),
+            names("weapon_systems"),
+        )
+        if supplier and recipient:
+            return (
+                f"{supplier} → {recipient}"
+                + (f": {weapons}" if weapons else "")
+                + (" (arms transfer)")
+            )
+    elif kind == "administration":
+        who, where = names("administered_by"), names("territory")
+        if who and where:
+            if until:
+                period = f" from {since} to {until}" if since else f" until {until}"
+                return f"{who} administered {where}{period}"
+            return f"{who} administers {where}" + (f" since {since}" if since else "")
+    elif kind == "claim":
+        who, what = names("claimant"), names("territories") or names("dispute")
+        if who and what:
+            if until:
+                return f"{who} claimed {what}" + (f" until {until}")
+            return f"{who} claims {what}"
+    elif kind == "dispute":
+        where, who = names("territories"), names("claimants")
+        if where:
+            return f"Dispute over {where}" + (f" ({who})" if who else "")
+    elif kind == "event":
+        who, what, whom, when = (
+            names("actors"),
+            names("event_type"),
+            names("targets"),
+            names("date"),
+        )
+        if who and what:
+            return f"{who}: {what}" + (f" → {whom}" if whom else "") + (f", {when}" if when else "")
+    elif kind == "cooperation":
+        what = names("cooperation_type")
+        givers, takers = names("providers"), names("beneficiaries")
+        parties = f"{givers} → {takers}" if givers and takers else names("participants")
+        parties = parties or givers or takers
+        if parties and what:
+            return f"{parties}: {what} (military cooperation)"
+    elif kind == "use":
+        who, weapons, whom = names("user"), names("weapon_systems"), names("targets")
+        if who and weapons:
+            return (
+                f"{who} uses {weapons}"
+                + (f" against {whom}" if whom else "")
+                + (f" since {since}" if since and not until else "")
+            )
+    elif kind == "assertion":
+        who, stance, what = names("asserted_by"), names("stance"), names("about")
+        if what:
+            return (f"{who}: " if who else "") + (f"{stance}: " if stance else "") + what
+    return ""
+
+
 @dataclass(frozen=True)
 class Moment:
     """One dated fact on a timeline."""
@@ -128,12 +281,18 @@ SELECT ?date ?p ?fact (SAMPLE(?named) AS ?label) WHERE {{
 }} GROUP BY ?fact ?p ?date ORDER BY ?date"""
 
 
-def timeline(store: ox.Store, facts: Iterable[ox.NamedNode], deadline: Deadline) -> list[Moment]:
-    """The dated facts among ``facts`` (an entity itself and what refers to it), oldest first.
+def timeline(
+    store: ox.Store,
+    facts: Iterable[ox.NamedNode],
+    deadline: Deadline,
+    titles: Titles | None = None,
+) -> list[Moment]:
+    """The facts among ``facts`` (an entity itself and what refers to it), oldest first, one
+    moment per date; a fact with no date once, with the date '' (the "undated" group, last).
 
     Reads each one's own triples; the caller bounds how many ``facts`` there are.
     """
-    labels: dict[str, str] = {}
+    titles = titles or Titles(store)
     moments: set[Moment] = set()
     for n, fact in enumerate(facts):
         if n % BATCH == 0:
@@ -141,35 +300,17 @@ def timeline(store: ox.Store, facts: Iterable[ox.NamedNode], deadline: Deadline)
         about = _about(store, fact)
         if _FACT not in about.get(_TYPE.value, []):
             continue
-        label = _fact_label(store, fact, about, labels)
+        label = titles.title(fact.value, about)
+        dated = False
         for d in _DATES:
             for date in about.get(_GK + d, []):
                 if isinstance(date, ox.Literal):
                     moments.add(Moment(date.value, fact.value, label, _DATE_LABELS[d]))
-    return sorted(moments, key=lambda m: (m.date, m.label))
-
-
-def _fact_label(
-    store: ox.Store, fact: ox.NamedNode, about: dict[str, list[Object]], cache: dict[str, str]
-) -> str:
-    """A fact's label, or for an unlabelled transfer 'supplier → recipient: weapons'."""
-    named = _label(store, fact, cache, english=False)
-    if named:
-        return named
-    supplier = next(
-        (x for o in about.get(_SUPPLIER.value, []) if (x := _label(store, o, cache, True))), ""
-    )
-    recipient = next(
-        (x for o in about.get(_RECIPIENT.value, []) if (x := _label(store, o, cache, True))), ""
-    )
-    if supplier and recipient:
-        weapons = ", ".join(
-            dict.fromkeys(
-                x for o in about.get(_WEAPON.value, []) if (x := _label(store, o, cache, False))
-            )
-        )
-        return f"{supplier} → {recipient}" + (f": {weapons}" if weapons else "")
-    return fact.value.rsplit("/", 1)[-1]
+                    dated = True
+        if not dated:
+            moments.add(Moment("", fact.value, label, ""))
+    # oldest first; the undated facts last, as a group of their own
+    return sorted(moments, key=lambda m: (m.date == "", m.date, m.label))
 
 
 def local_href(iri: str) -> str:
@@ -311,25 +452,50 @@ def network(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int
 class RegisterTable:
     """A state's exports or imports in the SIPRI register's columns, for register.html.
 
-    ``rows``: for each transfer and weapon system, each column's text and link (or None).
+    ``rows``: for each transfer and weapon system, each column's values (text, links).
     """
 
     title: str
     param: str  # the /transfers.csv parameter selecting it: "supplier" or "recipient"
     code: str
     columns: list[str]
-    rows: list[list[tuple[str, str | None]]]
+    rows: list[list[Cell]]
     note: Capped | None = None
 
 
-_REGISTER_COLUMNS = [c for c in sipri.COLUMNS if c not in ("Sources", "geokb id", "Comments")]
+_REGISTER_COLUMNS = [c for c in sipri.COLUMNS if c not in ("geokb id", "Comments")]
+_RECORD = "Record"
 
 
-def register(store: ox.Store, code: str, deadline: Deadline, limit: int) -> list[RegisterTable]:
-    """A state's arms exports and imports in the SIPRI register's columns.
+def register(
+    store: ox.Store, code: str, deadline: Deadline, limit: int, titles: Titles | None = None
+) -> list[RegisterTable]:
+    """A state's arms exports and imports in the SIPRI register's columns; the Sources
+    column lists the cited sources' titles, linked; the last column links to the transfer.
 
     Each table holds at most ``limit`` rows, read in steps; a cut table says so.
     """
+    titles = titles or Titles(store)
+    sources: dict[str, Cell] = {}
+
+    def cited(transfer: str) -> Cell:
+        if transfer not in sources:
+            found = store.quads_for_pattern(ox.NamedNode(transfer), _SOURCE, None, None)
+            nodes = dict.fromkeys(q.object for q in islice(found, _PER_FACT))
+            links = sorted(_links(titles, nodes), key=lambda link: link.text)
+            sources[transfer] = tuple(links)
+        return sources[transfer]
+
+    def cell(row: dict[str, str], column: str) -> Cell:
+        transfer = row["geokb id"]
+        if column == "Sources":
+            return cited(transfer)
+        if column == _RECORD:
+            return (Link(titles.title(transfer), local_href(transfer), transfer),)
+        if column == "Designation":
+            return (Link(row[column], local_href(transfer), transfer),)
+        return (Link(row[column]),) if row[column] else ()
+
     tables = []
     for title, only in (
         ("Exports", sipri.RegisterFilter(supplier=code)),
@@ -343,15 +509,10 @@ def register(store: ox.Store, code: str, deadline: Deadline, limit: int) -> list
         note = None
         if selection.more:
             note = Capped(f"the first {limit:,} rows", sipri.query_text(only))
-        cells = [
-            [
-                (r[c], local_href(r["geokb id"]) if c == "Designation" else None)
-                for c in _REGISTER_COLUMNS
-            ]
-            for r in rows
-        ]
+        columns = [*_REGISTER_COLUMNS, _RECORD]
+        cells = [[cell(r, c) for c in columns] for r in rows]
         param = "supplier" if only.supplier else "recipient"
-        tables.append(RegisterTable(title, param, code, _REGISTER_COLUMNS, cells, note))
+        tables.append(RegisterTable(title, param, code, columns, cells, note))
     return tables
 
 
@@ -395,3 +556,217 @@ async def transfers_csv(request: Request, store: ox.Store, only: sipri.RegisterF
             f"(the limit is {settings.max_rows:,})"
         )
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# --- Tables of the facts about a dispute or a territory -------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """One value in a table cell: text, linked to ``href`` (titled with ``iri``) if given."""
+
+    text: str
+    href: str = ""
+    iri: str = ""
+
+
+Cell = tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """A section of a page as a table (macros.html's ``fact_table``): each row's cells."""
+
+    heading: str
+    columns: tuple[str, ...]
+    rows: list[list[Cell]]
+    note: Capped | None = None
+
+
+def _gk(name: str) -> ox.NamedNode:
+    return ox.NamedNode(_GK + name)
+
+
+_IN_DISPUTE = _gk("inDispute")
+_CLAIMANT = _gk("claimant")
+_POSITION = _gk("position")
+_START = _gk("startDate")
+_END = _gk("endDate")
+_CITATION = _gk("citation")
+_CITED = _gk("citedSource")
+_LOCATOR = _gk("locator")
+_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
+_DISPUTED = _gk("disputedTerritory")
+_TERRITORY = _gk("territory")
+_ADMINISTERED_BY = _gk("administeredBy")
+_CLAIMANTS_QUERY = """PREFIX gk: <{gk}>
+SELECT ?claim ?claimant ?position ?since ?until WHERE {{
+  ?claim gk:inDispute {node} ; gk:claimant ?claimant .
+  OPTIONAL {{ ?claim gk:position ?position }}
+  OPTIONAL {{ ?claim gk:startDate ?since }}
+  OPTIONAL {{ ?claim gk:endDate ?until }}
+}} ORDER BY ?claimant ?since"""
+_ADMINISTRATION_QUERY = """PREFIX gk: <{gk}>
+SELECT ?territory ?administration ?who ?from ?to WHERE {{
+  {territories}
+  ?administration gk:territory ?territory ; gk:administeredBy ?who .
+  OPTIONAL {{ ?administration gk:startDate ?from }}
+  OPTIONAL {{ ?administration gk:endDate ?to }}
+}} ORDER BY ?territory ?from"""
+_DISPUTES_QUERY = """PREFIX gk: <{gk}>
+SELECT ?dispute ?claimant ?since ?until WHERE {{
+  ?dispute gk:disputedTerritory {node} .
+  OPTIONAL {{ ?dispute gk:claimant ?claimant }}
+  OPTIONAL {{ ?dispute gk:startDate ?since }}
+  OPTIONAL {{ ?dispute gk:endDate ?until }}
+}} ORDER BY ?dispute"""
+
+
+def _link(titles: Titles, node: Object) -> Link:
+    if isinstance(node, ox.NamedNode):
+        return Link(titles.title(node.value), local_href(node.value), node.value)
+    if isinstance(node, ox.Literal):
+        return Link(node.value)
+    return Link(str(node))
+
+
+def _links(titles: Titles, nodes: Iterable[Object]) -> Cell:
+    return tuple(_link(titles, n) for n in nodes)
+
+
+def _first(about: dict[str, list[Object]], predicate: ox.NamedNode) -> str:
+    return next((o.value for o in about.get(predicate.value, []) if isinstance(o, ox.Literal)), "")
+
+
+def _citations(store: ox.Store, about: dict[str, list[Object]], titles: Titles) -> Cell:
+    """A fact's citations as their sources' titles (and locators); else its dcterms:source."""
+    cited: list[Link] = []
+    for node in about.get(_CITATION.value, []):
+        if not isinstance(node, ox.NamedNode):
+            continue
+        parts = _about(store, node)
+        source = next((o for o in parts.get(_CITED.value, []) if isinstance(o, ox.NamedNode)), None)
+        if source is None:
+            continue
+        locator = _first(parts, _LOCATOR)
+        title = titles.title(source.value) + (f", {locator}" if locator else "")
+        cited.append(Link(title, local_href(source.value), source.value))
+    if cited:
+        return tuple(cited)
+    return _links(titles, about.get(_SOURCE.value, []))
+
+
+def _subjects(
+    store: ox.Store, predicate: ox.NamedNode, node: ox.NamedNode, limit: int, deadline: Deadline
+) -> tuple[list[ox.NamedNode], bool]:
+    found = (q.subject for q in store.quads_for_pattern(None, predicate, node, None))
+    subjects, more = take(found, limit, deadline)
+    named = [s for s in dict.fromkeys(subjects) if isinstance(s, ox.NamedNode)]
+    return named, more
+
+
+def _query_note(shown: str, template: str, **values: str) -> Capped:
+    return Capped(shown, template.format(gk=schema.GK, **values))
+
+
+def _administrations(
+    store: ox.Store,
+    territories: list[ox.NamedNode],
+    deadline: Deadline,
+    limit: int,
+    titles: Titles,
+) -> FactTable | None:
+    """Who administered ``territories`` when: one row per administration, by territory and date."""
+    rows: list[tuple[str, str, str, list[Cell]]] = []
+    cut = False
+    for territory in territories:
+        found, more = _subjects(store, _TERRITORY, territory, limit, deadline)
+        cut = cut or more
+        for n, record in enumerate(found):
+            if n % BATCH == 0:
+                deadline.check()
+            about = _about(store, record)
+            since, until = _first(about, _START), _first(about, _END)
+            cells = [
+                (_link(titles, territory),),
+                _links(titles, about.get(_ADMINISTERED_BY.value, [])),
+                (Link(since),) if since else (),
+                (Link(until),) if until else (),
+                _citations(store, about, titles),
+                (_link(titles, record),),
+            ]
+            rows.append((titles.title(territory.value), since or "~", record.value, cells))
+    if not rows:
+        return None
+    note = None
+    if cut:
+        values = " ".join(str(t) for t in territories)
+        note = _query_note(
+            f"the first {limit:,} administrations of each territory",
+            _ADMINISTRATION_QUERY,
+            territories=f"VALUES ?territory {{ {values} }}",
+        )
+    columns = ("Territory", "Administered by", "From", "To", "Citations", "Record")
+    return FactTable("Administration", columns, [r[-1] for r in sorted(rows)], note)
+
+
+def fact_tables(
+    store: ox.Store, iri: str, kind: str, deadline: Deadline, limit: int, titles: Titles
+) -> tuple[FactTable, ...]:
+    """The tables of a dispute's page (each claimant's position; who administered its
+    territories when) and of a territory's (the disputes it is in; who administered it when).
+    Each reads at most ``limit`` records per step; a cut table says so."""
+    node = ox.NamedNode(iri)
+    tables: list[FactTable | None] = []
+    if kind == "dispute":
+        claims, more = _subjects(store, _IN_DISPUTE, node, limit, deadline)
+        rows = []
+        for n, claim in enumerate(claims):
+            if n % BATCH == 0:
+                deadline.check()
+            about = _about(store, claim)
+            claimants = about.get(_CLAIMANT.value, [])
+            since, until = _first(about, _START), _first(about, _END)
+            cells = [
+                _links(titles, claimants),
+                (Link(p),) if (p := _first(about, _POSITION)) else (),
+                (Link(since),) if since else (),
+                (Link(until),) if until else (),
+                _citations(store, about, titles),
+                (_link(titles, claim),),
+            ]
+            who = ", ".join(c.text for c in cells[0])
+            rows.append((who, since, claim.value, cells))
+        if rows:
+            note = None
+            if more:
+                note = _query_note(f"the first {limit:,} claims", _CLAIMANTS_QUERY, node=str(node))
+            heads = ("Claimant", "Position", "Since", "Until", "Citations", "Record")
+            tables.append(FactTable("Claims", heads, [r[-1] for r in sorted(rows)], note))
+        about = _about(store, node)
+        territories = [t for t in about.get(_DISPUTED.value, []) if isinstance(t, ox.NamedNode)]
+        tables.append(_administrations(store, territories, deadline, limit, titles))
+    elif kind == "territory":
+        disputes, more = _subjects(store, _DISPUTED, node, limit, deadline)
+        rows = []
+        for n, dispute in enumerate(disputes):
+            if n % BATCH == 0:
+                deadline.check()
+            about = _about(store, dispute)
+            since, until = _first(about, _START), _first(about, _END)
+            cells = [
+                (_link(titles, dispute),),
+                _links(titles, about.get(_CLAIMANT.value, [])),
+                _links(titles, about.get(_ADMINISTERED_BY.value, [])),
+                (Link(since),) if since else (),
+                (Link(until),) if until else (),
+            ]
+            rows.append((cells[0][0].text, since, dispute.value, cells))
+        if rows:
+            note = None
+            if more:
+                note = _query_note(f"the first {limit:,} disputes", _DISPUTES_QUERY, node=str(node))
+            columns = ("Dispute", "Claimants", "Administered by", "Since", "Until")
+            tables.append(FactTable("Disputes", columns, [r[-1] for r in sorted(rows)], note))
+        tables.append(_administrations(store, [node], deadline, limit, titles))
+    return tuple(t for t in tables if t is not None)

@@ -239,7 +239,9 @@ def test_hostile_data_is_text_on_every_page_kind(tmp_path: Path) -> None:
         # the timeline: a fact's own label, and one made of its parties' labels
         timeline = _section(state, '<ol class="timeline">', "</ol>")
         assert f">Transfer {escaped}</a>" in timeline
-        assert f">Iran {escaped} → Russia {escaped}: Drone {escaped}</a>" in timeline
+        assert (
+            f">Iran {escaped} → Russia {escaped}: Drone {escaped} (arms transfer)</a>" in timeline
+        )
         assert HOSTILE in "".join(_parsed(timeline).text)
         # the network picture: partners and the state in the middle, as SVG text
         svg = _section(state, '<svg xmlns="http://www.w3.org/2000/svg" class="network"', "</svg>")
@@ -257,8 +259,9 @@ def test_hostile_data_is_text_on_every_page_kind(tmp_path: Path) -> None:
         assert f">Source {escaped}</a></li>" in transfer  # its source
         facts = _section(transfer, '<table class="facts">', "</table>")
         assert f">Drone {escaped}</a>" in facts
-        own = page("/id/transfer/t2")  # its own timeline, labelled by its parties
-        assert f">Iran {escaped} → Russia {escaped}: Drone {escaped}</a>" in own
+        own = page("/id/transfer/t2")  # its heading and own timeline, titled by its parties
+        assert f"<h1>Iran {escaped} → Russia {escaped}: Drone {escaped} (arms transfer)</h1>" in own
+        assert f">Iran {escaped} → Russia {escaped}: Drone {escaped} (arms transfer)</a>" in own
         assert '<time datetime="2021">2021</time>' in own
         weapon = page("/id/weapon/drone-x")
         assert f"<h1>Drone {escaped}</h1>" in weapon
@@ -298,8 +301,7 @@ def test_statements_show_their_own_citations(tmp_path: Path) -> None:
     with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
         page = client.get("/id/transfer/t1", headers={"Accept": "text/html"}).text
     rows = {
-        th: td
-        for th, td in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page, re.DOTALL)
+        th: td for th, td in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page, re.DOTALL)
     }
     date_row = next(td for th, td in rows.items() if "delivery start" in th.lower())
     assert "para. 4" in date_row and "first drones arrived in October 2022" in date_row

@@ -251,3 +251,94 @@ def test_a_reused_id_in_files_written_together_is_reported_in_the_later_file() -
         "data/states.yaml:2:5)\n"
     )
     assert "merge it with the one at data/states.yaml:2:5" in error
+
+
+# --- geokb new -----------------------------------------------------------------------------
+
+TRANSFERS_FIRST = """\
+    arms_transfers:
+      - id: t1
+        supplier: IRN
+        recipient: RUS
+        weapon_systems: [drone-x]
+        sources: [test-source]
+
+    # the weapons the transfers name
+    weapon_systems:
+      - id: drone-x
+        label: Drone X
+        category: UAV
+    """
+
+MANY_STATES = "states:\n" + "".join(
+    f"  - id: {code}\n    label: {code}\n    alpha2: {code[:2]}\n"
+    for code in ("AAA", "ABC", "ACD", "ADE", "IRN", "RUS")
+)
+
+
+def _fill(text: str) -> str:
+    return (
+        text.replace("    supplier:  #", "    supplier: IRN  #")
+        .replace("    recipient:  #", "    recipient: RUS  #")
+        .replace("    weapon_systems: []  #", "    weapon_systems: [drone-x]  #")
+        .replace("    sources: []  #", "    sources: [test-source]  #")
+    )
+
+
+def test_new_adds_to_a_section_that_is_not_last() -> None:
+    # before: "data/transfers.yaml: the 'arms_transfers:' section is not the last in the
+    # file, so a record cannot be appended to it; give --file, or move the section to the end"
+    from kb.review.skeleton import add_skeleton
+
+    data = write_data(Path("data"), {**MINI, "transfers.yaml": TRANSFERS_FIRST})
+    target, text = add_skeleton(data, "transfer", "t2")
+    assert target == data / "transfers.yaml"
+    written = target.read_text()
+    before, after = written.split("\n\n# the weapons the transfers name\n")
+    assert before.endswith("    sources: [test-source]\n\n" + text.rstrip("\n"))
+    assert after.startswith("weapon_systems:\n  - id: drone-x\n")
+    target.write_text(_fill(written))
+    compile_data(data)  # the filled-in record is read as an arms transfer
+
+
+def test_new_shows_ids_that_already_play_the_role() -> None:
+    # before: "E.g. AAA, ABC, ACD, ADE." (the first ids alphabetically)
+    from kb.review.skeleton import add_skeleton
+
+    data = write_data(Path("data"), {**MINI, "states.yaml": MANY_STATES})
+    _, text = add_skeleton(data, "transfer", "t2")
+    supplier = next(line for line in text.splitlines() if line.startswith("    supplier:"))
+    recipient = next(line for line in text.splitlines() if line.startswith("    recipient:"))
+    assert supplier.endswith(" E.g. IRN, RUS.")  # IRN supplies; RUS is named elsewhere
+    assert recipient.endswith(" E.g. RUS, IRN.")
+    assert "AAA" not in text
+
+
+def test_the_placeholder_id_fails_validation_until_replaced() -> None:
+    # before: "  - id: new-transfer" validated as a real id once the fields were filled in
+    from kb.review.skeleton import add_skeleton
+
+    data = write_data(Path("data"), MINI)
+    target, text = add_skeleton(data, "transfer")
+    assert "  - id: replace-me  # replace the placeholder id: lower-case letters" in text
+    target.write_text(_fill(target.read_text()))
+    [error] = _errors({})
+    assert error == (
+        "data/transfers.yaml:14:9: arms_transfers[1].id: 'replace-me' is the placeholder id "
+        "of a 'geokb new' skeleton\n"
+        "  replace the placeholder id with the record's own: lower-case letters, digits and "
+        "single hyphens, e.g. 'abu-musa'"
+    )
+    target.write_text(target.read_text().replace("id: replace-me", "id: t2"))
+    compile_data(data)
+
+
+def test_a_second_placeholder_is_numbered_and_a_state_placeholder_is_xxx() -> None:
+    from kb.review.skeleton import add_skeleton
+
+    data = write_data(Path("data"), MINI)
+    add_skeleton(data, "transfer")
+    _, text = add_skeleton(data, "transfer")
+    assert "  - id: replace-me-2  #" in text
+    _, text = add_skeleton(data, "state")
+    assert "  - id: XXX  # replace the placeholder id: an ISO 3166-1 alpha-3 code" in text

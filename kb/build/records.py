@@ -350,7 +350,28 @@ def _id(file: str, kind: Kind, path: str, node: yaml.Node, problems: list[Proble
             )
         )
         return None
+    if is_placeholder(text):
+        problems.append(
+            Problem(
+                node_location(file, node),
+                path,
+                f"'{text}' is the placeholder id of a 'geokb new' skeleton",
+                f"replace the placeholder id with the record's own: {kind.id_hint}",
+            )
+        )
+        return None
     return text
+
+
+#: The ids 'geokb new' gives a skeleton (``kb.review.skeleton``): shaped as a slug or a
+#: state's code so that nothing else complains, but never valid as a record's own id.
+PLACEHOLDER_IDS = ("replace-me", "XXX")
+_PLACEHOLDER_RE = re.compile(r"replace-me(?:-[0-9]+)?|XXX")
+
+
+def is_placeholder(record_id: str) -> bool:
+    """Whether ``record_id`` is a placeholder left by 'geokb new'."""
+    return _PLACEHOLDER_RE.fullmatch(record_id) is not None
 
 
 def _field_values(

@@ -168,6 +168,17 @@ class Titles:
             return fallback
         if about is None:
             about = _about(self.store, node)
+        claimed = _field_iri("claim", "territories")
+        if kind.name == "claim" and not about.get(claimed):
+            # a claim to the whole dispute: the dispute's territories
+            disputes = about.get(_field_iri("claim", "dispute"), [])
+            whole = [
+                t
+                for d in disputes
+                if isinstance(d, ox.NamedNode)
+                for t in _about(self.store, d).get(_field_iri("dispute", "territories"), [])
+            ]
+            about = {**about, claimed: whole}
 
         def names(key: str) -> str:
             objects = about.get(_field_iri(kind.name, key), []) if kind.field(key) else []
@@ -631,7 +642,7 @@ def _link(titles: Titles, node: Object) -> Link:
 
 
 def _links(titles: Titles, nodes: Iterable[Object]) -> Cell:
-    return tuple(_link(titles, n) for n in nodes)
+    return tuple(sorted((_link(titles, n) for n in nodes), key=lambda link: link.text))
 
 
 def _first(about: dict[str, list[Object]], predicate: ox.NamedNode) -> str:
@@ -641,7 +652,7 @@ def _first(about: dict[str, list[Object]], predicate: ox.NamedNode) -> str:
 def _citations(store: ox.Store, about: dict[str, list[Object]], titles: Titles) -> Cell:
     """A fact's citations as their sources' titles (and locators); else its dcterms:source."""
     cited: list[Link] = []
-    for node in about.get(_CITATION.value, []):
+    for node in sorted(about.get(_CITATION.value, []), key=str):
         if not isinstance(node, ox.NamedNode):
             continue
         parts = _about(store, node)

@@ -310,3 +310,143 @@ def test_statements_show_their_own_citations(tmp_path: Path) -> None:
     whole = page.split("References for the fact as a whole:", 1)[1].split("</ul>", 1)[0]
     assert "p. 2" in whole and "Iran supplied the drones to Russia." in whole
     assert "para. 4" not in whole
+
+
+def _html(http: httpx.Client, path: str) -> str:
+    page = http.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200, path
+    return page.text
+
+
+def _headings(page: str) -> list[str]:
+    return re.findall(r"<h2>([^<]+)</h2>", page)
+
+
+def test_records_without_a_label_get_a_title_composed_from_the_model(http: httpx.Client) -> None:
+    # the page's heading; the IRI stays visible as its identifier
+    admin = _html(http, "/id/administration/gulf-islands-under-iran")
+    assert "<h1>Iran administers Abu Musa since 1992</h1>" in admin
+    assert "<code>https://w3id.org/geokb/id/administration/gulf-islands-under-iran</code>" in admin
+    assert "<title>Iran administers Abu Musa since 1992 — geokb</title>" in admin
+    ended = _html(http, "/id/administration/abu-musa-iranian-zone-under-iran")
+    assert "<h1>Iran administered Abu Musa from 1971-11-30 to 1992</h1>" in ended
+    transfer = _html(http, "/id/transfer/rus-irn-s-300pmu2")
+    assert "<h1>Russian Federation → Iran: S-300PMU2 (arms transfer)</h1>" in transfer
+    claim = _html(http, "/id/claim/russia-claims-crimea")
+    assert "<h1>Russian Federation claims Crimea</h1>" in claim
+    # 'Referenced by' and the timeline name records by their titles, not their ids or IRIs
+    territory = _html(http, "/id/territory/abu-musa")
+    incoming = _section(territory, '<ul class="incoming">', "</ul>")
+    assert ">Iran administers Abu Musa since 1992</a>" in incoming
+    assert 'title="https://w3id.org/geokb/id/administration/gulf-islands-under-iran"' in incoming
+    assert ">https://w3id.org/" not in incoming
+    timeline = _section(territory, '<ol class="timeline">', "</ol>")
+    assert ">Iran administers Abu Musa since 1992</a>" in timeline
+    assert ">gulf-islands-under-iran</a>" not in territory
+    # a citation is named after its fact
+    source = _html(http, "/id/source/taylor-francis-abu-musa-1992")
+    assert ">citation 3 of Iran administers Abu Musa since 1992</a>" in source
+
+
+def test_properties_come_in_the_models_field_order(http: httpx.Client) -> None:
+    from kb.model import schema
+
+    page = _html(http, "/id/transfer/irn-rus-shahed-131-136")
+    facts = _section(page, '<table class="facts">', "</table>")
+    shown = re.findall(r'<tr><th><a href="[^"]*" title="([^"]+)">', facts)
+    kind = schema.KINDS_BY_NAME["transfer"]
+    order = [str(f.prop.iri) for f in kind.fields]
+    assert shown[0] == str(schema.LABEL.iri) and shown[-1] == str(schema.COMMENT.iri)
+    assert shown == sorted(shown, key=order.index)  # label first, the note last
+    assert shown.index(str(schema.SUPPLIER.iri)) < shown.index(str(schema.RECIPIENT.iri))
+    # labels of properties from the model
+    assert ">weapon system</a></th>" in facts and ">comment</a></th>" in facts
+
+
+def test_empty_sections_are_hidden(http: httpx.Client) -> None:
+    source = _html(http, "/id/source/taylor-francis-abu-musa-1992")
+    assert "None cited." not in source and "<h2>Sources</h2>" not in source
+    assert _headings(source) == ["Facts", "Timeline", "Referenced by"]
+    nobody = _html(http, "/id/administration/gulf-islands-under-iran")
+    assert "Nothing refers to this." not in nobody and "<h2>Referenced by</h2>" not in nobody
+    assert _headings(nobody) == ["Facts", "Sources", "Timeline"]
+
+
+def _rows(table: str) -> list[str]:
+    return re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL)[1:]
+
+
+def test_a_dispute_page_shows_the_claimants_positions_and_who_administered_when(
+    http: httpx.Client,
+) -> None:
+    page = _html(http, "/id/dispute/abu-musa-and-tunbs")
+    headings = _headings(page)
+    assert headings.index("Sources") < headings.index("Claims") < headings.index("Administration")
+    assert headings.index("Administration") < headings.index("Timeline")
+    claims = _rows(_section(page, '<table class="claims">', "</table>"))
+    iran = next(r for r in claims if r.startswith('<td><a href="/id/state/IRN"'))
+    uae = next(r for r in claims if r.startswith('<td><a href="/id/state/ARE"'))
+    assert "The islands are Iranian territory." in iran
+    assert "occupied by" in uae and "<td>1971</td>" in uae  # its position, since 1971
+    assert 'href="/id/source/ilna-2023-12-22-iran-says-will-not-hesitate"' in iran  # citations
+    assert 'href="/id/claim/iran-claims-gulf-islands"' in iran  # the claim's own page
+    admin = _rows(_section(page, '<table class="administration">', "</table>"))
+    abu_musa = [r for r in admin if ">Abu Musa</a></td>" in r]
+    cells = [re.findall(r"<td>(.*?)</td>", r) for r in abu_musa]
+    periods = [(re.sub(r"<[^>]+>", "", c[1]), c[2], c[3]) for c in cells]
+    assert periods == [
+        ("Iran", "1971-11-30", "1992"),
+        ("United Arab Emirates", "1971-12-02", "1992"),
+        ("Iran", "1992", ""),
+    ]
+    assert any(">Greater Tunb</a>" in r and ">Iran</a>" in r for r in admin)
+    # and a territory page, the disputes it is in
+    territory = _html(http, "/id/territory/abu-musa")
+    disputes = _section(territory, '<table class="disputes">', "</table>")
+    assert 'href="/id/dispute/abu-musa-and-tunbs"' in disputes
+    assert ">United Arab Emirates</a>" in disputes and "<td>1971</td>" in disputes
+    assert '<table class="administration">' in territory
+
+
+def test_the_register_has_a_sources_column_and_links_each_row_to_its_transfer(
+    http: httpx.Client,
+) -> None:
+    page = _html(http, "/id/state/IRN")
+    register = _section(page, '<table class="register">', "</table>")
+    header = re.findall(r"<th>([^<]+)</th>", register)
+    assert header[-2:] == ["Sources", "Record"]
+    for row in _rows(register):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.DOTALL)
+        assert 'href="/id/source/' in cells[-2], row  # the cited sources, linked
+        assert cells[-1].startswith('<a href="/id/transfer/'), row
+    imports = page[page.index("<h3>Imports") :]
+    assert (
+        '<a href="/id/transfer/rus-irn-s-300pmu2" title="https://w3id.org/geokb/id/transfer/'
+        'rus-irn-s-300pmu2">Russian Federation → Iran: S-300PMU2 (arms transfer)</a></td></tr>'
+    ) in imports
+
+
+def test_undated_facts_form_a_group_of_their_own_on_the_timeline(tmp_path: Path) -> None:
+    transfers = MINI["transfers.yaml"].rstrip(" ") + (
+        "          - id: t2\n"
+        "            supplier: IRN\n"
+        "            recipient: RUS\n"
+        "            weapon_systems: [drone-x]\n"
+        "            sources: [test-source]\n"
+    )
+    store = tmp_path / "store"
+    write_build(
+        store, compile_data(write_data(tmp_path / "data", {**MINI, "transfers.yaml": transfers}))
+    )
+    with LiveServer(store) as live, httpx.Client(base_url=live.url) as client:
+        page = client.get("/id/state/IRN", headers={"Accept": "text/html"}).text
+        own = client.get("/id/transfer/t2", headers={"Accept": "text/html"}).text
+    dated = _section(page, '<ol class="timeline">', "</ol>")
+    assert 'href="/id/transfer/t1"' in dated and 'href="/id/transfer/t2"' not in dated
+    undated = _section(page, '<h3 class="undated">undated</h3>', "</ul>")
+    assert ">Iran → Russia: Drone X (arms transfer)</a>" in undated
+    assert 'href="/id/transfer/t2"' in undated and 'href="/id/transfer/t1"' not in undated
+    assert page.index('<ol class="timeline">') < page.index('<h3 class="undated">')
+    # a page whose only fact is undated still has its timeline, just the group
+    assert "<h2>Timeline</h2>" in own and '<ol class="timeline">' not in own
+    assert '<h3 class="undated">undated</h3>' in own

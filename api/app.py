@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import description, entities, pages, sparql, views
+from api import description, entities, pages, search, sparql, views
 from api.cache import ResultCache
 from api.executor import QueryPool
 from api.headers import HeadAsGet, SecurityHeaders
+from api.negotiation import wants_html
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
 from api.responses import plain
 from api.settings import Settings
@@ -108,13 +109,18 @@ def create_app(settings: Settings | Path) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # e.g. a path no route matches (/id/ with a newline in it): plain text, like ours
+        # e.g. a path no route matches (/id/ with a newline in it): plain text, like ours;
+        # a person's browser gets the not-found page, with suggestions
+        if exc.status_code == 404 and wants_html(request.headers.get("accept")):
+            asked = request.url.path[:500]
+            return await search.not_found_page(request, f"There is no page at {asked}.", asked)
         return PlainTextResponse(
             f"{exc.detail}\n", status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     app.include_router(sparql.router)
     app.include_router(pages.router)
+    app.include_router(search.router)  # before entities: /id/ and /id/<kind>/ are lists
     app.include_router(entities.router)
 
     @app.get(

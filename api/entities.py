@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api import pagework, views
+from api import pagework, search, views
 from api.negotiation import wants_html
 from api.openapi import ENTITY_RESPONSES
 from api.pages import render
@@ -66,6 +66,8 @@ class Entity:
     more_outgoing: bool = False
     more_incoming: bool = False
     citations: tuple[Citation, ...] = ()
+    # what named the page's terms: the page's other sections name the same records again
+    titles: views.Titles | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,9 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
                 label = titles.title(term.value)
             if label:
                 labels[term.value] = label
-    return Entity(iri, outgoing, incoming, labels, limit, more_out, more_in, tuple(citations))
+    return Entity(
+        iri, outgoing, incoming, labels, limit, more_out, more_in, tuple(citations), titles
+    )
 
 
 @dataclass(frozen=True)
@@ -314,7 +318,7 @@ def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:
             f"the dated facts among the first {entity.limit:,} references",
             views.timeline_query(entity.iri),
         )
-    titles = views.Titles(store)
+    titles = entity.titles or views.Titles(store)
     moments = views.timeline(store, facts, deadline, titles)
     network = views.network(store, entity.iri, name, deadline, entity.limit)
     register = None
@@ -362,7 +366,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
     if entity is None:
         message = f"Nothing is known about {iri}."
         if html:
-            return HTMLResponse(render("not_found.html", message=message), status_code=404)
+            return await search.not_found_page(request, message, path, html=True)
         return plain(404, message)
     if html:
         return HTMLResponse(page, headers={"Vary": "Accept"})

@@ -133,3 +133,65 @@ SPARQL_POST: dict[str, Any] = {
     },
     "responses": _RESULTS,
 }
+
+# Search and the lists of entities (api/search.py).
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_BUSY = error("The page ran out of time or waited too long for its turn; retry.")
+SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The matching entities, grouped by kind.", "content": _HTML},
+    501: error("Not available with a remote store."),
+    503: _BUSY,
+}
+SEARCH_JSON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The best matches, best first (label, kind, id, IRI, page URL).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "q": {"type": "string"},
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    k: {"type": "string"}
+                                    for k in ("label", "kind", "kind_label", "id", "iri", "url")
+                                },
+                            },
+                        },
+                        "total": {"type": "integer"},
+                        "complete": {"type": "boolean"},
+                    },
+                }
+            }
+        },
+    },
+    400: error("A limit that is not a whole number from 1 to 50."),
+    501: error("Not available with a remote store."),
+    503: _BUSY,
+}
+ID_KINDS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The kinds of entities with their counts (HTML, or JSON with format=json).",
+        "content": {**_HTML, "application/json": {"schema": {"type": "object"}}},
+    },
+    400: error("An unknown format."),
+    501: error("Not available with a remote store."),
+    503: _BUSY,
+}
+ID_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the kind's entities: HTML, or CSV or JSON with format=.",
+        "content": {
+            **_HTML,
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    },
+    400: error("An unknown format, or a page that is not a whole number."),
+    404: {"description": "No such kind of entity.", "content": {**_HTML, **_TEXT}},
+    501: error("Not available with a remote store."),
+    503: _BUSY,
+}

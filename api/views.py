@@ -127,7 +127,7 @@ class Titles:
             for predicate in (_LABEL, _TITLE):
                 for q in self.store.quads_for_pattern(node, predicate, None, None):
                     if isinstance(q.object, ox.Literal):
-                        if q.object.language in ("en", ""):
+                        if q.object.language in (None, "en"):
                             found = q.object.value
                             break
                         found = found or q.object.value
@@ -256,7 +256,8 @@ def _compose(kind: str, names: Callable[[str], str]) -> str:
     elif kind == "assertion":
         who, stance, what = names("asserted_by"), names("stance"), names("about")
         if what:
-            return (f"{who}: " if who else "") + (f"{stance}: " if stance else "") + what
+            said = " ".join(x for x in (who, stance) if x)
+            return f"{said}: {what}" if said else what
     return ""
 
 
@@ -521,7 +522,11 @@ def register(
         if selection.more:
             note = Capped(f"the first {limit:,} rows", sipri.query_text(only))
         columns = [*_REGISTER_COLUMNS, _RECORD]
-        cells = [[cell(r, c) for c in columns] for r in rows]
+        cells = []
+        for n, r in enumerate(rows):
+            if n % BATCH == 0:
+                deadline.check()
+            cells.append([cell(r, c) for c in columns])
         param = "supplier" if only.supplier else "recipient"
         tables.append(RegisterTable(title, param, code, columns, cells, note))
     return tables

@@ -36,7 +36,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api import pagework
+from api import pagework, views
 from api.negotiation import wants_html
 from api.openapi import (
     ID_KINDS_RESPONSES,
@@ -319,6 +319,15 @@ def compute(store: ox.Store, deadline: Deadline) -> Index:
                 language = obj.language or ""
                 priority = {"en": 0, "": 1}.get(language, 3) if predicate == _LABEL else 2
                 mine[text] = min(priority, mine.get(text, priority))
+        # A record without a label (a claim, a transfer ...) goes by the title its page
+        # composes from the model ("Russia claims Crimea"), found by it too.
+        titles = views.Titles(store)
+        for n, iri in enumerate(i for i in kinds if i not in names):
+            if n % BATCH == 0:
+                deadline.check()
+            title = " ".join(titles.title(iri).split())[:MAX_NAME_CHARS]
+            if title and title != iri:
+                names[iri] = {title: 4}
     except PageTimeout:
         complete = False
     entries = []

@@ -1,0 +1,258 @@
+"""Finding things, over real HTTP on the real data: /search and /search.json, the lists at /id/
+and /id/<kind>/ (pages, filter, CSV and JSON), the not-found page's suggestions, hostile
+queries; and the label index's bounds on a small build."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import MINI, write_data
+
+from api import search
+from api.pagework import Deadline
+from kb.build.pipeline import compile_data
+from kb.stores.local import current_build, open_build, write_build
+
+HTML = {"Accept": "text/html"}
+
+
+def _suggest(http: httpx.Client, q: str, **params: object) -> list[dict[str, str]]:
+    r = http.get("/search.json", params={"q": q, **params})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    results: list[dict[str, str]] = r.json()["results"]
+    return results
+
+
+def _links(page: str) -> list[tuple[str, str]]:
+    """The links to entity pages in ``page``: (path, text)."""
+    found = re.findall(r'<a href="(/id/[^"?/]+/[^"?]+)">([^<]*)</a>', page)
+    return [(href, html.unescape(text)) for href, text in found]
+
+
+def test_two_letters_find_iran_first(http: httpx.Client) -> None:
+    results = _suggest(http, "ir")
+    assert results[0]["label"] == "Iran"
+    assert results[0]["kind"] == "state"
+    assert results[0]["url"] == "/id/state/IRN"
+    assert results[0]["iri"] == "https://w3id.org/geokb/id/state/IRN"
+    assert len(results) == search.SUGGEST_LIMIT
+
+
+def test_crim_finds_crimea_the_dispute_and_territory_before_sources(http: httpx.Client) -> None:
+    results = _suggest(http, "crim", limit=20)
+    kinds = [r["kind"] for r in results]
+    assert any(r["label"] == "Crimea" and r["kind"] == "territory" for r in results[:3])
+    assert results[0]["kind"] == "dispute"  # disputes rank before territories and sources
+    if "source" in kinds:
+        first_source = kinds.index("source")
+        assert "dispute" not in kinds[first_source:] and "territory" not in kinds[first_source:]
+
+
+def test_matching_ignores_case_and_accents(http: httpx.Client) -> None:
+    for q in ("cote", "COTE D IVOIRE", "côte", "Cote d'I"):
+        assert _suggest(http, q)[0]["label"] == "Côte d'Ivoire", q
+    assert _suggest(http, "turkiye")[0]["label"] == "Türkiye"
+
+
+def test_an_exact_label_ranks_before_prefixes_and_substrings(http: httpx.Client) -> None:
+    labels = [r["label"] for r in _suggest(http, "iran", limit=50)]
+    assert labels[0] == "Iran"
+    assert _suggest(http, "IRN")[0]["url"] == "/id/state/IRN"  # ids match too
+
+
+def test_json_shape_and_limits(http: httpx.Client) -> None:
+    r = http.get("/search.json", params={"q": "shahed", "limit": 3})
+    body = r.json()
+    assert set(body) == {"q", "results", "total", "complete"}
+    assert body["q"] == "shahed" and body["complete"] is True
+    assert len(body["results"]) == 3 and body["total"] >= 3
+    for item in body["results"]:
+        assert set(item) == {"label", "kind", "kind_label", "id", "iri", "url"}
+        assert item["iri"] == "https://w3id.org/geokb/id/" + item["url"][len("/id/") :]
+    assert http.get("/search.json", params={"q": "x", "limit": 0}).status_code == 400
+    assert http.get("/search.json", params={"q": "x", "limit": 51}).status_code == 400
+    assert http.get("/search.json", params={"q": "x", "limit": "ten"}).status_code == 400
+    assert _suggest(http, "") == [] and _suggest(http, "   ") == []
+
+
+def test_the_search_page_groups_results_by_kind(http: httpx.Client) -> None:
+    r = http.get("/search", params={"q": "crim"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    headings = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert headings[0] == "Territorial disputes" and "Territories" in headings
+    assert ("/id/territory/crimea", "Crimea") in _links(page)
+    # the header's box keeps what was asked
+    assert re.search(r'<form class="search" action="/search" method="get"', page)
+    assert 'name="q" value="crim"' in page
+    assert '<script src="/static/search.js" defer></script>' in page
+    assert "<script>" not in page  # no inline script
+
+
+def test_every_page_has_the_search_box(http: httpx.Client) -> None:
+    for path in ("/", "/id/state/IRN", "/id/", "/id/state/", "/search"):
+        page = http.get(path, headers=HTML).text
+        assert 'action="/search" method="get" role="search"' in page, path
+
+
+def test_id_lists_the_kinds_with_counts(http: httpx.Client) -> None:
+    page = http.get("/id/", headers=HTML)
+    assert page.status_code == 200
+    kinds = http.get("/id/", params={"format": "json"}).json()["kinds"]
+    by_kind = {k["kind"]: k["count"] for k in kinds}
+    assert by_kind["state"] >= 190 and by_kind["dispute"] > 0
+    assert [k["kind"] for k in kinds][:2] == ["state", "dispute"]
+    for k in kinds:
+        assert f'<a href="/id/{k["kind"]}/">' in page.text
+        assert f'<td class="count">{k["count"]}</td>' in page.text
+    assert http.get("/id").status_code in (307, 308)  # to /id/
+
+
+def test_a_kind_lists_its_entities_by_label_a_hundred_a_page(http: httpx.Client) -> None:
+    first = http.get("/id/state/", headers=HTML)
+    assert first.status_code == 200
+    rows = [link for link in _links(first.text) if link[0].startswith("/id/state/")]
+    assert len(rows) == search.PAGE_SIZE
+    labels = [label for _, label in rows]
+    assert labels == sorted(labels, key=search.fold)
+    assert '<a href="/id/state/?page=2" rel="next">' in first.text
+    second = http.get("/id/state/", params={"page": 2}, headers=HTML).text
+    more = [link for link in _links(second) if link[0].startswith("/id/state/")]
+    total = http.get("/id/", params={"format": "json"}).json()["kinds"][0]["count"]
+    assert len(rows) + len(more) == total
+    assert not set(rows) & set(more)
+    assert '<a href="/id/state/" rel="prev">' in second
+    # past the end: an empty page; not a number: 400
+    past = http.get("/id/state/", params={"page": 99}, headers=HTML)
+    assert past.status_code == 200 and "No states here." in past.text
+    assert http.get("/id/state/", params={"page": "x"}).status_code == 400
+    assert http.get("/id/state/", params={"page": 0}).status_code == 400
+    assert http.get("/id/state/", params={"format": "xml"}).status_code == 400
+
+
+def test_a_list_filters_and_gives_exactly_its_rows_as_csv_and_json(http: httpx.Client) -> None:
+    page = http.get("/id/state/", params={"q": "ir"}, headers=HTML).text
+    shown = [link for link in _links(page) if link[0].startswith("/id/state/")]
+    assert ("/id/state/IRN", "Iran") in shown and (
+        "/id/state/RUS",
+        "Russian Federation",
+    ) not in shown
+    assert 'href="/id/state/?q=ir&amp;format=csv"' in page
+    assert 'href="/id/state/?q=ir&amp;format=json"' in page
+    r = http.get("/id/state/", params={"q": "ir", "format": "csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(r.text)))
+    assert all(
+        row["url"] == f"{http.base_url}/id/state/{row['id']}".replace("//id", "/id")
+        for row in table
+    )
+    assert [("/id/state/" + row["id"], row["label"]) for row in table] == shown
+    body = http.get("/id/state/", params={"q": "ir", "format": "json"}).json()
+    assert all(r["url"].endswith("/id/state/" + r["id"]) for r in body["rows"])
+    assert [("/id/state/" + r["id"], r["label"]) for r in body["rows"]] == shown
+    assert body["total"] == len(shown) and body["page"] == 1 and body["next"] is None
+    # a page's CSV is that page
+    page2 = http.get("/id/state/", params={"page": 2, "format": "csv"}).text
+    assert len(page2.strip().splitlines()) - 1 == len(
+        [link for link in _links(http.get("/id/state/?page=2").text) if "/id/state/" in link[0]]
+    )
+
+
+def test_an_unknown_entity_suggests_the_closest(http: httpx.Client) -> None:
+    r = http.get("/id/state/IRNN", headers=HTML)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "https://w3id.org/geokb/id/state/IRNN" in r.text
+    assert ("/id/state/IRN", "Iran") in _links(r.text)
+    assert 'action="/search"' in r.text and 'href="/static/geokb.css"' in r.text
+    misspelt = http.get("/id/territory/crimaea", headers=HTML).text
+    assert ("/id/territory/crimea", "Crimea") in _links(misspelt)
+    # programs still get a plain 404
+    plain = http.get("/id/state/IRNN", headers={"Accept": "text/turtle"})
+    assert plain.status_code == 404 and plain.headers["content-type"].startswith("text/plain")
+    kind = http.get("/id/bogus/", headers=HTML)
+    assert kind.status_code == 404 and "bogus" in kind.text
+
+
+def test_an_unknown_path_is_a_page_for_people_and_plain_for_programs(http: httpx.Client) -> None:
+    r = http.get("/crimea", headers=HTML)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "There is no page at /crimea." in r.text
+    assert ("/id/territory/crimea", "Crimea") in _links(r.text)
+    for accept in (None, "application/json", "*/*"):
+        headers = {"Accept": accept} if accept else {}
+        r = http.get("/crimea", headers=headers)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def test_hostile_queries_are_escaped(http: httpx.Client) -> None:
+    for path in ("/search", "/id/state/"):
+        page = http.get(path, params={"q": HOSTILE}, headers=HTML).text
+        assert "<script>alert" not in page, path
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page, path
+    r = http.get("/id/state/" + HOSTILE.replace('"', "%22"), headers=HTML)
+    assert r.status_code == 404 and "<script>alert" not in r.text
+    r = http.get("/" + HOSTILE.replace('"', "%22"), headers=HTML)
+    assert r.status_code == 404 and "<script>alert" not in r.text
+    body = http.get("/search.json", params={"q": HOSTILE}).json()
+    assert body["results"] == []
+
+
+def test_very_long_queries_are_bounded(http: httpx.Client) -> None:
+    long = "iran " * 3000
+    started = time.monotonic()
+    r = http.get("/search.json", params={"q": long})
+    assert r.status_code == 200
+    assert len(r.json()["q"]) <= search.MAX_QUERY_CHARS
+    page = http.get("/search", params={"q": long}, headers=HTML)
+    assert page.status_code == 200 and len(page.text) < 200_000
+    listed = http.get("/id/state/", params={"q": long}, headers=HTML)
+    assert listed.status_code == 200
+    r = http.get("/id/state/" + "x" * 3000, headers=HTML)
+    assert r.status_code == 404
+    assert time.monotonic() - started < 20
+
+
+@pytest.fixture(scope="module")
+def mini_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = write_data(tmp_path_factory.mktemp("mini-data"), MINI)
+    root = tmp_path_factory.mktemp("mini-store")
+    write_build(root, compile_data(folder))
+    build = current_build(root)
+    assert build is not None
+    return build
+
+
+def test_the_index_is_kept_per_build(mini_store: Path) -> None:
+    first = search._index_future(mini_store)
+    assert search._index_future(mini_store) is first
+    index = first.result(30)
+    assert index.complete
+    labels = {e.label for e in index.entries}
+    assert {"Iran", "Russia", "Drone X", "A test source"} <= labels
+    # an unlabelled record goes by its composed title
+    transfer = index.by_kind["transfer"][0]
+    assert transfer.label != transfer.id and "Drone X" in transfer.label
+
+
+def test_the_index_is_bounded(mini_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "MAX_ENTITIES", 2)
+    index = search.compute(open_build(mini_store), Deadline(30))
+    assert len(index.entries) == 2 and not index.complete
+    late = search.compute(open_build(mini_store), Deadline(0))
+    assert not late.complete
+    with pytest.raises(search.PageTimeout):
+        full = search.compute(open_build(mini_store), Deadline(30))
+        deadline = Deadline(0)
+        time.sleep(0.01)
+        full.search("ir", 5, deadline)  # a search looks at the clock, too

@@ -1,6 +1,8 @@
-"""Parts of entity pages that read the store beyond one entity: a timeline of dated facts, a
-picture of who supplied whom, and a state's register of arms imports and exports; and the
-register as CSV at /transfers.csv.
+"""Parts of entity pages that read the store beyond one entity: a timeline of facts (an
+undated group last), a picture of who supplied whom, a state's register of arms imports and
+exports, a dispute's claims and administrations and a territory's disputes as tables; the
+titles of records without a label, composed from the model (Titles); and the register as CSV
+at /transfers.csv.
 
 Each part is read here into plain data, and rendered on the server from its template in
 api/templates/ (timeline.html, network.html, register.html), which escapes every value. Each

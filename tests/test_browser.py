@@ -252,3 +252,50 @@ def test_a_count_per_label_can_be_seen_as_a_bar_chart(site: str) -> None:
     assert len(re.findall(r'<rect [^>]*class="bar"', dom)) == 40
     assert "The first 40 of" in dom
     _chromium("--window-size=1000,1100", f"--screenshot={ARTIFACTS / 'query-chart.png'}", url)
+
+
+def test_search_page_shows_results_and_every_page_has_the_search_box(site: str) -> None:
+    dom = _chromium("--dump-dom", f"{site}/search?q=crim")
+    headings = re.findall(r"<h2>([^<]+)</h2>", dom)
+    assert headings[0] == "Territorial disputes" and "Territories" in headings
+    assert '<a href="/id/territory/crimea">Crimea</a>' in dom
+    # the script set up the header's box as a combobox with a (closed) list of suggestions
+    assert re.search(r'<input[^>]*name="q"[^>]*value="crim"', dom)
+    assert 'role="combobox"' in dom and 'id="search-suggestions"' in dom
+    entity = _chromium("--dump-dom", f"{site}/id/state/RUS")
+    assert re.search(r'<form class="search" action="/search" method="get" role="search">', entity)
+    assert 'role="combobox"' in entity
+    listed = _chromium("--dump-dom", f"{site}/id/state/")
+    assert '<a href="/id/state/AFG">Afghanistan</a>' in listed
+    _chromium(f"--screenshot={ARTIFACTS / 'search-page.png'}", f"{site}/search?q=crim")
+    assert (ARTIFACTS / "search-page.png").stat().st_size > 5_000
+
+
+def test_two_letters_in_the_header_box_show_suggestions(site: str) -> None:
+    # Typing, as the page sees it: the box's value changes and an input event fires.
+    found = _evaluate(
+        f"{site}/id/state/RUS",
+        1300,
+        """(async () => {
+          const box = document.querySelector('form.search input[name="q"]');
+          box.focus();
+          box.value = 'ir';
+          box.dispatchEvent(new Event('input', {bubbles: true}));
+          await new Promise(r => setTimeout(r, 1500));
+          box.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}));
+          const list = document.getElementById('search-suggestions');
+          const items = [...list.querySelectorAll('li')];
+          return {
+            labels: items.map(li => li.querySelector('a').firstChild.textContent),
+            hrefs: items.map(li => li.querySelector('a').getAttribute('href')),
+            hidden: list.hidden,
+            expanded: box.getAttribute('aria-expanded'),
+            selected: items.findIndex(li => li.getAttribute('aria-selected') === 'true'),
+          };
+        })()""",
+        settle=3.0,
+    )
+    assert isinstance(found, dict), found
+    assert found["labels"][0] == "Iran" and found["hrefs"][0] == "/id/state/IRN"
+    assert found["hidden"] is False and found["expanded"] == "true"
+    assert found["selected"] == 0  # the arrow key moved to the first suggestion

@@ -16,14 +16,14 @@ import pytest
 from conftest import MINI, write_data
 
 from api import search
-from api.pagework import Deadline
+from api.pagework import Deadline, PageTimeout
 from kb.build.pipeline import compile_data
 from kb.stores.local import current_build, open_build, write_build
 
 HTML = {"Accept": "text/html"}
 
 
-def _suggest(http: httpx.Client, q: str, **params: object) -> list[dict[str, str]]:
+def _suggest(http: httpx.Client, q: str, **params: int | str) -> list[dict[str, str]]:
     r = http.get("/search.json", params={"q": q, **params})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
@@ -251,7 +251,7 @@ def test_the_index_is_bounded(mini_store: Path, monkeypatch: pytest.MonkeyPatch)
     assert len(index.entries) == 2 and not index.complete
     late = search.compute(open_build(mini_store), Deadline(0))
     assert not late.complete
-    with pytest.raises(search.PageTimeout):
+    with pytest.raises(PageTimeout):
         full = search.compute(open_build(mini_store), Deadline(30))
         deadline = Deadline(0)
         time.sleep(0.01)

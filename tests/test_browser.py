@@ -127,7 +127,7 @@ def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> obj
         os.dup2(a, 3)
         os.dup2(b, 4)
 
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [CHROMIUM, *FLAGS[:-2], f"--window-size={width},1000", f"--user-data-dir={profile}",
              "--remote-debugging-pipe", "about:blank"],
@@ -168,8 +168,13 @@ def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> obj
             )
             return answer["result"].get("value")
         finally:
-            browser.kill()
-            browser.wait()
+            # /usr/bin/chromium is a shell script: ask the browser itself to quit
+            try:
+                os.write(to_chrome_w, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+                browser.wait(timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                browser.kill()
+                browser.wait()
             os.close(to_chrome_w)
             os.close(from_chrome_r)
 
@@ -231,11 +236,11 @@ def test_a_link_to_a_query_reopens_and_runs_it(site: str) -> None:
     query = (
         "SELECT ?state ?name WHERE { ?state a <https://w3id.org/geokb/ontology#State> ; "
         "<http://www.w3.org/2000/01/rdf-schema#label> ?name "
-        "FILTER(?state = <https://w3id.org/geokb/id/state/RUS>) }"
+        "FILTER(?state = <https://w3id.org/geokb/id/state/RUS> && lang(?name) = 'en') }"
     )
     for url in (f"{site}/#query={quote(query)}", f"{site}/?query={quote(query)}"):
         dom = _chromium("--dump-dom", url)
-        assert "1 results" in dom or "1 result" in dom, url
+        assert re.search(r'yasr_response_chip">1 results? in', dom), url
         assert f'href="{site}/id/state/RUS"' in dom and "Russian Federation" in dom
     # running an example puts the query and the view in the URL; that link reruns it
     link = _evaluate(f"{site}/#example=04-facts-in-a-year&view=timeline", 1000, "location.href")

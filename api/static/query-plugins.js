@@ -10,6 +10,7 @@
     "unsignedInt", "unsignedLong"].map((t) => XSD + t));
   const DATES = new Set(["date", "dateTime", "gYear", "gYearMonth"].map((t) => XSD + t));
   const MAX_LABELS = 1000; // IRIs named in the one label query
+  const CHART_ROWS = 40; // bars a chart draws
 
   const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) =>
     ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -74,7 +75,30 @@
   class GeokbTable extends Yasr.plugins.table {
     async draw(config) {
       await fetchLabels(this.yasr.results);
-      return super.draw(config);
+      const drawn = super.draw(config);
+      this.fit();
+      this.dataTable?.on("draw", () => this.fit());
+      return drawn;
+    }
+    // The column resizer fixes each column's width in px, from the header cells' natural widths,
+    // and their sum may pass the space there is (long URLs): share the width out in percent.
+    fit() {
+      const table = this.tableEl;
+      if (!table || !table.isConnected) return;
+      const cols = [...table.querySelectorAll("colgroup > col")];
+      const ths = [...table.querySelectorAll("thead > tr > th")];
+      const widths = ths.map((th) => th.getBoundingClientRect().width);
+      const total = widths.reduce((a, b) => a + b, 0);
+      const room = this.yasr.resultsEl.clientWidth;
+      if (!total || !room || (total <= room && table.getBoundingClientRect().width <= room)) return;
+      widths.forEach((w, i) => {
+        const pct = (100 * w) / total + "%";
+        if (cols[i]) cols[i].style.width = pct;
+        ths[i].style.width = pct;
+      });
+      table.style.width = "100%";
+      const grips = table.previousElementSibling;
+      if (grips && grips.classList.contains("grip-container")) grips.style.width = "100%";
     }
     getSizeFirstColumn() {
       return String(this.yasr.results?.getBindings()?.length || 0).length * 9 + 14;
@@ -121,9 +145,10 @@
     if (!results || results.getType() !== "json" || !results.getVariables) return null;
     const vars = results.getVariables() || [];
     const rows = results.getBindings() || [];
-    if (!rows.length || rows.length > 200) return null;
+    if (!rows.length || rows.length > 100000) return null;
     const value = vars.find((v) => rows.every((r) => isNumeric(r[v])));
-    const label = vars.find((v) => v !== value && rows.every((r) => r[v] && !isNumeric(r[v])));
+    const label = vars.find((v) => v !== value && rows.some((r) => r[v]) &&
+      rows.every((r) => !isNumeric(r[v])));
     return value && label ? { label, value } : null;
   }
 
@@ -151,14 +176,15 @@
       if (!cols) return;
       const labels = await fetchLabels(results);
       const prefixes = this.yasr.getPrefixes();
-      const rows = results.getBindings().map((r) => ({
-        text: plainText(r[cols.label], labels, prefixes),
-        iri: r[cols.label].type === "uri" ? r[cols.label].value : null,
+      const all = results.getBindings();
+      const rows = all.slice(0, CHART_ROWS).map((r) => ({
+        text: r[cols.label] ? plainText(r[cols.label], labels, prefixes) : "(none)",
+        iri: r[cols.label] && r[cols.label].type === "uri" ? r[cols.label].value : null,
         n: Number(r[cols.value].value),
       }));
       const max = Math.max(...rows.map((r) => Math.abs(r.n)), 1);
       const NS = "http://www.w3.org/2000/svg";
-      const barH = 22, gap = 6, labelW = 260, barW = 420, numW = 70;
+      const barH = 22, gap = 6, labelW = 300, barW = 380, numW = 70;
       const svg = document.createElementNS(NS, "svg");
       const height = rows.length * (barH + gap);
       svg.setAttribute("viewBox", `0 0 ${labelW + barW + numW} ${height}`);
@@ -172,7 +198,7 @@
         name.setAttribute("x", labelW - 8);
         name.setAttribute("y", y + barH * 0.7);
         name.setAttribute("text-anchor", "end");
-        name.textContent = r.text.length > 38 ? r.text.slice(0, 37) + "…" : r.text;
+        name.textContent = r.text.length > 34 ? r.text.slice(0, 33) + "…" : r.text;
         let nameEl = name;
         if (r.iri && r.iri.startsWith(ENTITY)) {
           nameEl = document.createElementNS(NS, "a");
@@ -198,6 +224,12 @@
       wrap.className = "geokb-chart-wrap";
       wrap.appendChild(svg);
       this.yasr.resultsEl.appendChild(wrap);
+      if (all.length > rows.length) {
+        const note = document.createElement("p");
+        note.className = "geokb-chart-note";
+        note.textContent = `The first ${rows.length} of ${all.length} rows, in the query's order.`;
+        this.yasr.resultsEl.appendChild(note);
+      }
     }
     download() {
       return undefined;
@@ -209,8 +241,11 @@
     if (!results || results.getType() !== "json" || !results.getVariables) return null;
     const rows = results.getBindings() || [];
     if (!rows.length) return null;
-    return (results.getVariables() || []).find((v) => rows.some((r) => isDate(r[v])) &&
-      rows.every((r) => !r[v] || isDate(r[v]))) || null;
+    // a column whose values are mostly dates ("unknown" and the like are left out)
+    return (results.getVariables() || []).find((v) => {
+      const dated = rows.filter((r) => isDate(r[v])).length;
+      return dated > 0 && dated * 2 >= rows.filter((r) => r[v]).length;
+    }) || null;
   }
 
   class Timeline {
@@ -238,7 +273,7 @@
       const labels = await fetchLabels(results);
       const prefixes = this.yasr.getPrefixes();
       const vars = results.getVariables().filter((v) => v !== when);
-      const rows = results.getBindings().filter((r) => r[when])
+      const rows = results.getBindings().filter((r) => isDate(r[when]))
         .sort((a, b) => (a[when].value < b[when].value ? -1 : a[when].value > b[when].value ? 1 : 0));
       const list = document.createElement("ol");
       list.className = "timeline geokb-timeline";
@@ -269,11 +304,19 @@
         list.appendChild(li);
       }
       this.yasr.resultsEl.appendChild(list);
+      const undated = results.getBindings().length - rows.length;
+      if (undated) {
+        const note = document.createElement("p");
+        note.className = "geokb-undated";
+        note.textContent = `${undated} row${undated > 1 ? "s" : ""} without a date (see the table).`;
+        this.yasr.resultsEl.appendChild(note);
+      }
     }
   }
 
   Yasr.registerPlugin("table", GeokbTable);
   Yasr.registerPlugin("chart", Chart);
   Yasr.registerPlugin("timeline", Timeline);
+  Yasr.defaults.pluginOrder = ["table", "chart", "timeline", "response"];
   window.geokbLabels = fetchLabels;
 })();

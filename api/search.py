@@ -6,8 +6,8 @@ The index holds every entity IRI of the build with its labels and titles (all la
 its kind. It is computed once per build, in one background thread, and kept (like the VoID
 statistics of api/description.py); a request waits for it at most ``Settings.timeout_s`` (then
 503 with Retry-After; the computation goes on). It is bounded: at most MAX_ENTITIES entities,
-MAX_NAMES names each, MAX_NAME_CHARS characters a name, BUILD_S seconds to read; an index cut
-short says so on the pages that use it.
+MAX_NAMES names each, MAX_NAME_CHARS characters a name, MAX_CHARS characters in all, BUILD_S
+seconds to read; an index cut short says so on the pages that use it.
 
 Matching folds case and accents (NFKD without combining marks, then casefold). A name matches
 a query exactly, by its start, by the starts of its words (every word of the query starts a
@@ -58,6 +58,7 @@ T = TypeVar("T")
 MAX_ENTITIES = 200_000  # entities the index holds, at most
 MAX_NAMES = 16  # names (labels, titles) kept per entity
 MAX_NAME_CHARS = 200  # characters kept of a name
+MAX_CHARS = 20_000_000  # characters of names in all, at most (some 100 MB with their folds)
 BUILD_S = 120.0  # seconds the index may take to read a build
 MAX_QUERY_CHARS = 200  # characters of a query that are looked at
 PAGE_SIZE = 100  # rows of a list page
@@ -289,6 +290,7 @@ def compute(store: ox.Store, deadline: Deadline) -> Index:
     kinds: dict[str, tuple[str, str]] = {}
     names: dict[str, dict[str, int]] = {}  # IRI -> name -> priority (lowest is shown)
     complete = True
+    chars = 0
     try:
         for n, quad in enumerate(store.quads_for_pattern(None, _RDF_TYPE, None, None)):
             if n % BATCH == 0:
@@ -316,6 +318,11 @@ def compute(store: ox.Store, deadline: Deadline) -> Index:
                 text = " ".join(obj.value.split())[:MAX_NAME_CHARS]
                 if not text or (len(mine) >= MAX_NAMES and text not in mine):
                     continue
+                if text not in mine:
+                    chars += len(text)
+                    if chars > MAX_CHARS:
+                        complete = False
+                        break
                 language = obj.language or ""
                 priority = {"en": 0, "": 1}.get(language, 3) if predicate == _LABEL else 2
                 mine[text] = min(priority, mine.get(text, priority))
@@ -327,6 +334,10 @@ def compute(store: ox.Store, deadline: Deadline) -> Index:
                 deadline.check()
             title = " ".join(titles.title(iri).split())[:MAX_NAME_CHARS]
             if title and title != iri:
+                chars += len(title)
+                if chars > MAX_CHARS:
+                    complete = False
+                    break
                 names[iri] = {title: 4}
     except PageTimeout:
         complete = False
@@ -511,9 +522,11 @@ async def kinds_page(request: Request, format: str | None = None) -> Response:
         return _remote()
     if format not in (None, "", "html", "json"):
         return plain(400, "format must be html or json")
+    served = _served(request)
+    assert served is not None
     try:
-        index, _ = await _run_with_index(request, lambda index, d: None)
-    except (PageTimeout, PagesBusy) as exc:
+        index = await index_of(served, _settings(request).timeout_s)
+    except PageTimeout as exc:
         return pagework.refusal(exc)
     kinds = [(k, kind_plural(k), len(es)) for k, es in index.by_kind.items()]
     if format == "json":

@@ -249,6 +249,10 @@ def test_the_index_is_bounded(mini_store: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(search, "MAX_ENTITIES", 2)
     index = search.compute(open_build(mini_store), Deadline(30))
     assert len(index.entries) == 2 and not index.complete
+    monkeypatch.setattr(search, "MAX_ENTITIES", 1000)
+    monkeypatch.setattr(search, "MAX_CHARS", 10)
+    few = search.compute(open_build(mini_store), Deadline(30))
+    assert not few.complete and sum(len(n) for e in few.entries for n in e.names) < 30
     late = search.compute(open_build(mini_store), Deadline(0))
     assert not late.complete
     with pytest.raises(PageTimeout):

@@ -23,6 +23,8 @@ def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -
     assert "cdn" not in page.text.lower()
     assert http.get("/static/yasgui/yasgui.min.js").status_code == 200
     assert http.get("/static/query.js").status_code == 200
+    for asset in ("static/query-plugins.js", "static/query.css"):  # result views, layout fix
+        assert asset in page.text and http.get("/" + asset).status_code == 200
     assert len(examples()) >= 8
     for ex in examples():
         assert ex.name in page.text

@@ -170,7 +170,8 @@ def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> obj
         finally:
             # /usr/bin/chromium is a shell script: ask the browser itself to quit
             try:
-                os.write(to_chrome_w, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+                close = json.dumps({"id": 0, "method": "Browser.close"}).encode()
+                os.write(to_chrome_w, close + b"\0")
                 browser.wait(timeout=20)
             except (OSError, subprocess.TimeoutExpired):
                 browser.kill()

@@ -378,6 +378,10 @@ def test_a_claim_whose_claimant_the_dispute_does_not_list_is_refused(tmp_path: P
             dispute: island-dispute
             claimant: ARE
             sources: [test-source]
+          - id: russia-claims-island
+            dispute: island-dispute
+            claimant: RUS
+            sources: [test-source]
         """
     p = _one(_problems(tmp_path, {"disputes.yaml": dispute, "claims.yaml": claims}))
     assert (p.location.file, p.location.line) == ("data/claims.yaml", _line(claims, "ARE"))
@@ -403,3 +407,22 @@ def test_the_real_data_validates_with_its_partial_administrations_marked(
     }
     # the Abu Musa zones (1971-1992) and Bakassi (2006-2008) overlap, marked as partial
     assert cross_problems(by_file) == []
+
+
+def test_a_claimant_without_a_claim_record_is_an_error() -> None:
+    dispute = Summary(
+        "dispute", "isles", "disputes[0]", 3, 5,
+        {"claimants": [("AAA", "disputes[0].claimants[0]", 5, 17),
+                       ("BBB", "disputes[0].claimants[1]", 5, 22)]},
+    )  # fmt: skip
+    claim = Summary(
+        "claim", "aaa-claims-isles", "sovereignty_claims[0]", 9, 5,
+        {"dispute": [("isles", "sovereignty_claims[0].dispute", 10, 14)],
+         "claimant": [("AAA", "sovereignty_claims[0].claimant", 11, 15)]},
+    )  # fmt: skip
+    problems = cross_problems({"data/d.yaml": [dispute, claim]})
+    assert [(str(p.location), p.field) for p in problems] == [
+        ("data/d.yaml:5:22", "disputes[0].claimants[1]")
+    ]
+    assert "BBB is a claimant of dispute 'isles' but no sovereignty claim" in problems[0].message
+    assert "claimant: BBB" in problems[0].hint

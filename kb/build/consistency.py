@@ -378,7 +378,7 @@ def cross_problems(
 ) -> list[Problem]:
     """What is inconsistent across the records of every file (``by_file``: the summaries of
     each file, by its name as shown): administrations of a territory that overlap, unmarked,
-    and claims whose claimant the dispute does not list."""
+    claims whose claimant the dispute does not list, and claimants with no claim record."""
     rows = {f: list(rs) for f, rs in by_file.items()}
     problems = []
     for o in overlaps(rows):
@@ -424,4 +424,28 @@ def cross_problems(
                         "claim's claimant or dispute",
                     )
                 )
+    # and the reverse: every claimant of a dispute states its claim in a claim record
+    claimed = {
+        (of[0], by[0])
+        for rs in rows.values()
+        for r in rs
+        if r.kind == "claim" and (of := r.first("dispute")) and (by := r.first("claimant"))
+    }
+    for file, rs in rows.items():
+        for r in rs:
+            if r.kind != "dispute":
+                continue
+            for value, field, line, column in r.fields.get("claimants", []):
+                if (r.id, value) not in claimed:
+                    problems.append(
+                        Problem(
+                            Location(file, line, column),
+                            field,
+                            f"{value} is a claimant of dispute '{r.id}' but no "
+                            "sovereignty claim records what it claims",
+                            f"add a 'sovereignty_claims:' record with dispute: {r.id}, "
+                            f"claimant: {value}, its position and citations (or remove "
+                            f"{value} from the dispute's claimants)",
+                        )
+                    )
     return problems

@@ -23,7 +23,7 @@ from api.worker import Job
 from kb.errors import GeokbError, QueryTimeout
 from kb.sparql import formats, results
 from kb.sparql import query as kbquery
-from kb.stores.remote import remote_run
+from kb.stores.remote import remote_answer
 
 router = APIRouter()
 
@@ -184,9 +184,9 @@ async def _forward(
     remote = settings.remote
     assert remote is not None
 
-    def answer() -> results.Bounded:
+    def answer() -> tuple[results.Bounded, str | None]:
         # All in one thread: pyoxigraph's parsed results must not cross threads.
-        result = remote_run(
+        answered = remote_answer(
             remote,
             query,
             settings.timeout_s,
@@ -194,16 +194,24 @@ async def _forward(
             dataset.named_graphs,
             settings.max_rows,
         )
-        capped = results.cap(result, settings.max_rows)
-        return results.write_bounded(capped, fmt, settings.max_answer_mb * 1024 * 1024)
+        try:
+            capped = results.cap(answered.result, settings.max_rows)
+        except SyntaxError as exc:  # the answer broke off: say what the store said
+            raise answered.broken(exc) from None
+        bounded = results.write_bounded(capped, fmt, settings.max_answer_mb * 1024 * 1024)
+        return bounded, answered.store_cut
 
     try:
-        bounded = await run_in_threadpool(answer)
+        bounded, store_cut = await run_in_threadpool(answer)
     except TimeoutError as exc:
         raise QueryTimeout(str(exc)) from None
     if bounded.size <= 256 * 1024:
-        return _answer(settings, fmt, bounded.cut, b"".join(bounded.parts), None, "bypass")
-    return _answer(settings, fmt, bounded.cut, None, _pieces(bounded.parts), "bypass")
+        response = _answer(settings, fmt, bounded.cut, b"".join(bounded.parts), None, "bypass")
+    else:
+        response = _answer(settings, fmt, bounded.cut, None, _pieces(bounded.parts), "bypass")
+    if store_cut and not bounded.cut:  # the store's own row cap (or partial answer)
+        response.headers[TRUNCATED_HEADER] = store_cut
+    return response
 
 
 async def _pieces(parts: list[bytes]) -> AsyncIterator[bytes]:

@@ -378,6 +378,7 @@ def _build_remote(args: argparse.Namespace, remote: RemoteStore) -> int:
     from kb.model.schema import GRAPH_BASE
 
     started = time.monotonic()
+    remote.require_writable()  # before reading the data: the store must say where to push
     previous = None if args.full else remote.manifest()
     with _progress(enabled=not (args.quiet or args.json)) as progress:
         compiled = compile_data(args.data, previous, progress, args.jobs, args.max_file_mb << 20)

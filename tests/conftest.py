@@ -118,8 +118,9 @@ class LiveServer:
 class OxigraphServer:
     """`oxigraph serve` on a free local port, with its data in a folder."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *options: str) -> None:
         self.folder = folder
+        self.options = options  # more 'oxigraph serve' options, e.g. "--timeout-s", "1"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -140,6 +141,7 @@ class OxigraphServer:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--union-default-graph",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,45 +2,124 @@
 
 ``push`` sends the graphs a build changed: Graph Store Protocol PUT/DELETE where the server
 has a GSP endpoint, else one SPARQL Update request per graph (``DROP SILENT GRAPH`` +
-``INSERT DATA``). The build manifest is pushed last, into its own graph, so a push that
-fails half-way leaves the old manifest: the next build sees the files as changed and pushes
-them again. ``query`` runs a read-only query through SPARQLWrapper.
+``INSERT DATA``). A full push writes every graph first, then drops the stale ones; the build
+manifest is pushed last, into its own graph, so a push that fails half-way (full or not)
+leaves the old manifest: the next build sees the files as changed and pushes them again.
 
-Credentials come from the environment (``GEOKB_STORE_TOKEN`` for a bearer token, or
-``GEOKB_STORE_USER`` and ``GEOKB_STORE_PASSWORD`` for HTTP basic) and are never printed.
+Queries see what the embedded store shows: when the client names no dataset, the default
+graph (and the named graphs) are the build's own graphs, as listed with the manifest, sent as
+``default-graph-uri`` / ``named-graph-uri``; the manifest graph itself is never among them.
+
+Every request (query, update, GSP) goes through one urllib opener per store, so one way to
+authenticate serves them all: ``GEOKB_STORE_TOKEN`` (bearer), or ``GEOKB_STORE_USER`` and
+``GEOKB_STORE_PASSWORD`` with ``GEOKB_STORE_AUTH`` = ``basic`` (the default) or ``digest``.
+Credentials are never printed. The store's errors are reported with its own reason, decoded.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import os
+import re
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import islice
-from typing import IO
-from urllib.error import URLError
-from urllib.parse import urlencode, urlsplit
+from typing import IO, NamedTuple
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pyoxigraph as ox
 from rdflib import URIRef
-from SPARQLWrapper import POST, SPARQLWrapper
-from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kb.build.manifest import Compiled, Manifest, from_json
-from kb.errors import QueryError, StoreError
+from kb.errors import GeokbError, QueryError, QueryTimeout, StoreError
 from kb.model.rdf import NTriples
-from kb.model.schema import GK, GRAPH_BASE
+from kb.model.schema import GK, GRAPH_BASE, ONTOLOGY_GRAPH
 
 MANIFEST_GRAPH = GRAPH_BASE + "manifest"
+# <manifest> <manifest#graph> <g>: one triple per graph of the build, beside the manifest JSON
+BUILD_GRAPH = MANIFEST_GRAPH + "#graph"
 TIMEOUT_S = 60.0
+GRAPHS_TTL_S = 2.0  # how long a server reuses the list of the build's graphs
+
+# What stores say when they stop a query at their time limit, in a status line or in an
+# answer already under way (Oxigraph writes its message into the body it had started).
+_TIMEOUT_WORDS = re.compile(
+    rb"operation has been cancelled|timed? ?out|timeout|SR171|S1T00|S1TAT|took too long",
+    re.IGNORECASE,
+)
+# What Oxigraph writes into an answer under way when it stops the query at its time limit.
+_CANCELLED = b"The SPARQL operation has been cancelled"
+# Response headers by which a store says it cut a result (Virtuoso: ResultSetMaxRows, and
+# the partial answers of its "anytime" queries).
+_MAX_ROWS_HEADERS = ("X-SPARQL-MaxRows", "X-Max-Rows")
 
 
 class RemoteStoreError(StoreError):
     """The remote store was unreachable or refused a request; says what was pushed."""
 
     http_status = 502
+
+
+def derive_urls(query_url: str) -> tuple[str, str | None, str | None]:
+    """The query URL, and the update and GSP URLs of the store layouts geokb knows (None
+    for a layout it does not know):
+
+    - Oxigraph: the base URL or ``/query`` → ``/update`` and ``/store``;
+    - Fuseki: ``/<dataset>/query`` or ``/<dataset>/sparql`` → ``/<dataset>/update`` and
+      ``/<dataset>/data``;
+    - Virtuoso: ``/sparql`` → ``/sparql`` and ``/sparql-graph-crud`` (``/sparql-auth`` →
+      ``/sparql-auth`` and ``/sparql-graph-crud-auth``).
+    """
+    parts = urlsplit(query_url)
+    path = parts.path.rstrip("/")
+
+    def at(p: str) -> str:
+        return urlunsplit((parts.scheme, parts.netloc, p, "", ""))
+
+    if path == "":
+        return at("/query"), at("/update"), at("/store")
+    if path == "/query":
+        return query_url, at("/update"), at("/store")
+    if path in ("/sparql", "/sparql-auth"):
+        return query_url, at(path), at(path.replace("sparql", "sparql-graph-crud"))
+    segments = path.split("/")
+    if len(segments) == 3 and segments[2] in ("query", "sparql"):  # "", dataset, endpoint
+        dataset = "/" + segments[1]
+        return query_url, at(dataset + "/update"), at(dataset + "/data")
+    return query_url, None, None
+
+
+class _Graphs:
+    """The build's graphs as last read from the store, and when."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.read_at = -1e9
+        self.graphs: tuple[str, ...] = ()
+
+
+class RemoteAnswer(NamedTuple):
+    """A parsed answer, and what the store said if it cut the result (else None)."""
+
+    result: ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]
+    store_cut: str | None
+    body: _Body
+
+    def broken(self, exc: Exception) -> GeokbError:
+        """The error to report for an answer that could not be parsed: the store's words,
+        from the end of what it sent."""
+        tail = _decode(self.body.tail[-200:])
+        if _TIMEOUT_WORDS.search(self.body.tail):
+            return QueryTimeout(f"the remote store stopped the query at its time limit: {tail}")
+        return RemoteStoreError(
+            f"the remote store's answer could not be read ({_reason(exc)}); it ended with: {tail}"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,38 +131,80 @@ class RemoteStore:
     gsp_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     timeout_s: float = TIMEOUT_S  # per request to the store while pushing
+    digest: tuple[str, str] | None = field(default=None, repr=False)  # user, password
 
     @classmethod
     def from_urls(
         cls, query_url: str, update_url: str | None = None, gsp_url: str | None = None
     ) -> RemoteStore:
-        """A remote store. For an Oxigraph server, its base URL or its '/query' URL will do:
-        '/query', '/update' and '/store' are assumed unless given."""
-        if urlsplit(query_url).path in ("", "/"):
-            query_url = query_url.rstrip("/") + "/query"
-        if query_url.rstrip("/").endswith("/query"):
-            base = query_url.rstrip("/")[: -len("/query")]
-            update_url = update_url or base + "/update"
-            gsp_url = gsp_url or base + "/store"
+        """A remote store. For the layouts of ``derive_urls`` the query URL will do; for
+        others, pushing needs the update or GSP URL given."""
+        query_url, derived_update, derived_gsp = derive_urls(query_url)
+        if update_url is None and gsp_url is None:
+            update_url, gsp_url = derived_update, derived_gsp
         timeout = float(os.environ.get("GEOKB_STORE_TIMEOUT", TIMEOUT_S))
-        return cls(query_url, update_url, gsp_url, _auth_headers(), timeout)
+        headers, digest = _credentials()
+        return cls(query_url, update_url, gsp_url, headers, timeout, digest)
 
-    def _sparql(self, url: str) -> SPARQLWrapper:
-        sw = SPARQLWrapper(url)
-        sw.setTimeout(max(1, round(self.timeout_s)))
-        for name, value in self.headers.items():
-            sw.addCustomHttpHeader(name, value)
-        return sw
+    def require_writable(self) -> None:
+        """Raise unless there is an endpoint to push through (GSP or SPARQL Update)."""
+        if self.gsp_url is None and self.update_url is None:
+            raise RemoteStoreError(
+                f"cannot tell where to push to {self.query_url}: geokb knows the layouts of "
+                "Oxigraph (.../query), Fuseki (.../<dataset>/query or .../<dataset>/sparql) "
+                "and Virtuoso (.../sparql); for another store give --update-url (its SPARQL "
+                "Update endpoint) and/or --gsp-url (its Graph Store Protocol endpoint)"
+            )
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    @cached_property
+    def _opener(self) -> urllib.request.OpenerDirector:
+        handlers: list[urllib.request.BaseHandler] = []
+        if self.digest is not None:
+            passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            uris = [u for u in (self.query_url, self.update_url, self.gsp_url) if u]
+            passwords.add_password(None, uris, *self.digest)
+            handlers.append(urllib.request.HTTPDigestAuthHandler(passwords))
+        return urllib.request.build_opener(*handlers)
+
+    @cached_property
+    def _graphs(self) -> _Graphs:
+        return _Graphs()
+
+    def _open(
+        self,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        timeout_s: float,
+        method: str | None = None,
+    ) -> IO[bytes]:
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={**headers, **self.headers}
+        )
+        response: IO[bytes] = self._opener.open(request, timeout=timeout_s)
+        return response
+
+    def _form(
+        self, url: str, params: list[tuple[str, str]], accept: str, timeout_s: float
+    ) -> IO[bytes]:
+        """POST a SPARQL 1.1 Protocol form (query or update) to ``url``."""
+        body = urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": accept}
+        return self._open(url, body, headers, timeout_s, "POST")
+
+    # -- queries ----------------------------------------------------------------------------
 
     def select_json(self, query: str) -> dict[str, object]:
-        """A SELECT/ASK result as parsed SPARQL JSON."""
-        sw = self._sparql(self.query_url)
-        sw.setQuery(query)
-        sw.setReturnFormat("json")
-        sw.setOnlyConneg(True)
+        """A SELECT/ASK result as parsed SPARQL JSON (for geokb's own queries)."""
+        import json
+
+        accept = "application/sparql-results+json"
         try:
-            result = sw.queryAndConvert()
-        except Exception as exc:  # SPARQLWrapper raises urllib and its own errors
+            with self.raw_query(query, accept, self.timeout_s) as resp:
+                result = json.loads(resp.read())
+        except (OSError, ValueError) as exc:
             raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
         assert isinstance(result, dict)
         return result
@@ -96,34 +217,47 @@ class RemoteStore:
         default_graphs: tuple[str, ...] = (),
         named_graphs: tuple[str, ...] = (),
     ) -> IO[bytes]:
-        """Run a query through SPARQLWrapper; return the open response, to be read lazily
-        (a result is cut after as many rows as the cap allows, and the rest never read)."""
-        sw = self._sparql(self.query_url)
-        sw.setTimeout(max(1, round(timeout_s)))
-        sw.setMethod(POST)
-        sw.setOnlyConneg(True)  # no format=/output= parameters: plain SPARQL 1.1 Protocol
-        sw.addCustomHttpHeader("Accept", accept)
-        sw.setQuery(query)
-        for graph in default_graphs:
-            sw.addDefaultGraph(graph)
-        for graph in named_graphs:
-            sw.addNamedGraph(graph)
+        """Run a query; return the open response, to be read lazily (a result is cut after
+        as many rows as the cap allows, and the rest never read). The store's errors are
+        raised as geokb errors: its refusal as QueryError (400), its time limit as
+        QueryTimeout (503), anything else as RemoteStoreError (502), each with its reason."""
+        params = [("query", query)]
+        params += [("default-graph-uri", g) for g in default_graphs]
+        params += [("named-graph-uri", g) for g in named_graphs]
         try:
-            response: IO[bytes] = sw.query().response
-            return response
-        except QueryBadFormed as exc:  # the store found the query malformed: the client's error
-            detail = str(exc).split("Response:", 1)[-1].strip()
-            raise QueryError(f"SPARQL syntax error (from the store): {detail[:500]}") from None
-        except TimeoutError:
-            raise TimeoutError(f"the remote store did not answer within {timeout_s:g} s") from None
-        except URLError as exc:
-            if isinstance(exc.reason, TimeoutError | socket.timeout):
-                raise TimeoutError(
+            return self._form(self.query_url, params, accept, timeout_s)
+        except urllib.error.HTTPError as exc:
+            text = _body_text(exc)
+            if exc.code in (503, 504) or _TIMEOUT_WORDS.search(text.encode()):
+                raise QueryTimeout(
+                    f"the remote store stopped the query at its time limit: {text or exc.reason}"
+                ) from None
+            if exc.code == 400:
+                raise QueryError(f"SPARQL syntax error (from the store): {text}") from None
+            raise RemoteStoreError(
+                f"query to {self.query_url} failed: HTTP {exc.code}: {text or exc.reason}"
+            ) from None
+        except OSError as exc:
+            if _is_timeout(exc):
+                raise QueryTimeout(
                     f"the remote store did not answer within {timeout_s:g} s"
                 ) from None
             raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
-        except Exception as exc:  # SPARQLWrapper's other errors (500, 404 ...)
-            raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
+
+    def build_graphs(self) -> tuple[str, ...]:
+        """The graphs of the last complete push (data files and ontology), as listed beside
+        its manifest; () if the store holds no geokb build. Reused for GRAPHS_TTL_S."""
+        cache = self._graphs
+        with cache.lock:
+            if time.monotonic() - cache.read_at > GRAPHS_TTL_S:
+                result = self.select_json(
+                    f"SELECT ?g WHERE {{ GRAPH <{MANIFEST_GRAPH}> "
+                    f"{{ <{MANIFEST_GRAPH}> <{BUILD_GRAPH}> ?g }} }}"
+                )
+                rows = result["results"]["bindings"]  # type: ignore[index]
+                cache.graphs = tuple(sorted(r["g"]["value"] for r in rows))
+                cache.read_at = time.monotonic()
+            return cache.graphs
 
     def manifest(self) -> Manifest | None:
         """The manifest of the last complete push, or None (then push everything)."""
@@ -135,22 +269,30 @@ class RemoteStore:
             return None
         return from_json(rows[0]["m"]["value"])
 
+    # -- pushes -----------------------------------------------------------------------------
+
     def push(self, compiled: Compiled) -> list[str]:
-        """Send the changed graphs, then the manifest; return the graphs pushed."""
+        """Send the changed graphs, drop the stale ones, then send the manifest; return the
+        graphs pushed. The old manifest stays until the very end, full push or not."""
+        self.require_writable()
         pushed: list[str] = []
         try:
-            if compiled.full:
-                for name in self._named_graphs():
-                    if name.startswith(GRAPH_BASE) and URIRef(name) not in compiled.graphs:
-                        self._drop(name)
-            for iri in compiled.removed:
-                self._drop(str(iri))
-                pushed.append(str(iri))
             for iri, data in compiled.graphs.items():
                 self._put(str(iri), data)
                 pushed.append(str(iri))
-            self._put_manifest(compiled.manifest)
-        except (RemoteStoreError, OSError, TimeoutError) as exc:
+            for iri in compiled.removed:
+                self._drop(str(iri))
+                pushed.append(str(iri))
+            if compiled.full:  # graphs of files gone before the last manifest was written
+                for name in self._named_graphs():
+                    if (
+                        name.startswith(GRAPH_BASE)
+                        and name != MANIFEST_GRAPH
+                        and URIRef(name) not in compiled.graphs
+                    ):
+                        self._drop(name)
+            self._put_manifest(compiled)
+        except (GeokbError, OSError) as exc:
             done = ", ".join(pushed) or "none"
             raise RemoteStoreError(
                 f"pushing to the remote store failed: {_reason(exc)}. Graphs already pushed: "
@@ -187,57 +329,190 @@ class RemoteStore:
         headers: dict[str, str],
         missing_ok: bool = False,
     ) -> None:
-        """One Graph Store Protocol request, through urllib: the HTTP stack SPARQLWrapper
-        uses for queries and updates, so one client (and one way to authenticate) serves
-        every request to the store."""
+        """One Graph Store Protocol request."""
         assert self.gsp_url is not None
         url = f"{self.gsp_url}?{urlencode({'graph': iri})}"
-        request = urllib.request.Request(
-            url, data=body, method=method, headers={**headers, **self.headers}
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+            with self._open(url, body, headers, self.timeout_s, method) as resp:
                 resp.read()
         except urllib.error.HTTPError as exc:
             if missing_ok and exc.code == 404:  # already gone is fine
                 return
-            text = exc.read()[:200].decode("utf-8", "replace").strip()
-            raise RemoteStoreError(f"{method} graph {iri} answered {exc.code}: {text}") from None
+            raise RemoteStoreError(
+                f"{method} graph {iri} answered {exc.code}: {_body_text(exc) or exc.reason}"
+            ) from None
+        except OSError as exc:
+            raise RemoteStoreError(f"{method} graph {iri} failed: {_reason(exc)}") from None
 
     def _update(self, update: str) -> None:
-        if not self.update_url:
-            raise RemoteStoreError("the remote store has neither a GSP nor an update endpoint")
-        sw = self._sparql(self.update_url)
-        sw.setMethod(POST)
-        sw.setQuery(update)
+        assert self.update_url is not None
         try:
-            sw.query()
-        except Exception as exc:  # SPARQLWrapper raises urllib and its own errors
+            with self._form(self.update_url, [("update", update)], "*/*", self.timeout_s) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            raise RemoteStoreError(
+                f"update at {self.update_url} answered {exc.code}: {_body_text(exc) or exc.reason}"
+            ) from None
+        except OSError as exc:
             raise RemoteStoreError(f"update at {self.update_url} failed: {_reason(exc)}") from None
 
-    def _put_manifest(self, manifest: Manifest) -> None:
-        manifest_triple = ox.Triple(
-            ox.NamedNode(MANIFEST_GRAPH),
-            ox.NamedNode(str(GK.manifestJson)),
-            ox.Literal(manifest.to_json()),
-        )
-        self._put(MANIFEST_GRAPH, NTriples.of([manifest_triple]))
+    def _put_manifest(self, compiled: Compiled) -> None:
+        """The manifest JSON and the list of the build's graphs, in one request."""
+        node = ox.NamedNode(MANIFEST_GRAPH)
+        graphs = {e.graph for e in compiled.manifest.files.values()} | {str(ONTOLOGY_GRAPH)}
+        triples = [
+            ox.Triple(
+                node, ox.NamedNode(str(GK.manifestJson)), ox.Literal(compiled.manifest.to_json())
+            )
+        ]
+        triples += [
+            ox.Triple(node, ox.NamedNode(BUILD_GRAPH), ox.NamedNode(g)) for g in sorted(graphs)
+        ]
+        self._put(MANIFEST_GRAPH, NTriples.of(triples))
+
+
+class _Body(io.RawIOBase):
+    """A response body read as it is parsed. A store that stops a query at its time limit
+    after its answer began writes its message into the body (Oxigraph does): that is raised
+    as QueryTimeout, as is a read that times out."""
+
+    def __init__(self, response: IO[bytes], timeout_s: float) -> None:
+        self.response = response
+        self.timeout_s = timeout_s
+        self.tail = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        try:
+            chunk = self.response.read(len(buffer))
+        except OSError as exc:
+            if _is_timeout(exc):
+                raise QueryTimeout(
+                    f"the remote store did not finish its answer within {self.timeout_s:g} s"
+                ) from None
+            raise RemoteStoreError(f"the remote store's answer broke off: {_reason(exc)}") from None
+        window = self.tail + chunk
+        if _CANCELLED in window:
+            raise QueryTimeout(
+                "the remote store stopped the query at its time limit: "
+                + _decode(window[window.index(_CANCELLED) :])
+            )
+        self.tail = window[-200:]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self.response.close()
+        super().close()
+
+
+def _decode(data: bytes) -> str:
+    return " ".join(data.decode("utf-8", "replace").split())[:300]
+
+
+def _body_text(exc: urllib.error.HTTPError) -> str:
+    """The store's own reason for an error status, decoded, on one line."""
+    try:
+        return _decode(exc.read(2000))
+    except OSError:
+        return ""
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, TimeoutError | socket.timeout) or isinstance(
+        reason, TimeoutError | socket.timeout
+    )
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        text = str(exc.reason) or type(exc).__name__
+    else:
+        text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
-def _auth_headers() -> dict[str, str]:
+def _credentials() -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The headers (bearer or basic) or the digest credentials of GEOKB_STORE_*."""
     token = os.environ.get("GEOKB_STORE_TOKEN")
     if token:
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {token}"}, None
+    auth = os.environ.get("GEOKB_STORE_AUTH", "basic").strip().lower()
+    if auth not in ("basic", "digest"):
+        raise StoreError(f"GEOKB_STORE_AUTH is '{auth}'; use basic (the default) or digest")
     user, password = os.environ.get("GEOKB_STORE_USER"), os.environ.get("GEOKB_STORE_PASSWORD")
-    if user is not None and password is not None:
-        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-        return {"Authorization": f"Basic {pair}"}
-    return {}
+    if user is None or password is None:
+        if auth == "digest":
+            raise StoreError(
+                "GEOKB_STORE_AUTH=digest needs GEOKB_STORE_USER and GEOKB_STORE_PASSWORD"
+            )
+        return {}, None
+    if auth == "digest":
+        return {}, (user, password)
+    pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {pair}"}, None
+
+
+def remote_answer(
+    remote: RemoteStore,
+    query: str,
+    timeout_s: float = TIMEOUT_S,
+    default_graphs: tuple[str, ...] = (),
+    named_graphs: tuple[str, ...] = (),
+    limit: int | None = None,
+) -> RemoteAnswer:
+    """Run a guarded read-only query on the remote store and parse its answer.
+
+    The dataset is the client's (``default_graphs``, ``named_graphs``) or the query's FROM;
+    failing both, the build's own graphs: what the embedded store would query. Solutions
+    are parsed as they are read. A graph result is read up to ``limit`` + 1 triples (enough
+    to tell a capped result), the rest left unread.
+    """
+    from kb.sparql import reading
+
+    read = reading.read(query)
+    if not read.has_dataset and not (default_graphs and named_graphs):
+        graphs = remote.build_graphs()
+        if graphs:  # as the embedded store: the union of the build's graphs, and its graphs
+            default_graphs = default_graphs or graphs
+            named_graphs = named_graphs or graphs
+    accept = (
+        "application/sparql-results+json" if read.shape == "solutions" else "application/n-triples"
+    )
+    response = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
+    store_cut = _store_cut(response)
+    raw = _Body(response, timeout_s)
+    body = io.BufferedReader(raw)
+    if read.shape == "solutions":
+        solutions = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        return RemoteAnswer(solutions, store_cut, raw)
+    quads = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
+    try:
+        triples = [
+            ox.Triple(q.subject, q.predicate, q.object)
+            for q in islice(quads, None if limit is None else limit + 1)
+        ]
+    except SyntaxError as exc:
+        raise RemoteAnswer([], None, raw).broken(exc) from None
+    return RemoteAnswer(triples, store_cut, raw)
+
+
+def _store_cut(response: IO[bytes]) -> str | None:
+    """What the store's response headers say about a result it cut, or None."""
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name in _MAX_ROWS_HEADERS:
+        value = headers.get(name)
+        if value:
+            return f"true; the remote store cut the result at its limit of {value.strip()} rows"
+    state = headers.get("X-SQL-State", "")
+    if state.strip().upper() == "S1TAT":  # Virtuoso's partial answer of an anytime query
+        return "true; the remote store stopped at its time limit and sent a partial result"
+    return None
 
 
 def remote_run(
@@ -248,20 +523,5 @@ def remote_run(
     named_graphs: tuple[str, ...] = (),
     limit: int | None = None,
 ) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
-    """Run a guarded read-only query on the remote store and parse its answer.
-
-    Solutions are parsed as they are read. A graph result is read up to ``limit`` + 1
-    triples (enough to tell a capped result), the rest left unread.
-    """
-    from kb.sparql.query import guard
-
-    shape = guard(query)
-    accept = "application/sparql-results+json" if shape == "solutions" else "application/n-triples"
-    body = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
-    if shape == "solutions":
-        return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
-    quads = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
-    return [
-        ox.Triple(q.subject, q.predicate, q.object)
-        for q in islice(quads, None if limit is None else limit + 1)
-    ]
+    """``remote_answer``'s result alone."""
+    return remote_answer(remote, query, timeout_s, default_graphs, named_graphs, limit).result

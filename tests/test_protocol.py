@@ -303,15 +303,20 @@ def test_from_in_the_query_names_the_default_graph(mini_http: httpx.Client) -> N
     assert _count(mini_http, named) == in_graph
     assert _count(mini_http, f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> {{ ?s ?p ?o }}") == 0
     # the protocol's default-graph-uri wins over the query's FROM (Protocol §2.1.4)
+    other = "https://w3id.org/geokb/graph/data/sources.yaml"
+    in_other = _count(
+        mini_http, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{other}> {{ ?s ?p ?o }} }}"
+    )
+    assert in_other != in_graph
     resp = mini_http.post(
         "/sparql",
         data={
             "query": f"SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s ?p ?o }}",
-            "default-graph-uri": "https://w3id.org/geokb/graph/data/states.yaml",
+            "default-graph-uri": other,
         },
         headers={"Accept": "application/json"},
     )
-    assert int(resp.json()["results"]["bindings"][0]["n"]["value"]) != in_graph
+    assert int(resp.json()["results"]["bindings"][0]["n"]["value"]) == in_other
 
 
 def test_relative_iris_resolve_against_the_endpoint(mini_http: httpx.Client) -> None:

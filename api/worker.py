@@ -106,9 +106,7 @@ def _open(stores: dict[str, ox.Store], path: str) -> ox.Store:
     if store is None:
         stores.clear()  # a new build was swapped in: drop the old handle
         if not os.path.isdir(path):
-            raise BuildGone(
-                "the knowledge base was rebuilt while the query waited; send it again"
-            )
+            raise BuildGone("the knowledge base was rebuilt while the query waited; send it again")
         store = stores[path] = ox.Store.read_only(path)
     return store
 

@@ -235,7 +235,7 @@ VALID = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(query=VALID)
 def test_generated_valid_queries_succeed(
     hostile: tuple[LiveServer, httpx.Client], query: str

@@ -73,6 +73,9 @@ def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[s
     for i in range(n_disputes):
         base += [f"  - id: territory-{i}", f"    label: Territory {i}", "    type: region"]
     base.append("disputes:")
+    # every claimant of a dispute has its claim record (validate requires it); the claims
+    # draw nothing from rng, so the rest of the data stays as it was
+    claims = ["sovereignty_claims:"]
     for i in range(n_disputes):
         a, b = rng.sample(states, 2)
         base += [
@@ -84,6 +87,15 @@ def generate(out: Path, triples: int, files: int = 100, seed: int = 7) -> dict[s
             f'    start_date: "{1900 + i % 120}"',
             f"    sources: [report-{rng.randrange(n_sources)}]",
         ]
+        for claimant in (a, b):
+            claims += [
+                f"  - id: {claimant.lower()}-claims-dispute-{i}",
+                f"    dispute: dispute-{i}",
+                f"    claimant: {claimant}",
+                f"    position: Territory {i} belongs to {claimant}.",
+                f"    sources: [report-{i % n_sources}]",
+            ]
+    base += claims
     (out / "base.yaml").write_text("\n".join(base) + "\n", encoding="utf-8")
 
     events = ["diplomatic_events:"]

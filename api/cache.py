@@ -13,8 +13,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 
-from kb.sparql import reading as query_reading
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -22,12 +20,6 @@ class Answer:
 
     truncated: str | bool  # why it was cut: "rows", "bytes"; falsy if whole
     body: bytes
-
-
-def cacheable(query: str) -> bool:
-    """Whether the answer to ``query`` may be kept: it calls no volatile function, as the
-    query reader (``kb.sparql.reading``) reads it."""
-    return not query_reading.read(query).volatile
 
 
 class ResultCache:

@@ -368,26 +368,6 @@ class Partner:
         """Where the text hangs from its point: suppliers end there, recipients start."""
         return "end" if self.side == "supplier" else "start"
 
-    @property
-    def x1(self) -> int:
-        """Where the arrow starts (x)."""
-        return self.line[0]
-
-    @property
-    def y1(self) -> int:
-        """Where the arrow starts (y)."""
-        return self.line[1]
-
-    @property
-    def x2(self) -> int:
-        """Where the arrow ends (x)."""
-        return self.line[2]
-
-    @property
-    def y2(self) -> int:
-        """Where the arrow ends (y)."""
-        return self.line[3]
-
 
 @dataclass(frozen=True)
 class Network:

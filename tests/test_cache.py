@@ -8,8 +8,9 @@ import httpx
 import pytest
 from conftest import MINI, LiveServer, write_data
 
-from api.cache import Answer, ResultCache, cacheable
+from api.cache import Answer, ResultCache
 from kb.cli import main
+from kb.sparql.reading import read
 
 JSON = {"Accept": "application/sparql-results+json"}
 TRANSFERS = "SELECT ?t WHERE { ?t a <https://w3id.org/geokb/ontology#ArmsTransfer> } ORDER BY ?t"
@@ -33,7 +34,7 @@ def test_volatile_queries_are_never_kept(real_store: Path) -> None:
         answers = [http.get("/sparql", params=query) for _ in range(2)]
     assert [a.headers["x-geokb-cache"] for a in answers] == ["bypass", "bypass"]
     assert answers[0].json() != answers[1].json()
-    assert not cacheable("select (now () as ?t) {}") and cacheable("SELECT ?random {}")
+    assert read("select (now () as ?t) {}").volatile and not read("SELECT ?random {}").volatile
 
 
 def test_a_new_build_is_never_answered_from_the_old_one(

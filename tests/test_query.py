@@ -8,7 +8,8 @@ from kb.errors import QueryError, QueryRefused
 from kb.model.rdf import NTriples, new_graph, ox_quads
 from kb.model.schema import GK
 from kb.sparql.examples import examples
-from kb.sparql.query import guard, run
+from kb.sparql.query import run
+from kb.sparql.reading import read
 from kb.sparql.table import table
 from kb.stores.local import open_current, write_build
 
@@ -26,17 +27,17 @@ from kb.stores.local import open_current, write_build
 )
 def test_updates_are_refused(update: str) -> None:
     with pytest.raises(QueryRefused, match="read-only"):
-        guard(update)
+        read(update)
 
 
 def test_service_is_refused_but_the_word_in_a_string_is_fine() -> None:
     with pytest.raises(QueryRefused, match="SERVICE"):
-        guard("SELECT * WHERE { service <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
+        read("SELECT * WHERE { service <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
     assert (
-        guard('SELECT * WHERE { ?s ?p "SERVICE INSERT" . ?service <http://x/DELETE> ?o }')
+        read('SELECT * WHERE { ?s ?p "SERVICE INSERT" . ?service <http://x/DELETE> ?o }').shape
         == "solutions"
     )
-    assert guard("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } # INSERT") == "graph"
+    assert read("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } # INSERT").shape == "graph"
 
 
 def test_syntax_error_says_where(real_store: Path) -> None:

@@ -782,6 +782,9 @@ CAMEO_PROP = Property(
     "The event's category in the CAMEO event coding scheme.",
     CAMEO,
 )
+# The curators' coding of an event under the CAMEO codebook: a classification of what the
+# citations state, not a value a source states itself (so provenance does not ask for it).
+CAMEO_FIELD = Field("cameo", CAMEO_PROP, curation=True)
 IN_DISPUTE = Property(
     GK.inDispute, "in dispute", "The dispute this claim is part of.", Ref(("dispute",))
 )
@@ -1057,9 +1060,7 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("event_type", EVENT_TYPE, required=True),
-            # the curators' coding of the event under the CAMEO codebook: a classification
-            # of what the citations state, not a value a source states itself
-            Field("cameo", CAMEO_PROP, curation=True),
+            CAMEO_FIELD,
             Field("actors", ACTOR, required=True, many=True),
             Field("targets", TARGET, many=True),
             Field("date", DATE),
@@ -1078,9 +1079,7 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("cooperation_type", COOPERATION_TYPE, required=True),
-            # the curators' coding of the event under the CAMEO codebook: a classification
-            # of what the citations state, not a value a source states itself
-            Field("cameo", CAMEO_PROP, curation=True),
+            CAMEO_FIELD,
             Field("providers", PROVIDER, many=True),
             Field("beneficiaries", BENEFICIARY, many=True),
             Field("participants", PARTICIPANT, many=True),
@@ -1103,9 +1102,7 @@ KINDS: tuple[Kind, ...] = (
         parent=FACT,
         fields=_fact_fields(
             Field("user", USER, required=True),
-            # the curators' coding of the event under the CAMEO codebook: a classification
-            # of what the citations state, not a value a source states itself
-            Field("cameo", CAMEO_PROP, curation=True),
+            CAMEO_FIELD,
             Field("targets", TARGET, many=True),
             Field("weapon_systems", WEAPON_SYSTEM, required=True, many=True),
             Field("location", LOCATION),

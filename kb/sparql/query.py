@@ -19,7 +19,7 @@ from kb.sparql import reading as query_reading
 from kb.sparql.formats import Format, ResultShape
 from kb.sparql.reading import MAX_QUERY_CHARS, Reading
 
-__all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "guard", "run"]
+__all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "run"]
 
 # pyoxigraph's results; a remote store's CONSTRUCT/DESCRIBE result is a list of triples
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
@@ -31,11 +31,6 @@ class Dataset:
 
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
-
-
-def guard(query: str, max_chars: int = MAX_QUERY_CHARS) -> ResultShape:
-    """Refuse what a read-only, no-outbound endpoint must not run; return the result shape."""
-    return query_reading.read(query, max_chars).shape
 
 
 def run(

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install serve test lint generate clean browser
+.PHONY: install serve test lint generate clean browser system-packages
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,13 +25,19 @@ lint: install
 	$(BIN)/mypy kb api
 	$(BIN)/geokb generate --check
 
-# The browser test drives Debian's headless Chromium; install it when it is missing (as root,
-# as on CI; elsewhere install the 'chromium' package yourself).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# The suite drives real programs from Debian's packages: headless Chromium (pages), nginx (the
+# HTTP cache in front of replicas) and Virtuoso (a remote store). Install whichever is missing
+# (as root, as on CI; elsewhere install the packages yourself).
+SYSTEM_PACKAGES := chromium:chromium nginx:nginx virtuoso-t:virtuoso-opensource
+system-packages:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-test: lint browser
+browser: system-packages
+
+test: lint system-packages
 	$(BIN)/pytest
 
 generate: install

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -111,9 +112,14 @@ def test_a_fact_page_shows_references_under_its_statements(site: str) -> None:
 # ---- the query page's layout, labels, views and links ----------------------------------------
 
 
-def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> object:
-    """Open url in headless Chromium at width x 1000 px, wait `settle` seconds, and return the
-    value of a JavaScript expression (awaited), over the DevTools protocol on a pipe (fds 3, 4)."""
+def _evaluate(
+    url: str, width: int, expression: str, settle: float = 6.0, ready: str | None = None
+) -> object:
+    """Open url in headless Chromium at width x 1000 px and return the value of a JavaScript
+    expression (awaited), over the DevTools protocol on a pipe (fds 3, 4).
+
+    With `ready` (a JavaScript condition), the expression runs as soon as the loaded page makes
+    it true (polled every 0.1 s, at most 20 s); without it, after `settle` seconds."""
     assert CHROMIUM
     import json
     import os
@@ -160,7 +166,10 @@ def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> obj
         try:
             target = call("Target.createTarget", {"url": url})["targetId"]
             session = call("Target.attachToTarget", {"targetId": target, "flatten": True})
-            time.sleep(settle)
+            if ready is None:
+                time.sleep(settle)
+            else:
+                _wait_until(call, session["sessionId"], ready)
             answer = call(
                 "Runtime.evaluate",
                 {"expression": expression, "returnByValue": True, "awaitPromise": True},
@@ -180,12 +189,32 @@ def _evaluate(url: str, width: int, expression: str, settle: float = 6.0) -> obj
             os.close(from_chrome_r)
 
 
+def _wait_until(call: Callable[..., dict], session: str, ready: str, limit: float = 20.0) -> None:
+    """Poll the page until it has loaded (not the initial about:blank) and `ready` is true."""
+    import time
+
+    condition = (
+        f"location.href !== 'about:blank' && document.readyState === 'complete' && !!({ready})"
+    )
+    deadline = time.monotonic() + limit
+    while True:
+        state = call("Runtime.evaluate", {"expression": condition, "returnByValue": True}, session)
+        if state["result"].get("value") is True:
+            return
+        assert time.monotonic() < deadline, f"the page never made this true: {ready}"
+        time.sleep(0.1)
+
+
 # After a window resize (the column resizer's trigger), the layout numbers query.js writes.
 AFTER_RESIZE = """new Promise((ok) => {
   window.dispatchEvent(new Event("resize"));
   setTimeout(() => window.dispatchEvent(new Event("resize")), 200);
   setTimeout(() => ok({...document.getElementById("yasgui").dataset}), 1500);
 })"""
+
+
+# The query page has drawn its results and measured them (query.js, 50 ms after YASR's 'drawn').
+DRAWN = '"resultsRight" in document.getElementById("yasgui").dataset'
 
 
 # Each width once, with the example whose long IRIs pushed the table widest at it (a run
@@ -196,8 +225,8 @@ AFTER_RESIZE = """new Promise((ok) => {
 def test_query_results_stay_within_the_window(site: str, width: int, example: str) -> None:
     url = f"{site}/#example={example}"
     for numbers in (
-        _evaluate(url, width, '({...document.getElementById("yasgui").dataset})'),
-        _evaluate(url, width, AFTER_RESIZE),
+        _evaluate(url, width, '({...document.getElementById("yasgui").dataset})', ready=DRAWN),
+        _evaluate(url, width, AFTER_RESIZE, ready=DRAWN),
     ):
         assert isinstance(numbers, dict) and "resultsRight" in numbers, numbers
         viewport = int(numbers["viewportWidth"])
@@ -244,7 +273,10 @@ def test_a_link_to_a_query_reopens_and_runs_it(site: str) -> None:
         assert re.search(r'yasr_response_chip">1 results? in', dom), url
         assert f'href="{site}/id/state/RUS"' in dom and "Russian Federation" in dom
     # running an example puts the query and the view in the URL; that link reruns it
-    link = _evaluate(f"{site}/#example=04-facts-in-a-year&view=timeline", 1000, "location.href")
+    link = _evaluate(
+        f"{site}/#example=04-facts-in-a-year&view=timeline", 1000, "location.href",
+        ready="location.href.includes('#query=')",
+    )  # fmt: skip
     assert isinstance(link, str) and "#query=" in link and "view=timeline" in link
     dom = _chromium("--dump-dom", link)
     assert '<ol class="timeline geokb-timeline">' in dom
@@ -299,7 +331,7 @@ def test_two_letters_in_the_header_box_show_suggestions(site: str) -> None:
             selected: items.findIndex(li => li.getAttribute('aria-selected') === 'true'),
           };
         })()""",
-        settle=3.0,
+        ready="document.querySelector('form.search input[role=\"combobox\"]')",
     )
     assert isinstance(found, dict), found
     assert found["labels"][0] == "Iran" and found["hrefs"][0] == "/id/state/IRN"

@@ -314,6 +314,9 @@
     }
   }
 
+  // For views kept in files of their own (query-network.js): the shared label and text helpers.
+  window.geokbViews = { ENTITY, escapeHtml, isNumeric, entityPage, fetchLabels, plainText };
+
   Yasr.registerPlugin("table", GeokbTable);
   Yasr.registerPlugin("chart", Chart);
   Yasr.registerPlugin("timeline", Timeline);

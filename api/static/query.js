@@ -4,7 +4,8 @@
 // reload or a shared link reopens and runs it; /#example=<name> opens an example.
 (function () {
   const examples = JSON.parse(document.getElementById("example-data").textContent);
-  const VIEWS = ["table", "chart", "timeline", "response"];
+  // The result views, in the order the view files registered them (query-plugins.js and the rest).
+  const VIEWS = [...Yasgui.Yasr.defaults.pluginOrder];
   // Read before YASGUI starts. ?query= (a form or another tool) and #query= (this page) both work.
   const params = new URLSearchParams(location.search);
   for (const [k, v] of new URLSearchParams(location.hash.slice(1))) params.set(k, v);

@@ -1,0 +1,31 @@
+"""The query page's result views beyond the table, in headless Chromium (see test_browser)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from conftest import LiveServer
+from test_browser import _chromium
+
+
+def test_rows_pairing_two_entities_can_be_seen_as_a_network(live: LiveServer) -> None:
+    dom = _chromium("--dump-dom", f"{live.url}/#example=15-who-supplied-whom&view=network")
+    svg = re.search(r'<svg class="geokb-network".*?</svg>', dom, re.DOTALL)
+    assert svg, "the Network view is drawn when the link names it"
+    pairs = httpx.post(
+        f"{live.url}/sparql",
+        data={"query": "PREFIX gk: <https://w3id.org/geokb/ontology#> SELECT DISTINCT ?s ?r "
+              "{ ?t a gk:ArmsTransfer ; gk:supplier ?s ; gk:recipient ?r }"},
+        headers={"Accept": "application/sparql-results+json"},
+    ).json()["results"]["bindings"]  # fmt: skip
+    states = {b[k]["value"] for b in pairs for k in ("s", "r")}
+    # a circle per entity, an arrow per supplier-recipient pair
+    assert len(re.findall(r'<circle class="node"', svg.group(0))) == len(states)
+    assert len(re.findall(r'<line class="edge"', svg.group(0))) == len(pairs)
+    # entities are named by their labels and link to their pages; no raw IRIs are shown
+    labels = re.findall(r'<text[^>]*class="node-label">([^<]+)</text>', svg.group(0))
+    assert "Iran" in labels and "Russian Federation" in labels
+    assert not any(label.startswith("http") for label in labels)
+    assert f'<a href="{live.url}/id/state/IRN">' in svg.group(0)
+    assert f"{len(states)} entities, {len(pairs)} links" in dom

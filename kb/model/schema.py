@@ -486,7 +486,7 @@ QUOTE = Property(
 
 FACT_STATUS = Choice(
     "FactStatus",
-    "Whether a fact is only reported, confirmed, or denied.",
+    "Whether a fact is only reported, confirmed, denied, inferred or machine-coded.",
     (
         Option(
             "reported",
@@ -507,6 +507,13 @@ FACT_STATUS = Choice(
             "inferred",
             "Not stated outright by a source: the curators infer it from what sources state "
             "(gk:basis says from what). An inferred fact is never of high confidence.",
+        ),
+        Option(
+            "machine-coded",
+            "MachineCoded",
+            "machine-coded",
+            "Coded by software from news text in an event dataset (ICEWS, GDELT) and imported "
+            "as the dataset gives it ('geokb import events'); no curator read the reports.",
         ),
     ),
 )
@@ -731,7 +738,8 @@ CHOICES: tuple[Choice, ...] = (
 STATUS = Property(
     GK.status,
     "status",
-    "Whether the fact is reported, confirmed, denied, or inferred by the curators.",
+    "Whether the fact is reported, confirmed, denied, inferred by the curators, or "
+    "machine-coded in an imported event dataset.",
     FACT_STATUS,
 )
 STATUS_BY = Property(

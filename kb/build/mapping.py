@@ -13,6 +13,7 @@ from kb.build.records import (
     FieldValue,
     LangString,
     Part,
+    PointValue,
     Record,
     RefValue,
     UrlValue,
@@ -128,6 +129,7 @@ _ALPHA3_IRI = str(schema.GK.iso3166Alpha3)
 _FACT = ox.NamedNode(str(schema.FACT))
 _XSD_INTEGER = ox.NamedNode(str(XSD.integer))
 _XSD_BOOLEAN = ox.NamedNode(str(XSD.boolean))
+_WKT = ox.NamedNode(str(schema.GEO.wktLiteral))
 _TRUE = ox.Literal("true", datatype=_XSD_BOOLEAN)
 _FALSE = ox.Literal("false", datatype=_XSD_BOOLEAN)
 
@@ -143,6 +145,8 @@ def _term(value: Value, resolved: Mapping[Target, str]) -> ox.NamedNode | ox.Lit
         return ox.NamedNode(value.url)
     if isinstance(value, FieldValue):
         return _named(value.iri)
+    if isinstance(value, PointValue):
+        return ox.Literal(value.wkt, datatype=_WKT)
     if isinstance(value, schema.Option):
         return _named(f"{schema.GK}{value.local}")
     if isinstance(value, bool):

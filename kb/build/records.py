@@ -83,6 +83,19 @@ class FieldValue:
     iri: str  # the field's property
 
 
+@dataclass(frozen=True)
+class PointValue:
+    """A WGS84 point, its decimal degrees as written (``schema.Point``)."""
+
+    lat: str
+    lon: str
+
+    @property
+    def wkt(self) -> str:
+        """The point as GeoSPARQL WKT: longitude first."""
+        return f"POINT({self.lon} {self.lat})"
+
+
 @dataclass(frozen=True, eq=False)
 class Part:
     """A record nested in another (a citation): its values by key and where each was written.
@@ -117,6 +130,7 @@ Value = (
     | UrlValue
     | schema.Option
     | FieldValue
+    | PointValue
     | Part
 )
 
@@ -144,20 +158,27 @@ class Record:
         return self.field_locations.get(key, self.location)
 
     def parts(self) -> list[Part]:
-        """The records nested in this one (its citations), in the order written."""
-        return [v for values in self.values.values() for v in values if type(v) is Part]
+        """The records nested in this one (its citations, its geometry and the geometry's
+        citations), in the order written."""
+        return _parts(self.values)
 
     def refs(self) -> list[RefValue]:
         """Every reference the record makes, its parts' included."""
         out: dict[int, RefValue] = {}  # by identity: a citation's source is also in 'sources'
-        for values in self.values.values():
-            for value in values:
-                if type(value) is RefValue:
-                    out[id(value)] = value
-                elif type(value) is Part:
-                    for vs in value.values.values():
-                        out.update((id(r), r) for r in vs if type(r) is RefValue)
+        for values in [self.values, *(p.values for p in self.parts())]:
+            for vs in values.values():
+                out.update((id(r), r) for r in vs if type(r) is RefValue)
         return list(out.values())
+
+
+def _parts(values: Mapping[str, tuple[Value, ...]]) -> list[Part]:
+    out: list[Part] = []
+    for vs in values.values():
+        for v in vs:
+            if type(v) is Part:
+                out.append(v)
+                out.extend(_parts(v.values))
+    return out
 
 
 def records_from_yaml(file: str, root: yaml.Node | None) -> tuple[list[Record], list[Problem]]:
@@ -278,7 +299,7 @@ def _record(
 def _cited_sources(kind: Kind, values: dict[str, tuple[Value, ...]]) -> None:
     """Add the source of each citation to the record's sources, once: every cited source is
     a dcterms:source of the fact, as the short form 'sources:' states it."""
-    parts = [p for p in values.get("citations", ()) if type(p) is Part]
+    parts = [p for p in _parts(values) if p.structure.name == "citation"]
     if not parts or kind.field("sources") is None:
         return
     sources = list(values.get("sources", ()))
@@ -382,6 +403,12 @@ def _field_values(
     problems: list[Problem],
     owner: Kind,
 ) -> tuple[Value, ...]:
+    if type(fld.prop.range) is schema.Point:
+        point = _point(node)
+        if type(point) is _Fail:
+            problems.append(Problem(node_location(file, node), path, *point))
+            return ()
+        return (point,)  # type: ignore[return-value]
     if fld.many:
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if not items:
@@ -583,6 +610,33 @@ def _url(rng: schema.Url, text: str, quoted: bool) -> Value | _Fail:
     return UrlValue(text)
 
 
+_POINT_HINT = "write [latitude, longitude] in decimal degrees, e.g. [25.87, 55.03]"
+
+
+def _point(node: yaml.Node) -> PointValue | _Fail:
+    """A point written ``[lat, lon]``, each in range, or what is wrong and what would be right."""
+    items = node.value if isinstance(node, yaml.SequenceNode) else None
+    if items is None or len(items) != 2 or not all(type(i) is yaml.ScalarNode for i in items):
+        return _Fail(("expected a point: a list of two numbers", _POINT_HINT))
+    lat, lon = (str(i.value).strip().removeprefix("+") for i in items)
+    for text in (lat, lon):
+        if not _DECIMAL.fullmatch(text):
+            degrees = (
+                "; convert degrees and minutes: 25°52' is 25 + 52/60 = 25.867"
+                if any(c in text for c in "°'\u2032")
+                else ""
+            )
+            return _Fail((f"'{text}' is not a number in decimal degrees", _POINT_HINT + degrees))
+    swap = "did you swap latitude and longitude? " if abs(float(lon)) <= 90 else ""
+    if not -90 <= float(lat) <= 90:
+        return _Fail((f"latitude {lat} is out of range -90..90", swap + _POINT_HINT))
+    if not -180 <= float(lon) <= 180:
+        return _Fail((f"longitude {lon} is out of range -180..180", _POINT_HINT))
+    return PointValue(lat, lon)
+
+
+_DECIMAL = re.compile(r"[+-]?\d{1,3}(?:\.\d+)?")
+
 _READERS: dict[type, Callable[[Any, str, bool], Value | _Fail]] = {
     schema.Text: _text,
     schema.LangText: _lang_text,
@@ -687,6 +741,7 @@ def _describe(rng: schema.Range) -> str:
         schema.Ref: "an id",
         schema.FieldName: "the name of a field",
         schema.Nested: "a mapping of fields",
+        schema.Point: "[latitude, longitude]",
     }[type(rng)]
 
 

@@ -81,6 +81,7 @@ def _datatype(rng: schema.Range) -> str | None:
         schema.Integer: str(XSD.integer),
         schema.Boolean: str(XSD.boolean),
         schema.Text: str(XSD.string),
+        schema.Point: str(schema.GEO.wktLiteral),
     }.get(type(rng))
 
 

@@ -41,6 +41,17 @@ def _value(rng: schema.Range, description: str) -> dict[str, Any]:
     elif isinstance(rng, schema.Date) and rng.day:
         out = {"type": "string", "pattern": _DAY}
         description += " Write YYYY-MM-DD."
+    elif isinstance(rng, schema.Point):
+        out = {
+            "type": "array",
+            "prefixItems": [
+                {"type": "number", "minimum": -90, "maximum": 90},
+                {"type": "number", "minimum": -180, "maximum": 180},
+            ],
+            "minItems": 2,
+            "maxItems": 2,
+        }
+        description += " Write [latitude, longitude] in decimal degrees."
     elif isinstance(rng, schema.Nested):
         out = {"$ref": f"#/$defs/{rng.structure}"}
     elif isinstance(rng, schema.FieldName):

@@ -114,7 +114,9 @@ def _class(g: Graph, cls: URIRef, label: str, definition: str) -> None:
     g.add((cls, RDF.type, OWL.Class))
     g.add((cls, RDFS.label, Literal(label, lang="en")))
     g.add((cls, SKOS.definition, Literal(definition, lang="en")))
-    g.add((cls, RDFS.isDefinedBy, schema.ONTOLOGY_IRI))
+    # geo:Geometry is GeoSPARQL's: described here for readers, defined there
+    outside = cls.startswith(str(schema.GEO))
+    g.add((cls, RDFS.isDefinedBy, schema.GEO_ONTOLOGY if outside else schema.ONTOLOGY_IRI))
 
 
 def _property(g: Graph, prop: schema.Property) -> None:
@@ -173,6 +175,8 @@ def _datatype(rng: schema.Range) -> URIRef:
         return XSD.integer
     if isinstance(rng, schema.Boolean):
         return XSD.boolean
+    if isinstance(rng, schema.Point):
+        return schema.GEO.wktLiteral
     return XSD.string
 
 

@@ -19,6 +19,9 @@ from rdflib import DCTERMS, OWL, RDF, RDFS, XSD, Namespace, URIRef
 
 GK = Namespace("https://w3id.org/geokb/ontology#")
 SCHEMA = Namespace("https://schema.org/")
+#: OGC GeoSPARQL: a place's geometry (geo:hasGeometry) and its WKT text (geo:asWKT).
+GEO = Namespace("http://www.opengis.net/ont/geosparql#")
+GEO_ONTOLOGY = URIRef("http://www.opengis.net/ont/geosparql")
 ID_BASE = "https://w3id.org/geokb/id/"
 GRAPH_BASE = "https://w3id.org/geokb/graph/"
 ONTOLOGY_IRI = URIRef("https://w3id.org/geokb/ontology")
@@ -33,6 +36,7 @@ PREFIXES: dict[str, str] = {
     "xsd": str(XSD),
     "dcterms": str(DCTERMS),
     "schema": str(SCHEMA),
+    "geo": str(GEO),
 }
 
 
@@ -127,7 +131,14 @@ class Nested:
     structure: str  # the name of a Structure in STRUCTURES
 
 
-Range = Text | LangText | Integer | Boolean | Date | Url | Choice | Ref | FieldName | Nested
+@dataclass(frozen=True)
+class Point:
+    """A WGS84 point written as Wikidata shows a coordinate, ``[latitude, longitude]`` in
+    decimal degrees, stored as GeoSPARQL WKT, longitude first:
+    ``"POINT(lon lat)"^^geo:wktLiteral``."""
+
+
+Range = Point | Text | LangText | Integer | Boolean | Date | Url | Choice | Ref | FieldName | Nested
 
 DATE_TYPES: tuple[URIRef, ...] = (XSD.gYear, XSD.gYearMonth, XSD.date)
 
@@ -225,8 +236,10 @@ class Structure:
         return None
 
     def iri_text(self, record_iri: str, index: int) -> str:
-        """The IRI of the ``index``-th (from 0) part of this structure in a record."""
-        return f"{record_iri}#{self.name}-{index + 1}"
+        """The IRI of the ``index``-th (from 0) part of this structure in a record, or in a
+        part (a geometry's citation: ``<record-iri>#geometry-1-citation-1``)."""
+        joint = "-" if "#" in record_iri else "#"
+        return f"{record_iri}{joint}{self.name}-{index + 1}"
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -775,6 +788,19 @@ CITATION = Property(
     "gk:locator, gk:says ...). Reach it with ?fact gk:citation ?c . ?c gk:locator ?where .",
     Nested("citation"),
 )
+AS_WKT = Property(
+    GEO.asWKT,
+    "as WKT",
+    "The geometry as WKT in WGS84, longitude first (GeoSPARQL). YAML writes a point as "
+    "'point: [latitude, longitude]' in decimal degrees, as Wikidata shows coordinates.",
+    Point(),
+)
+HAS_GEOMETRY = Property(
+    GEO.hasGeometry,
+    "has geometry",
+    "Where the place is: a GeoSPARQL geometry (a point) with its own citations.",
+    Nested("geometry"),
+)
 UN_MEMBERSHIP_PROP = Property(
     GK.unMembership, "UN membership", "The state's standing at the United Nations.", UN_MEMBERSHIP
 )
@@ -878,7 +904,23 @@ CITATION_STRUCTURE = Structure(
         Field("quote", QUOTE),
     ),
 )
-STRUCTURES: tuple[Structure, ...] = (CITATION_STRUCTURE,)
+#: Where a place is: a point (later a polygon, where a source gives one) that carries the
+#: citations of the sources it was read from, since a place's record has no citations.
+GEOMETRY_STRUCTURE = Structure(
+    name="geometry",
+    cls=GEO.Geometry,
+    label="geometry",
+    definition=(
+        "Where a place (territory or facility) is: a GeoSPARQL geometry whose geo:asWKT is a "
+        "WGS84 point, with the citations of the sources it was read from (gk:citation). Its "
+        "IRI is the place's IRI with '#geometry-1', its citations' IRIs that with '-citation-1' ..."
+    ),
+    fields=(
+        Field("point", AS_WKT, required=True),
+        Field("citations", CITATION, required=True, many=True),
+    ),
+)
+STRUCTURES: tuple[Structure, ...] = (CITATION_STRUCTURE, GEOMETRY_STRUCTURE)
 STRUCTURES_BY_NAME: dict[str, Structure] = {s.name: s for s in STRUCTURES}
 
 
@@ -966,7 +1008,11 @@ KINDS: tuple[Kind, ...] = (
         definition="A land area (island, region, province) that can be claimed or administered.",
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
-        fields=_entity_fields(Field("type", TERRITORY_TYPE), Field("part_of", PART_OF)),
+        fields=_entity_fields(
+            Field("type", TERRITORY_TYPE),
+            Field("part_of", PART_OF),
+            Field("geometry", HAS_GEOMETRY),
+        ),
     ),
     Kind(
         name="organization",
@@ -1003,7 +1049,9 @@ KINDS: tuple[Kind, ...] = (
         definition="A site: a factory, base or special economic zone.",
         id_pattern=SLUG,
         id_hint=SLUG_HINT,
-        fields=_entity_fields(Field("located_in", LOCATED_IN, required=True)),
+        fields=_entity_fields(
+            Field("located_in", LOCATED_IN, required=True), Field("geometry", HAS_GEOMETRY)
+        ),
     ),
     Kind(
         name="dispute",

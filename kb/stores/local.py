@@ -37,6 +37,7 @@ from kb.cores import available_cores
 from kb.display import escape_controls
 from kb.errors import StoreDamaged, StoreError, relative
 from kb.model.rdf import NTriples
+from kb.stores import search_index
 
 DEFAULT_STORE = Path(".geokb")
 KEEP_BUILDS = 2
@@ -221,6 +222,7 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
                 kept -= 1
         _load(store, compiled.graphs)
         store.flush()
+        search_index.write(store, partial)  # search.sqlite, listed with the store files
         del store  # closes the RocksDB handle (no cycles: no need for a costly gc.collect)
         compiled.manifest.save(partial)
         _list_files(partial)

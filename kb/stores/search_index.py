@@ -1,0 +1,430 @@
+"""The search index of a build: every entity's names and facet values in one SQLite file.
+
+``write`` is called by the build (``kb.stores.local``) on the store it has just written, and
+puts ``search.sqlite`` in the build folder beside it; the server opens it read-only
+(``api.lookup``). It holds, per entity (every record of every kind):
+
+- ``entity``: IRI, kind, id, the label to show (English label first, else any label, a source's
+  title, a label in another language, an alternative name, else a title composed from the
+  record's fields: "Iran → Russia: Drone X (arms transfer)"), its folded form (the order of
+  lists) and a year (the order year of a transfer, the date of an event ...), for sorting;
+- ``term``: every folded name (all labels in every language, ``skos:altLabel``, titles, the
+  composed title, the id) and each of its word-starts ("russian federation", "federation"),
+  for exact, prefix and word-prefix matching through one B-tree;
+- ``names``: an FTS5 table with the trigram tokenizer over the entity's own names and id (not
+  composed titles): substring matches, and candidates for typo-tolerant matching;
+- ``facet``: (kind, field, value, label, entity) rows for the facets of ``FACETS``.
+
+Folding (``fold``) removes case and accents, so matching ignores both. SQLite 3.40's trigram
+tokenizer cannot remove diacritics itself: the text is folded before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kb.model import schema
+
+INDEX_NAME = "search.sqlite"
+FORMAT = 1  # PRAGMA user_version of the file: a reader refuses other formats
+MAX_NAME_CHARS = 200  # characters kept of a name
+MAX_NAMES = 16  # names kept per entity
+MAX_TERM_WORDS = 12  # word-starts indexed per name
+
+_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_LABEL = ox.NamedNode(str(schema.LABEL.iri))
+_TITLE = ox.NamedNode(str(schema.TITLE.iri))
+_ALT_LABEL = ox.NamedNode("http://www.w3.org/2004/02/skos/core#altLabel")
+_WORDS = re.compile(r"\w+")
+
+#: Kinds in the order search results show them: states and disputes first, sources last.
+KIND_ORDER = (
+    "state",
+    "dispute",
+    "territory",
+    "actor",
+    "igo",
+    "organization",
+    "claim",
+    "administration",
+    "facility",
+    "weapon",
+    "event",
+    "cooperation",
+    "use",
+    "transfer",
+    "assertion",
+    "source",
+)
+KIND_RANK = {name: n for n, name in enumerate(KIND_ORDER)}
+
+
+def fold(text: str) -> str:
+    """``text`` without case or accents, its runs of spaces made one ("Côte" -> "cote")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def word_starts(folded: str) -> list[str]:
+    """``folded`` from each of its words on: "russian federation" -> [that, "federation"]."""
+    starts = [m.start() for m in _WORDS.finditer(folded)][1:MAX_TERM_WORDS]
+    return [folded, *(folded[i:] for i in starts)]
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A facet of a kind's list: URL parameter ``name``, shown as ``label``; its values are
+    those of the field ``path[0]`` of the record (``path[1]`` then reads a field of what
+    that refers to: a transfer's weapon systems' category); ``year``: the year of a date."""
+
+    name: str
+    label: str
+    path: tuple[str, ...]
+    year: bool = False
+    fallback: tuple[str, ...] = ()  # the path read when ``path`` gives no value
+
+
+def _facts(*extra: Facet) -> tuple[Facet, ...]:
+    return (
+        *extra,
+        Facet("status", "fact status", ("status",)),
+        Facet("confidence", "confidence", ("confidence",)),
+    )
+
+
+#: The facets of each kind's list, in the order shown. The states and disputes of the data
+#: carry no region, so no region facet: one would need a region field in the model.
+FACETS: dict[str, tuple[Facet, ...]] = {
+    "transfer": _facts(
+        Facet("supplier", "supplier", ("supplier",)),
+        Facet("recipient", "recipient", ("recipient",)),
+        Facet("category", "weapon category", ("weapon_systems", "category")),
+        Facet("weapon", "weapon system", ("weapon_systems",)),
+        Facet(
+            "year",
+            "year (ordered, else first delivered)",
+            ("order_date",),
+            True,
+            ("delivery_start_date",),
+        ),
+        Facet("transfer_status", "transfer status", ("transfer_status",)),
+    ),
+    "dispute": _facts(
+        Facet("claimant", "claimant", ("claimants",)),
+        Facet("administrator", "administered by", ("administered_by",)),
+        Facet("territory_type", "territory type", ("territories", "type")),
+        Facet("year", "start year", ("start_date",), year=True),
+    ),
+    "state": (Facet("un_membership", "UN membership", ("un_membership",)),),
+    "actor": (Facet("actor_type", "actor type", ("actor_type",)),),
+    "territory": (
+        Facet("type", "territory type", ("type",)),
+        Facet("part_of", "part of", ("part_of",)),
+    ),
+    "organization": (Facet("country", "country", ("country",)),),
+    "weapon": (
+        Facet("category", "category", ("category",)),
+        Facet("developer", "developed by", ("developed_by",)),
+    ),
+    "facility": (Facet("located_in", "located in", ("located_in",)),),
+    "event": _facts(
+        Facet("type", "event type", ("event_type",)),
+        Facet("actor", "actor", ("actors",)),
+        Facet("target", "target", ("targets",)),
+        Facet("year", "year", ("date",), year=True),
+    ),
+    "cooperation": _facts(
+        Facet("type", "cooperation type", ("cooperation_type",)),
+        Facet("provider", "provider", ("providers",)),
+        Facet("beneficiary", "beneficiary", ("beneficiaries",)),
+        Facet("year", "start year", ("start_date",), year=True),
+    ),
+    "use": _facts(
+        Facet("user", "user", ("user",)),
+        Facet("weapon", "weapon system", ("weapon_systems",)),
+        Facet("year", "start year", ("start_date",), year=True),
+    ),
+    "claim": _facts(
+        Facet("claimant", "claimant", ("claimant",)),
+        Facet("dispute", "dispute", ("dispute",)),
+    ),
+    "administration": _facts(
+        Facet("administrator", "administered by", ("administered_by",)),
+        Facet("territory", "territory", ("territory",)),
+        Facet("year", "start year", ("start_date",), year=True),
+    ),
+    "assertion": _facts(
+        Facet("stance", "stance", ("stance",)),
+        Facet("asserted_by", "asserted by", ("asserted_by",)),
+    ),
+    "source": (
+        Facet("publisher", "publisher", ("publisher",)),
+        Facet("year", "year issued", ("issued",), year=True),
+        Facet("type", "source type", ("type",)),
+    ),
+}
+
+
+def year_facet(kind: str) -> Facet | None:
+    """The facet giving the year a record of ``kind`` sorts by, if it has one."""
+    return next((f for f in FACETS.get(kind, ()) if f.year), None)
+
+
+_SCHEMA = """
+CREATE TABLE entity(
+    n INTEGER PRIMARY KEY, iri TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
+    label TEXT NOT NULL, sort_key TEXT NOT NULL, kind_rank INTEGER NOT NULL, year INTEGER);
+CREATE TABLE term(text TEXT NOT NULL, entity INTEGER NOT NULL, pos INTEGER NOT NULL,
+    kind_rank INTEGER NOT NULL, sort_key TEXT NOT NULL);
+CREATE TABLE facet(kind TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    label TEXT NOT NULL, entity INTEGER NOT NULL);
+CREATE VIRTUAL TABLE names USING fts5(name, entity UNINDEXED, tokenize='trigram');
+"""
+_INDEXES = """
+CREATE UNIQUE INDEX entity_kind_id ON entity(kind, id);
+CREATE INDEX entity_kind_label ON entity(kind, sort_key, id);
+CREATE INDEX entity_kind_year ON entity(kind, year, sort_key, id);
+CREATE INDEX term_text ON term(text, pos, kind_rank, sort_key, entity);
+CREATE INDEX facet_value ON facet(kind, field, value, entity);
+CREATE INDEX facet_entity ON facet(entity, field);
+"""
+
+
+@dataclass
+class _Entity:
+    kind: str
+    id: str
+    names: dict[str, int]  # name -> priority (lowest is shown)
+    own: set[str]  # names of its own (not composed)
+
+
+def write(store: ox.Store, folder: Path) -> Path:
+    """Write the search index of ``store`` into ``folder`` (replacing one there); its path."""
+    entities = _entities(store)
+    facets = _facet_rows(store, entities)
+    _compose_titles(store, entities, facets)
+    path = folder / INDEX_NAME
+    tmp = folder / (INDEX_NAME + ".tmp")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(tmp)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        _fill(db, entities, facets)
+        db.executescript(_INDEXES)
+        db.execute("INSERT INTO names(names) VALUES ('optimize')")
+        db.execute(f"PRAGMA user_version = {FORMAT}")
+        db.commit()
+    finally:
+        db.close()
+    tmp.replace(path)
+    return path
+
+
+def _entity_kind(iri: str) -> tuple[str, str] | None:
+    if "#" in iri:  # a citation node of a fact, not an entity
+        return None
+    found = schema.kind_of_iri(iri)
+    if found is None or "/" in found[1]:
+        return None
+    return found[0].name, found[1]
+
+
+def _entities(store: ox.Store) -> dict[str, _Entity]:
+    """Every entity of ``store`` with its own names (labels, titles, alternative names)."""
+    entities: dict[str, _Entity] = {}
+    for quad in store.quads_for_pattern(None, _RDF_TYPE, None, None):
+        subject = quad.subject
+        if isinstance(subject, ox.NamedNode) and subject.value not in entities:
+            found = _entity_kind(subject.value)
+            if found is not None:
+                entities[subject.value] = _Entity(found[0], found[1], {}, set())
+    for predicate in (_LABEL, _TITLE, _ALT_LABEL):
+        for quad in store.quads_for_pattern(None, predicate, None, None):
+            subject, obj = quad.subject, quad.object
+            if not isinstance(obj, ox.Literal) or not isinstance(subject, ox.NamedNode):
+                continue
+            entity = entities.get(subject.value)
+            if entity is None:
+                continue
+            text = " ".join(obj.value.split())[:MAX_NAME_CHARS]
+            if not text or (len(entity.names) >= MAX_NAMES and text not in entity.names):
+                continue
+            if predicate == _LABEL:
+                priority = {"en": 0, "": 1}.get(obj.language or "", 3)
+            else:
+                priority = 2 if predicate == _TITLE else 5
+            entity.names[text] = min(priority, entity.names.get(text, priority))
+            entity.own.add(text)
+    return entities
+
+
+def _choice_labels() -> dict[str, str]:
+    """The label of every option of every Choice of the model, by its IRI."""
+    out: dict[str, str] = {}
+    for prop in schema.properties():
+        if isinstance(prop.range, schema.Choice):
+            for option in prop.range.options:
+                out[str(schema.GK[option.local])] = option.label
+    return out
+
+
+def _objects(store: ox.Store, predicate: str) -> dict[str, list[ox.NamedNode | ox.Literal]]:
+    """The objects of every ``predicate`` triple, by subject IRI (each once)."""
+    out: dict[str, list[ox.NamedNode | ox.Literal]] = {}
+    for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
+        obj = quad.object
+        if isinstance(quad.subject, ox.NamedNode) and isinstance(obj, ox.NamedNode | ox.Literal):
+            mine = out.setdefault(quad.subject.value, [])
+            if obj not in mine:
+                mine.append(obj)
+    return out
+
+
+FacetValues = dict[str, dict[str, list[tuple[str, str]]]]  # IRI -> facet -> [(value, label)]
+
+
+def _facet_rows(store: ox.Store, entities: dict[str, _Entity]) -> FacetValues:
+    """Each entity's facet values (value, label), by facet name."""
+    choices = _choice_labels()
+    read: dict[str, dict[str, list[ox.NamedNode | ox.Literal]]] = {}
+
+    def objects(kind: str, key: str, iri: str) -> list[ox.NamedNode | ox.Literal]:
+        field = schema.KINDS_BY_NAME[kind].field(key)
+        if field is None:
+            return []
+        predicate = str(field.prop.iri)
+        if predicate not in read:
+            read[predicate] = _objects(store, predicate)
+        return read[predicate].get(iri, [])
+
+    def labelled(node: ox.NamedNode | ox.Literal, year: bool) -> tuple[str, str] | None:
+        if isinstance(node, ox.Literal):
+            text = node.value[:4] if year else " ".join(node.value.split())[:MAX_NAME_CHARS]
+            return (text, text) if text else None
+        iri = node.value
+        if iri in entities:
+            return iri[len(schema.ID_BASE) :], shown_name(entities[iri])
+        if iri in choices:
+            return iri.rsplit("#", 1)[-1], choices[iri]
+        return iri, iri
+
+    def follow(kind: str, iri: str, path: tuple[str, ...]) -> list[ox.NamedNode | ox.Literal]:
+        nodes = objects(kind, path[0], iri)
+        if len(path) > 1:
+            further: list[ox.NamedNode | ox.Literal] = []
+            for node in nodes:
+                target = entities.get(node.value) if isinstance(node, ox.NamedNode) else None
+                if target is not None:
+                    further += follow(target.kind, node.value, path[1:])
+            return further
+        return nodes
+
+    out: FacetValues = {}
+    for iri, entity in entities.items():
+        for facet in FACETS.get(entity.kind, ()):
+            nodes = follow(entity.kind, iri, facet.path)
+            if not nodes and facet.fallback:
+                nodes = follow(entity.kind, iri, facet.fallback)
+            values = dict.fromkeys(v for v in (labelled(n, facet.year) for n in nodes) if v)
+            if values:
+                out.setdefault(iri, {})[facet.name] = list(values)
+    return out
+
+
+def shown_name(entity: _Entity) -> str:
+    """The name an entity is shown by: its best-ranked name, else its id."""
+    if not entity.names:
+        return entity.id
+    return min(entity.names, key=lambda t: (entity.names[t], t))
+
+
+# The fields a record without a name is called by, in the composed title's shape:
+# (kind, fields joined in order, the template). Kept to the shapes of the entity pages'
+# titles (api.views.Titles), which compose them with the whole record at hand.
+_TITLE_PARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "transfer": (("supplier", "recipient", "weapon"), "{0} → {1}: {2} (arms transfer)"),
+    "claim": (("claimant", "dispute"), "{0} claims {1}"),
+    "administration": (("administrator", "territory"), "{0} administers {1}"),
+    "dispute": (("territory", "claimant"), "Dispute over {0} ({1})"),
+    "event": (("actor", "type", "year"), "{0}: {1}, {2}"),
+    "cooperation": (("provider", "type"), "{0}: {1} (military cooperation)"),
+    "use": (("user", "weapon"), "{0} uses {1}"),
+    "assertion": (("asserted_by", "stance"), "{0} {1}"),
+}
+
+
+def _compose_titles(store: ox.Store, entities: dict[str, _Entity], facets: FacetValues) -> None:
+    """A title for each record without a name, from its facet values (and territories)."""
+    territories: dict[str, list[ox.NamedNode | ox.Literal]] | None = None
+    for iri, entity in entities.items():
+        if entity.names or entity.kind not in _TITLE_PARTS:
+            continue
+        keys, template = _TITLE_PARTS[entity.kind]
+        mine = dict(facets.get(iri, {}))
+        if entity.kind == "dispute":
+            if territories is None:
+                field = schema.KINDS_BY_NAME["dispute"].field("territories")
+                assert field is not None
+                territories = _objects(store, str(field.prop.iri))
+            mine["territory"] = [
+                ("", shown_name(entities[t.value]))
+                for t in territories.get(iri, [])
+                if t.value in entities
+            ]
+        parts = [", ".join(sorted(label for _, label in mine.get(k, []))) for k in keys]
+        if not parts[0]:
+            continue
+        title = template.format(*parts).replace(" ()", "").replace(": ,", ":").rstrip(" ,:")
+        entity.names[title[:MAX_NAME_CHARS]] = 4
+
+
+def _fill(db: sqlite3.Connection, entities: dict[str, _Entity], facets: FacetValues) -> None:
+    def rows() -> Iterator[tuple[int, str, str, str, str, str, int, int | None]]:
+        for n, (iri, e) in enumerate(entities.items(), 1):
+            label = shown_name(e)
+            year_of = year_facet(e.kind)
+            years = facets.get(iri, {}).get(year_of.name, []) if year_of else []
+            year = int(years[0][0]) if years and years[0][0].isdigit() else None
+            yield n, iri, e.kind, e.id, label, fold(label), KIND_RANK.get(e.kind, 99), year
+
+    listed = list(rows())
+    db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", listed)
+    db.executemany("INSERT INTO term VALUES (?, ?, ?, ?, ?)", _terms(entities, listed))
+    db.executemany("INSERT INTO names(name, entity) VALUES (?, ?)", _own_names(entities))
+    db.executemany(
+        "INSERT INTO facet VALUES (?, ?, ?, ?, ?)",
+        (
+            (entities[iri].kind, name, value, label, n)
+            for (n, iri, *_) in listed
+            for name, values in facets.get(iri, {}).items()
+            for value, label in values
+        ),
+    )
+
+
+def _terms(
+    entities: dict[str, _Entity],
+    listed: Iterable[tuple[int, str, str, str, str, str, int, int | None]],
+) -> Iterator[tuple[str, int, int, int, str]]:
+    for n, iri, _, record_id, _, key, rank, _ in listed:
+        texts = dict.fromkeys(fold(t) for t in (*entities[iri].names, record_id))
+        seen: set[str] = set()
+        for text in texts:
+            for pos, term in enumerate(word_starts(text)):
+                if term not in seen:
+                    seen.add(term)
+                    yield term, n, min(pos, 1), rank, key
+
+
+def _own_names(entities: dict[str, _Entity]) -> Iterator[tuple[str, int]]:
+    for n, e in enumerate(entities.values(), 1):
+        for text in dict.fromkeys(fold(t) for t in (*e.own, e.id)):
+            yield text, n

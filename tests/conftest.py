@@ -17,6 +17,7 @@ import pyoxigraph as ox
 import pytest
 import uvicorn
 from rdflib import Graph
+from virtuoso_server import virtuoso, virtuoso_server  # noqa: F401 - fixtures for all tests
 
 from api.app import create_app
 from kb.build.pipeline import compile_data

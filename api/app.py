@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import description, entities, pages, search, sparql, views
 from api.cache import ResultCache
+from api.caching import HttpCaching
 from api.executor import QueryPool
 from api.headers import HeadAsGet, SecurityHeaders
 from api.negotiation import wants_html
@@ -87,6 +88,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.state.readings = ReadingCache()  # a repeated query text is read once
     embedded = settings.remote is None and settings.cache_mb > 0
     app.state.cache = ResultCache(settings.cache_mb * 1024 * 1024) if embedded else None
+    app.add_middleware(HttpCaching, settings=settings, served=served)  # CORS wraps its 304s
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

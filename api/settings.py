@@ -38,6 +38,7 @@ class Settings:
     worker_memory_mb: int = 1024
     heavy_after_s: float = 1.0
     cache_mb: int = 64
+    cache_max_age_s: int = 60
     max_connections: int = 4000
     max_client_connections: int = 64
     header_timeout_s: float = 10.0
@@ -119,6 +120,12 @@ TABLE: tuple[Setting, ...] = (
         "--cache-mb",
         whole,
         "memory for answers to repeated queries, kept until the next build; 0 keeps none",
+    ),
+    Setting(
+        "cache_max_age_s",
+        "--cache-max-age",
+        whole,
+        "seconds an HTTP cache may reuse a GET answer without asking again; 0: always ask",
     ),
     Setting(
         "max_connections",

@@ -1,0 +1,241 @@
+"""HTTP caching of GET answers (ETag, Last-Modified, Cache-Control, Vary; 304), as plain ASGI
+middleware, so that an HTTP cache can stand in front of many replicas of one build.
+
+A build never changes once written: the answer to a GET is fixed by the build, the request
+(URL, Host, ``Accept``) and the code and limits serving it. So a validator can be computed
+from those alone, before the app runs, and ``If-None-Match`` answered ``304`` without running
+the query or rendering the page. Each ``200`` answer to a GET carries:
+
+- ``ETag``: weak, a hash of the build's identity and the request. The identity is the hash of
+  the build's manifest (every data file's content hash and the model's), of geokb's own files
+  and of the limits that shape answers: replicas serving copies of one build, or builds of the
+  same data by the same code, give the same ETags; a new build, or an upgrade, changes them.
+- ``Last-Modified``: the time of the build (from its folder's name).
+- ``Cache-Control: public, max-age=N`` (``--cache-max-age``).
+- ``Vary: Accept`` besides what the route says: answers are negotiated, and the ETag hashes
+  ``Accept``. Nothing is compressed here, so nothing varies with ``Accept-Encoding``.
+
+Everything else gets ``Cache-Control: no-store``: errors (a timeout, a busy server, a client's
+quota (429), each with its ``Retry-After``, are of the moment, not of the build), answers cut at
+a limit (``X-Geokb-Truncated``) and redirects. POST is left alone: caches do not store it.
+With a remote store the build is not known here: answers get ``max-age`` but no validators.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import api
+import kb
+from api.settings import Settings
+from api.state import ServedStore
+from kb.build.manifest import MANIFEST_NAME
+from kb.errors import GeokbError
+
+TRUNCATED = b"x-geokb-truncated"
+# An entity-tag in If-None-Match: W/ or not, then a quoted opaque tag (which may hold commas).
+_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
+_STAMP = re.compile(r"(\d{8}T\d{6})-")  # builds/20261125T192828-123456789
+_DROPPED_ON_304 = (b"content-length", b"content-type", b"transfer-encoding", b"content-disposition")
+
+
+@dataclass(frozen=True)
+class Build:
+    """What the validators of one build's answers are made of."""
+
+    identity: bytes  # hashed with each request into its ETag
+    modified: float  # the build's time, seconds since the epoch
+    last_modified: bytes  # the same as an HTTP-date
+
+    def etag(self, scope: Scope, host: bytes, accept: bytes) -> bytes:
+        """The weak ETag of the answer to the GET in ``scope``: the same request on the same
+        build gives the same tag, whichever replica answers."""
+        digest = hashlib.blake2b(self.identity, digest_size=15)
+        for part in (scope["scheme"].encode(), host, scope.get("raw_path") or b"", accept):
+            digest.update(b"\0" + part)
+        digest.update(b"?" + scope["query_string"])
+        return b'W/"' + digest.hexdigest().encode() + b'"'
+
+
+@cache
+def code_identity() -> bytes:
+    """A hash of geokb's own files (``kb/`` and ``api/``: code, templates, static files) and
+    of pyoxigraph's version: what turns a build into answers. Read once per process."""
+    digest = hashlib.blake2b(version("pyoxigraph").encode(), digest_size=16)
+    for package in (Path(kb.__file__).parent, Path(api.__file__).parent):
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(package.parent).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def build_of(folder: Path, settings: Settings) -> Build:
+    """The validators' material for the build in ``folder`` served under ``settings``."""
+    digest = hashlib.blake2b(code_identity(), digest_size=16)
+    digest.update(f"{settings.max_rows} {settings.max_answer_mb}".encode())
+    manifest = folder / MANIFEST_NAME
+    try:
+        digest.update(manifest.read_bytes())
+    except OSError:  # a build without a manifest: it is known by its folder only
+        digest.update(b"\0" + folder.name.encode())
+    found = _STAMP.match(folder.name)
+    if found:
+        modified = float(calendar.timegm(time.strptime(found.group(1), "%Y%m%dT%H%M%S")))
+    else:  # a folder named otherwise: when it was written
+        modified = float(int((manifest if manifest.exists() else folder).stat().st_mtime))
+    return Build(digest.digest(), modified, formatdate(modified, usegmt=True).encode())
+
+
+class HttpCaching:
+    """Adds the caching headers above to GET answers, and answers ``304`` when the client's
+    copy is current (``If-None-Match`` first; else ``If-Modified-Since``)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, served: ServedStore | None) -> None:
+        self.app = app
+        self.served = served
+        self.settings = settings
+        self.control = b"public, max-age=%d" % settings.cache_max_age_s
+        self._builds: dict[Path, Build] = {}
+
+    def _build(self) -> Build | None:
+        if self.served is None:
+            return None
+        try:
+            folder = self.served.current_path()  # one readlink when nothing changed
+        except GeokbError:  # a damaged build: the app says so, and errors are not stored
+            return None
+        build = self._builds.get(folder)
+        if build is None:
+            build = build_of(folder, self.settings)
+            self._builds = {folder: build}  # only the current build's is kept
+        return build
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/static/"):  # files with validators of their own
+            await self.app(scope, receive, self._fresh_only(send))
+            return
+        asked = _request_headers(scope["headers"])
+        build = self._build()
+        etag = None
+        conditional = False  # answer 304 if the app answers 200
+        if build is not None:
+            etag = build.etag(scope, asked.get(b"host", b""), asked.get(b"accept", b""))
+            if b"if-none-match" in asked:
+                match = _none_match(asked[b"if-none-match"], etag)
+                if match == "yes":  # the client's copy is this build's: nothing runs
+                    await self._not_modified(send, build, etag)
+                    return
+                conditional = match == "any"
+            elif b"if-modified-since" in asked:
+                since = _http_date(asked[b"if-modified-since"])
+                conditional = since is not None and build.modified <= since
+        await self.app(scope, receive, self._answer(send, build, etag, conditional))
+
+    def _validators(self, build: Build | None, etag: bytes | None) -> list[tuple[bytes, bytes]]:
+        headers = [(b"cache-control", self.control)]
+        if build is not None and etag is not None:
+            headers += [(b"etag", etag), (b"last-modified", build.last_modified)]
+        return headers
+
+    async def _not_modified(self, send: Send, build: Build, etag: bytes) -> None:
+        headers = [*self._validators(build, etag), (b"vary", b"Accept")]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _answer(
+        self, send: Send, build: Build | None, etag: bytes | None, conditional: bool
+    ) -> Send:
+        # Without a known build (remote store, damaged build) conditionals are not honoured:
+        # the answer goes out whole, with max-age but no validators.
+        dropping = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal dropping
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                status = message["status"]
+                if status != 200 or TRUNCATED in names:
+                    headers = _without(headers, b"cache-control")
+                    message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+                else:
+                    headers = _with_vary_accept(_without(headers, b"cache-control"))
+                    headers += self._validators(build, etag)
+                    if conditional and etag is not None:  # If-Modified-Since, If-None-Match: *
+                        dropping = True
+                        headers = [h for h in headers if h[0].lower() not in _DROPPED_ON_304]
+                        message = {**message, "status": 304}
+                    message = {**message, "headers": headers}
+            elif dropping and message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # the 304 has no body: the answer is read and dropped
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        return send_with_headers
+
+    def _fresh_only(self, send: Send) -> Send:
+        async def send_with_max_age(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (200, 304):
+                headers = _without(list(message.get("headers", [])), b"cache-control")
+                message = {**message, "headers": [*headers, (b"cache-control", self.control)]}
+            await send(message)
+
+        return send_with_max_age
+
+
+def _request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The request headers caching reads (names lower-case, as ASGI gives them; repeated ones
+    joined with commas, as HTTP allows for lists)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in raw:
+        if name in (b"host", b"accept", b"if-none-match", b"if-modified-since"):
+            found[name] = found[name] + b", " + value if name in found else value.strip()
+    return found
+
+
+def _none_match(header: bytes, etag: bytes) -> str:
+    """``"any"`` for ``*``, ``"yes"`` if a listed tag equals ``etag`` by the weak comparison
+    of RFC 9110 (``W/`` ignored), else ``"no"``."""
+    text = header.decode("latin-1").strip()
+    if text == "*":
+        return "any"
+    mine = etag.decode("latin-1").removeprefix("W/")[1:-1]
+    return "yes" if mine in _TAG.findall(text) else "no"
+
+
+def _http_date(value: bytes) -> float | None:
+    """An HTTP-date as seconds since the epoch; None if it is not one."""
+    try:
+        return parsedate_to_datetime(value.decode("latin-1")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _without(headers: list[tuple[bytes, bytes]], name: bytes) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if k.lower() != name]
+
+
+def _with_vary_accept(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with Accept among the ones Vary names (added once, kept if there)."""
+    varied = [v for k, v in headers if k.lower() == b"vary"]
+    named = {n.strip().lower() for v in varied for n in v.split(b",")}
+    if b"accept" in named or b"*" in named:
+        return headers
+    value = b", ".join([*varied, b"Accept"])
+    return [*_without(headers, b"vary"), (b"vary", value)]

@@ -33,3 +33,18 @@ def escape_controls(text: str) -> str:
     """``text`` with every control character written as an escape (``\\n``, ``\\x1b``,
     ``\\u202e``); other text, accents and spaces included, is left as it is."""
     return _CONTROL.sub(_escape, text)
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV
+# Injection"): "=HYPERLINK(...)", "+cmd|...", "-2+3", "@SUM(...)", or after a tab or CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` for a CSV file a spreadsheet may open: a leading ``'`` if it would start a
+    formula. A cell that is a plain number ("-12", "+3.5") is kept as it is: a spreadsheet
+    reads it as the same number either way, and programs reading the CSV still get it."""
+    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell

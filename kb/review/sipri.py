@@ -14,6 +14,8 @@ from itertools import islice
 
 import pyoxigraph as ox
 
+from kb.display import spreadsheet_safe
+
 _GK = "https://w3id.org/geokb/ontology#"
 _TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -143,7 +145,8 @@ def to_csv(register: list[dict[str, str]], header: bool = True) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     if header:
         writer.writeheader()
-    writer.writerows(register)
+    # cells a spreadsheet would run as formulas are escaped (kb.display.spreadsheet_safe)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in register)
     return buffer.getvalue()
 
 

@@ -209,8 +209,10 @@ class _Entity:
 def write(store: ox.Store, folder: Path) -> Path:
     """Write the search index of ``store`` into ``folder`` (replacing one there); its path."""
     entities = _entities(store)
-    facets = _facet_rows(store, entities)
-    _compose_titles(store, entities, facets)
+    objects = _Objects(store)
+    facets = _facet_rows(objects, entities)
+    _compose_titles(objects, entities, facets)
+    del objects  # (holds the store)
     path = folder / INDEX_NAME
     tmp = folder / (INDEX_NAME + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -291,49 +293,72 @@ def _objects(store: ox.Store, predicate: str) -> dict[str, list[ox.NamedNode | o
 FacetValues = dict[str, dict[str, list[tuple[str, str]]]]  # IRI -> facet -> [(value, label)]
 
 
-def _facet_rows(store: ox.Store, entities: dict[str, _Entity]) -> FacetValues:
-    """Each entity's facet values (value, label), by facet name."""
-    choices = _choice_labels()
-    read: dict[str, dict[str, list[ox.NamedNode | ox.Literal]]] = {}
+class _Objects:
+    """The objects of a record's field, each predicate read from the store once, on demand.
 
-    def objects(kind: str, key: str, iri: str) -> list[ox.NamedNode | ox.Literal]:
+    (Functions at module level, not closures: a closure cycle holding the store would keep
+    RocksDB open past ``write_build``'s ``del store``, and its later close would change the
+    store's files after they were listed.)"""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self.read: dict[str, dict[str, list[ox.NamedNode | ox.Literal]]] = {}
+
+    def of(self, kind: str, key: str, iri: str) -> list[ox.NamedNode | ox.Literal]:
+        """The objects of field ``key`` of the ``kind`` record ``iri``."""
         field = schema.KINDS_BY_NAME[kind].field(key)
         if field is None:
             return []
         predicate = str(field.prop.iri)
-        if predicate not in read:
-            read[predicate] = _objects(store, predicate)
-        return read[predicate].get(iri, [])
+        if predicate not in self.read:
+            self.read[predicate] = _objects(self.store, predicate)
+        return self.read[predicate].get(iri, [])
 
-    def labelled(node: ox.NamedNode | ox.Literal, year: bool) -> tuple[str, str] | None:
-        if isinstance(node, ox.Literal):
-            text = node.value[:4] if year else " ".join(node.value.split())[:MAX_NAME_CHARS]
-            return (text, text) if text else None
-        iri = node.value
-        if iri in entities:
-            return iri[len(schema.ID_BASE) :], shown_name(entities[iri])
-        if iri in choices:
-            return iri.rsplit("#", 1)[-1], choices[iri]
-        return iri, iri
 
-    def follow(kind: str, iri: str, path: tuple[str, ...]) -> list[ox.NamedNode | ox.Literal]:
-        nodes = objects(kind, path[0], iri)
-        if len(path) > 1:
-            further: list[ox.NamedNode | ox.Literal] = []
-            for node in nodes:
-                target = entities.get(node.value) if isinstance(node, ox.NamedNode) else None
-                if target is not None:
-                    further += follow(target.kind, node.value, path[1:])
-            return further
+def _follow(
+    objects: _Objects, entities: dict[str, _Entity], kind: str, iri: str, path: tuple[str, ...]
+) -> list[ox.NamedNode | ox.Literal]:
+    """The values at the end of ``path`` (field keys, hop by hop) from record ``iri``."""
+    nodes = objects.of(kind, path[0], iri)
+    if len(path) == 1:
         return nodes
+    further: list[ox.NamedNode | ox.Literal] = []
+    for node in nodes:
+        target = entities.get(node.value) if isinstance(node, ox.NamedNode) else None
+        if target is not None:
+            further += _follow(objects, entities, target.kind, node.value, path[1:])
+    return further
 
+
+def _labelled(
+    node: ox.NamedNode | ox.Literal,
+    year: bool,
+    entities: dict[str, _Entity],
+    choices: dict[str, str],
+) -> tuple[str, str] | None:
+    """A facet value and its label: an entity's id path and name, an option and its label."""
+    if isinstance(node, ox.Literal):
+        text = node.value[:4] if year else " ".join(node.value.split())[:MAX_NAME_CHARS]
+        return (text, text) if text else None
+    iri = node.value
+    if iri in entities:
+        return iri[len(schema.ID_BASE) :], shown_name(entities[iri])
+    if iri in choices:
+        return iri.rsplit("#", 1)[-1], choices[iri]
+    return iri, iri
+
+
+def _facet_rows(objects: _Objects, entities: dict[str, _Entity]) -> FacetValues:
+    """Each entity's facet values (value, label), by facet name."""
+    choices = _choice_labels()
     out: FacetValues = {}
     for iri, entity in entities.items():
         for facet in FACETS.get(entity.kind, ()):
-            nodes = follow(entity.kind, iri, facet.path)
+            nodes = _follow(objects, entities, entity.kind, iri, facet.path)
             if not nodes and facet.fallback:
-                nodes = follow(entity.kind, iri, facet.fallback)
-            values = dict.fromkeys(v for v in (labelled(n, facet.year) for n in nodes) if v)
+                nodes = _follow(objects, entities, entity.kind, iri, facet.fallback)
+            found = (_labelled(n, facet.year, entities, choices) for n in nodes)
+            values = dict.fromkeys(v for v in found if v)
             if values:
                 out.setdefault(iri, {})[facet.name] = list(values)
     return out
@@ -361,24 +386,22 @@ _TITLE_PARTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _compose_titles(store: ox.Store, entities: dict[str, _Entity], facets: FacetValues) -> None:
+def _compose_titles(objects: _Objects, entities: dict[str, _Entity], facets: FacetValues) -> None:
     """A title for each record without a name, from its facet values (and territories)."""
-    territories: dict[str, list[ox.NamedNode | ox.Literal]] | None = None
     for iri, entity in entities.items():
         if entity.names or entity.kind not in _TITLE_PARTS:
             continue
         keys, template = _TITLE_PARTS[entity.kind]
         mine = dict(facets.get(iri, {}))
+        places: list[ox.NamedNode | ox.Literal] = []
         if entity.kind == "dispute":
-            if territories is None:
-                field = schema.KINDS_BY_NAME["dispute"].field("territories")
-                assert field is not None
-                territories = _objects(store, str(field.prop.iri))
-            mine["territory"] = [
-                ("", shown_name(entities[t.value]))
-                for t in territories.get(iri, [])
-                if t.value in entities
-            ]
+            places = _follow(objects, entities, "dispute", iri, ("territories",))
+        elif entity.kind == "claim":  # what it claims, else the whole dispute's territories
+            places = _follow(objects, entities, "claim", iri, ("territories",))
+            places = places or _follow(objects, entities, "claim", iri, ("dispute", "territories"))
+        if places:
+            named = [("", shown_name(entities[p.value])) for p in places if p.value in entities]
+            mine["territory" if entity.kind == "dispute" else "dispute"] = named
         parts = [", ".join(sorted(label for _, label in mine.get(k, []))) for k in keys]
         if not parts[0]:
             continue

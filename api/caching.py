@@ -15,9 +15,12 @@ the query or rendering the page. Each ``200`` answer to a GET carries:
 - ``Vary: Accept`` besides what the route says: answers are negotiated, and the ETag hashes
   ``Accept``. Nothing is compressed here, so nothing varies with ``Accept-Encoding``.
 
-Everything else gets ``Cache-Control: no-store``: errors (a timeout, a busy server, a client's
-quota (429), each with its ``Retry-After``, are of the moment, not of the build), answers cut at
-a limit (``X-Geokb-Truncated``) and redirects. POST is left alone: caches do not store it.
+Everything else gets ``Cache-Control: no-store``: queries whose answers are meant to differ
+(``RAND``, ``NOW``, ``UUID`` ..., as ``kb.sparql.reading`` reads them); errors (a timeout, a
+busy server, a client's quota (429), each with its ``Retry-After``, are of the moment, not of
+the build); answers cut at a limit (``X-Geokb-Truncated``); redirects. POST is left alone:
+caches do not store it.
+
 With a remote store the build is not known here: answers get ``max-age`` but no validators.
 """
 
@@ -33,6 +36,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -129,6 +133,9 @@ class HttpCaching:
         if scope["path"].startswith("/static/"):  # files with validators of their own
             await self.app(scope, receive, self._fresh_only(send))
             return
+        if _volatile(scope, self.settings):  # never stored, never 304
+            await self.app(scope, receive, self._answer(send, None, None, False, store=False))
+            return
         asked = _request_headers(scope["headers"])
         build = self._build()
         etag = None
@@ -158,7 +165,12 @@ class HttpCaching:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _answer(
-        self, send: Send, build: Build | None, etag: bytes | None, conditional: bool
+        self,
+        send: Send,
+        build: Build | None,
+        etag: bytes | None,
+        conditional: bool,
+        store: bool = True,
     ) -> Send:
         # Without a known build (remote store, damaged build) conditionals are not honoured:
         # the answer goes out whole, with max-age but no validators.
@@ -170,7 +182,7 @@ class HttpCaching:
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 status = message["status"]
-                if status != 200 or TRUNCATED in names:
+                if status != 200 or TRUNCATED in names or not store:
                     headers = _without(headers, b"cache-control")
                     message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
                 else:
@@ -197,6 +209,21 @@ class HttpCaching:
             await send(message)
 
         return send_with_max_age
+
+
+def _volatile(scope: Scope, settings: Settings) -> bool:
+    """Whether the GET in ``scope`` asks /sparql a query that calls RAND, NOW, UUID ...: read
+    through the app's reading cache, so the route's own reading of it is a lookup."""
+    if scope["path"] != "/sparql" or b"query=" not in scope["query_string"]:
+        return False
+    # decoded as Starlette decodes it for the route, so both readings are of the same text
+    texts = parse_qs(scope["query_string"].decode("latin-1")).get("query", [])
+    if len(texts) != 1:
+        return False  # the route refuses it
+    try:
+        return bool(scope["app"].state.readings.read(texts[0], settings.max_query_chars).volatile)
+    except GeokbError:  # not a query the route will run: its error is not stored either
+        return False
 
 
 def _request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:

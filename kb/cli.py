@@ -199,6 +199,42 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     data_arg(p)
 
     p = sub.add_parser(
+        "import",
+        help="import a SIPRI trade register (CSV) or a CAMEO-coded event file (ICEWS, GDELT) "
+        "into data/imported/, each fact citing its row",
+    )
+    p.add_argument(
+        "what", choices=["sipri-register", "events"], help="sipri-register, or events"
+    )
+    p.add_argument("file", type=Path, help="the dataset file: SIPRI's CSV export, or events")
+    p.add_argument(
+        "--format",
+        choices=["icews", "gdelt"],
+        help="events: icews (tab-separated with its header) or gdelt (GDELT 1.0, 57 or 58 "
+        "columns)",
+    )
+    p.add_argument(
+        "--name",
+        default="",
+        help="what the import is called (default: sipri, icews or gdelt); importing again "
+        "under the same name replaces its facts and reports what changed",
+    )
+    p.add_argument(
+        "--version",
+        default="",
+        help="the export's version or date, as the dataset names it (default: the file's "
+        "modification date)",
+    )
+    p.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: utf-8)")
+    p.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="do not check the result with the build's validation before putting it in "
+        "place (for very large files; run 'geokb validate' after)",
+    )
+    data_arg(p)
+
+    p = sub.add_parser(
         "generate", help="regenerate the derived files: ontology/, docs/, the README's counts"
     )
     p.add_argument(
@@ -549,6 +585,35 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from kb.imports.run import Request, run
+    from kb.review.diff import as_text
+
+    if args.what == "events" and not args.format:
+        print("error: events need --format icews or --format gdelt", file=sys.stderr)
+        return 2
+    request = Request(
+        args.what,
+        args.file,
+        args.data,
+        args.format or "",
+        args.name,
+        args.version,
+        args.encoding,
+        not args.no_validate,
+    )
+    summary = run(request, print)
+    if summary.changes is not None:
+        print(f"changes since the last import ({', '.join(map(relative, summary.replaced))}):")
+        print(as_text(summary.changes))
+        if summary.changed_total > len(summary.changes.changed):
+            print(f"  (field by field for the first {len(summary.changes.changed)} changed)")
+    print(summary.text())
+    checked = "checked by validation" if summary.validated else "NOT validated"
+    print(f"wrote {', '.join(map(relative, summary.written))} ({checked})")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from kb.derive import generate
 
@@ -572,6 +637,7 @@ _VERBS = {
     "new": _new,
     "check": _check,
     "diff": _diff,
+    "import": _import,
 }
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ FLOORS = [
     {"kb.model"},
     {"kb.build"},
     {"kb.stores", "kb.sparql"},
-    {"kb.review", "kb.derive"},
+    {"kb.review", "kb.derive", "kb.imports"},
     {"kb.cli", "api"},  # the two edges: the CLI starts the web API for 'geokb serve'
 ]
 

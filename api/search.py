@@ -1,42 +1,51 @@
-"""Finding things: a label index of the served build, /search (HTML and JSON for the header
-box's suggestions), browsable lists of entities at /id/ and /id/<kind>/, and the not-found page
-that suggests the closest entities.
+"""Finding things: /search (HTML, and JSON for the header box's suggestions), browsable lists
+of entities at /id/ and /id/<kind>/ with facets, filters, sort and paging, and the not-found
+page that suggests the closest entities.
 
-The index holds every entity IRI of the build with its labels and titles (all languages) and
-its kind. It is computed once per build, in one background thread, and kept (like the VoID
-statistics of api/description.py); a request waits for it at most ``Settings.timeout_s`` (then
-503 with Retry-After; the computation goes on). It is bounded: at most MAX_ENTITIES entities,
-MAX_NAMES names each, MAX_NAME_CHARS characters a name, MAX_CHARS characters in all, BUILD_S
-seconds to read; an index cut short says so on the pages that use it.
+Everything answers from the build's search index (``kb.stores.search_index``: a SQLite file
+written by each build, read through ``api.lookup``). A build made before builds wrote one
+gets its index computed once, in one background thread, into a temporary folder of the
+server's; a request waits for it at most ``Settings.timeout_s`` (then 503 with Retry-After;
+the computation goes on).
 
-Matching folds case and accents (NFKD without combining marks, then casefold). A name matches
-a query exactly, by its start, by the starts of its words (every word of the query starts a
-word of the name), or anywhere in it; results are ranked in that order, then by kind (states
-and disputes first, sources last), then by label. Ids match too, but not as substrings.
+A list (``/id/<kind>/``) takes, besides ``q`` (a text filter), ``page`` and ``format``:
+``<facet>=<value>`` filters (several combine: a row must have each), ``sort=<column>`` or
+``sort_desc=<column>`` (label, id, and year where the kind has dates), and ``after=<id>``, a
+keyset cursor: the rows after that record in the list's order, stable while the data
+changes, unlike page numbers. CSV and JSON give exactly the rows the page shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import difflib
-import heapq
 import io
 import re
+import shutil
+import tempfile
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
 
-import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api import pagework, views
+from api import pagework
+from api.lookup import (
+    MAX_QUERY_CHARS,
+    Entry,
+    FacetCounts,
+    FacetValue,
+    ListQuery,
+    SearchIndex,
+    Sort,
+    kind_label,
+    sort_columns,
+)
 from api.negotiation import wants_html
 from api.openapi import (
     ID_KINDS_RESPONSES,
@@ -45,22 +54,19 @@ from api.openapi import (
     SEARCH_RESPONSES,
 )
 from api.pages import render
-from api.pagework import BATCH, Deadline, PagesBusy, PageTimeout
+from api.pagework import Deadline, PagesBusy, PageTimeout
 from api.responses import plain
 from api.settings import Settings
 from api.state import ServedStore
+from kb.display import spreadsheet_safe
 from kb.model import schema
+from kb.stores import search_index
 from kb.stores.local import open_build
+from kb.stores.search_index import FACETS, fold
 
 router = APIRouter()
 T = TypeVar("T")
 
-MAX_ENTITIES = 200_000  # entities the index holds, at most
-MAX_NAMES = 16  # names (labels, titles) kept per entity
-MAX_NAME_CHARS = 200  # characters kept of a name
-MAX_CHARS = 20_000_000  # characters of names in all, at most (some 100 MB with their folds)
-BUILD_S = 120.0  # seconds the index may take to read a build
-MAX_QUERY_CHARS = 200  # characters of a query that are looked at
 PAGE_SIZE = 100  # rows of a list page
 SEARCH_PAGE_LIMIT = 100  # results on /search
 SUGGEST_LIMIT = 10  # results of /search.json by default
@@ -69,46 +75,11 @@ NOT_FOUND_SUGGESTIONS = 8
 NOT_FOUND_WAIT_S = 2.0  # the not-found page waits this long for the index, at most
 FUZZY_S = 1.0  # seconds the not-found page spends on close matches, at most
 MAX_PAGE = 1_000_000
+MAX_FILTERS = 10
+#: Parameters of a list that are not facet filters.
+LIST_PARAMS = ("q", "page", "after", "sort", "sort_desc", "format")
 
-_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-_LABEL = ox.NamedNode(str(schema.LABEL.iri))
-_TITLE = ox.NamedNode(str(schema.TITLE.iri))
-# Kinds in the order results show them: states and disputes first, sources last.
-_KIND_ORDER = (
-    "state",
-    "dispute",
-    "territory",
-    "actor",
-    "igo",
-    "organization",
-    "claim",
-    "administration",
-    "facility",
-    "weapon",
-    "event",
-    "cooperation",
-    "use",
-    "transfer",
-    "assertion",
-    "source",
-)
-_KIND_RANK = {name: n for n, name in enumerate(_KIND_ORDER)}
-_WORDS = re.compile(r"\w+")
-# Ranks of a match
-EXACT, PREFIX, WORD_PREFIX, SUBSTRING = 0, 1, 2, 3
-
-
-def fold(text: str) -> str:
-    """``text`` without case or accents, its runs of spaces made one ("Côte" -> "cote")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
-
-
-def kind_label(kind: str) -> str:
-    """How a kind is named to people ("territorial dispute")."""
-    found = schema.KINDS_BY_NAME.get(kind)
-    return found.label if found is not None else kind
+__all__ = ["fold", "kind_label", "kind_plural"]
 
 
 def kind_plural(kind: str) -> str:
@@ -121,270 +92,50 @@ def kind_plural(kind: str) -> str:
     return label + "s"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One entity in the index: its IRI, kind, id, label to show and folded names."""
-
-    iri: str
-    kind: str
-    id: str
-    label: str
-    key: str  # the folded label: the order of lists
-    names: tuple[str, ...]  # folded labels and titles
-    words: tuple[frozenset[str], ...]  # the words of each name
-    folded_id: str
-
-    @property
-    def url(self) -> str:
-        """Where this server shows the entity."""
-        return "/id/" + self.iri[len(schema.ID_BASE) :]
-
-    @property
-    def kind_label(self) -> str:
-        return kind_label(self.kind)
-
-    def rank(self, query: str, words: list[str]) -> int | None:
-        """How well the folded ``query`` (its ``words``) matches, or None if it does not."""
-        best: int | None = None
-        for name, name_words in zip(self.names, self.words, strict=True):
-            r = _rank(name, name_words, query, words, substring=True)
-            if r is not None and (best is None or r < best):
-                best = r
-                if best == EXACT:
-                    return best
-        r = _rank(self.folded_id, _id_words(self.folded_id), query, words, substring=False)
-        if r is not None and (best is None or r < best):
-            best = r
-        return best
-
-    def json(self, base: str = "") -> dict[str, str]:
-        """The entry as /search.json and the lists' JSON give it."""
-        return {
-            "label": self.label,
-            "kind": self.kind,
-            "kind_label": self.kind_label,
-            "id": self.id,
-            "iri": self.iri,
-            "url": base + self.url,
-        }
-
-
-def _id_words(folded_id: str) -> frozenset[str]:
-    return frozenset(_WORDS.findall(folded_id.replace("_", " ")))
-
-
-def _rank(
-    name: str, name_words: frozenset[str], query: str, words: list[str], substring: bool
-) -> int | None:
-    if name == query:
-        return EXACT
-    if name.startswith(query):
-        return PREFIX
-    if words and all(any(w.startswith(q) for w in name_words) for q in words):
-        return WORD_PREFIX
-    if substring and query in name:
-        return SUBSTRING
-    return None
-
-
-@dataclass
-class Index:
-    """The label index of one build. ``complete``: False if a bound cut it short."""
-
-    entries: list[Entry]
-    complete: bool = True
-    by_kind: dict[str, list[Entry]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.entries.sort(key=lambda e: (e.key, e.iri))
-        for entry in self.entries:
-            self.by_kind.setdefault(entry.kind, []).append(entry)
-        self.by_kind = dict(
-            sorted(self.by_kind.items(), key=lambda kv: (_KIND_RANK.get(kv[0], 99), kv[0]))
-        )
-
-    def search(
-        self, query: str, limit: int, deadline: Deadline, kind: str | None = None
-    ) -> tuple[list[Entry], int]:
-        """The best ``limit`` matches of ``query`` (ranked) and how many matched in all."""
-        folded, words = _query(query)
-        if not folded:
-            return [], 0
-        found: list[tuple[tuple[int, int, str, str], Entry]] = []
-        pool = self.entries if kind is None else self.by_kind.get(kind, [])
-        for n, entry in enumerate(pool):
-            if n % BATCH == 0:
-                deadline.check()
-            r = entry.rank(folded, words)
-            if r is not None:
-                found.append(((r, _KIND_RANK.get(entry.kind, 99), entry.key, entry.iri), entry))
-        best = heapq.nsmallest(limit, found, key=lambda f: f[0])
-        return [e for _, e in best], len(found)
-
-    def filter(self, entries: list[Entry], query: str, deadline: Deadline) -> list[Entry]:
-        """The ``entries`` that match ``query``, in their order (all of them without one)."""
-        folded, words = _query(query)
-        if not folded:
-            return entries
-        out = []
-        for n, entry in enumerate(entries):
-            if n % BATCH == 0:
-                deadline.check()
-            if entry.rank(folded, words) is not None:
-                out.append(entry)
-        return out
-
-    def closest(self, text: str, limit: int, deadline: Deadline) -> list[Entry]:
-        """Entities whose label or id is closest to ``text`` (a mistyped name or id).
-
-        Search first; then close spellings (difflib), as many as time allows.
-        """
-        hits, _ = self.search(text, limit, deadline)
-        if len(hits) >= limit:
-            return hits
-        target, _ = _query(text)
-        if not target:
-            return hits
-        scored: list[tuple[float, str, Entry]] = []
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(target)
+def _open_build_index(build: Path) -> SearchIndex:
+    """The search index of the build in ``build``: the one the build wrote, else one
+    computed now into a temporary folder (a build made before builds wrote one)."""
+    path = build / search_index.INDEX_NAME
+    if path.is_file():
         try:
-            for n, entry in enumerate(self.entries):
-                if n % BATCH == 0:
-                    deadline.check()
-                best = 0.0
-                for name in (*entry.names, entry.folded_id):
-                    matcher.set_seq1(name)
-                    if matcher.real_quick_ratio() > 0.6 and matcher.quick_ratio() > 0.6:
-                        best = max(best, matcher.ratio())
-                if best > 0.6:
-                    scored.append((-best, entry.key, entry))
-        except PageTimeout:
-            pass  # the close matches found so far
-        seen = {e.iri for e in hits}
-        for _, _, entry in sorted(scored, key=lambda s: (s[0], s[1])):
-            if len(hits) >= limit:
-                break
-            if entry.iri not in seen:
-                hits.append(entry)
-                seen.add(entry.iri)
-        return hits
-
-
-def _query(text: str) -> tuple[str, list[str]]:
-    folded = fold(text[:MAX_QUERY_CHARS])
-    return folded, _WORDS.findall(folded)[:20]
-
-
-def _entity_kind(iri: str) -> tuple[str, str] | None:
-    if "#" in iri:  # a citation node of a fact, not an entity
-        return None
-    found = schema.kind_of_iri(iri)
-    if found is None or "/" in found[1]:
-        return None
-    return found[0].name, found[1]
-
-
-def compute(store: ox.Store, deadline: Deadline) -> Index:
-    """The label index of ``store``, cut short (not ``complete``) at a bound or the deadline."""
-    kinds: dict[str, tuple[str, str]] = {}
-    names: dict[str, dict[str, int]] = {}  # IRI -> name -> priority (lowest is shown)
-    complete = True
-    chars = 0
+            return SearchIndex(path)
+        except ValueError:  # an older format: computed afresh below
+            pass
+    folder = Path(tempfile.mkdtemp(prefix="geokb-index-"))
     try:
-        for n, quad in enumerate(store.quads_for_pattern(None, _RDF_TYPE, None, None)):
-            if n % BATCH == 0:
-                deadline.check()
-            subject = quad.subject
-            if not isinstance(subject, ox.NamedNode) or subject.value in kinds:
-                continue
-            found = _entity_kind(subject.value)
-            if found is None:
-                continue
-            if len(kinds) >= MAX_ENTITIES:
-                complete = False
-                break
-            kinds[subject.value] = found
-        for predicate in (_LABEL, _TITLE):
-            for n, quad in enumerate(store.quads_for_pattern(None, predicate, None, None)):
-                if n % BATCH == 0:
-                    deadline.check()
-                subject, obj = quad.subject, quad.object
-                if not isinstance(obj, ox.Literal) or not isinstance(subject, ox.NamedNode):
-                    continue
-                if subject.value not in kinds:
-                    continue
-                mine = names.setdefault(subject.value, {})
-                text = " ".join(obj.value.split())[:MAX_NAME_CHARS]
-                if not text or (len(mine) >= MAX_NAMES and text not in mine):
-                    continue
-                if text not in mine:
-                    chars += len(text)
-                    if chars > MAX_CHARS:
-                        complete = False
-                        break
-                language = obj.language or ""
-                priority = {"en": 0, "": 1}.get(language, 3) if predicate == _LABEL else 2
-                mine[text] = min(priority, mine.get(text, priority))
-        # A record without a label (a claim, a transfer ...) goes by the title its page
-        # composes from the model ("Russia claims Crimea"), found by it too.
-        titles = views.Titles(store)
-        for n, iri in enumerate(i for i in kinds if i not in names):
-            if n % BATCH == 0:
-                deadline.check()
-            title = " ".join(titles.title(iri).split())[:MAX_NAME_CHARS]
-            if title and title != iri:
-                chars += len(title)
-                if chars > MAX_CHARS:
-                    complete = False
-                    break
-                names[iri] = {title: 4}
-    except PageTimeout:
-        complete = False
-    entries = []
-    for iri, (kind, record_id) in kinds.items():
-        mine = names.get(iri, {})
-        shown = sorted(mine, key=lambda t: (mine[t], t))
-        label = shown[0] if shown else record_id
-        folded = tuple(dict.fromkeys(fold(t) for t in shown))
-        entries.append(
-            Entry(
-                iri,
-                kind,
-                record_id,
-                label,
-                fold(label),
-                folded,
-                tuple(frozenset(_WORDS.findall(f)) for f in folded),
-                fold(record_id),
-            )
-        )
-    return Index(entries, complete)
+        return SearchIndex(search_index.write(open_build(build), folder))
+    finally:
+        # The open connection keeps the file readable; its name is no longer needed.
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _compute_build(build: Path) -> Index:
-    return compute(open_build(build), Deadline(BUILD_S))
-
-
-_KEEP = 2  # builds whose index is kept (the served one, and the one it replaced)
-_kept: dict[Path, Future[Index]] = {}
+_KEEP = 2  # builds whose index is kept open (the served one, and the one it replaced)
+_kept: dict[Path, Future[SearchIndex]] = {}
 _kept_lock = threading.Lock()
 _computer = ThreadPoolExecutor(1, thread_name_prefix="geokb-index")
 
 
-def _index_future(build: Path) -> Future[Index]:
+def _index_future(build: Path) -> Future[SearchIndex]:
     with _kept_lock:
         future = _kept.get(build)
         if future is None or (future.done() and future.exception() is not None):
-            future = _computer.submit(_compute_build, build)  # (a failure is tried again)
+            future = _computer.submit(_open_build_index, build)  # (a failure is tried again)
             _kept.pop(build, None)
             _kept[build] = future
             while len(_kept) > _KEEP:
-                del _kept[next(iter(_kept))]
+                old = _kept.pop(next(iter(_kept)))
+                old.add_done_callback(_close_later)
         return future
 
 
-async def index_of(served: ServedStore, timeout: float) -> Index:
+def _close_later(future: Future[SearchIndex]) -> None:
+    # Not closed at once: a request may still be reading it; the lock is taken in turn.
+    if future.exception() is None:
+        index = future.result()
+        threading.Timer(60.0, index.close).start()
+
+
+async def index_of(served: ServedStore, timeout: float) -> SearchIndex:
     """The index of the served build, waiting at most ``timeout`` s (else PageTimeout)."""
     future = asyncio.wrap_future(_index_future(served.current_path()))
     try:
@@ -409,7 +160,9 @@ def _remote() -> Response:
     return plain(501, "search and lists are not available with a remote store; query /sparql")
 
 
-async def _run_with_index(request: Request, fn: Callable[[Index, Deadline], T]) -> tuple[Index, T]:
+async def _run_with_index(
+    request: Request, fn: Callable[[SearchIndex, Deadline], T]
+) -> tuple[SearchIndex, T]:
     """The served build's index, and ``fn(index, deadline)`` run in a render slot."""
     served = _served(request)
     assert served is not None
@@ -437,19 +190,22 @@ def _groups(entries: Iterable[Entry]) -> list[Group]:
 
 @router.get(
     "/search",
-    summary="Search entities by label (HTML)",
+    summary="Search entities by name (HTML)",
     response_class=HTMLResponse,
     responses=SEARCH_RESPONSES,
 )
 async def search_page(request: Request, q: str = "") -> Response:
-    """Entities whose labels, titles or ids match ``q``, grouped by kind, best first."""
+    """Entities whose names (any language), titles or ids match ``q``, grouped by kind."""
     if _served(request) is None:
         return _remote()
     q = q[: MAX_QUERY_CHARS * 5]
+
+    def work(index: SearchIndex, d: Deadline) -> tuple[list[Entry], int, list[tuple[str, int]]]:
+        hits, total = index.search(q, SEARCH_PAGE_LIMIT, d)
+        return hits, total, index.kinds(d)
+
     try:
-        index, (hits, total) = await _run_with_index(
-            request, lambda index, d: index.search(q, SEARCH_PAGE_LIMIT, d)
-        )
+        _, (hits, total, kinds) = await _run_with_index(request, work)
     except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
     page = render(
@@ -459,15 +215,15 @@ async def search_page(request: Request, q: str = "") -> Response:
         shown=len(hits),
         total=total,
         groups=_groups(hits),
-        complete=index.complete,
-        kinds=[(k, kind_plural(k), len(es)) for k, es in index.by_kind.items()],
+        complete=True,
+        kinds=[(k, kind_plural(k), n) for k, n in kinds],
     )
     return HTMLResponse(page)
 
 
 @router.get(
     "/search.json",
-    summary="Search entities by label (JSON, for autocomplete)",
+    summary="Search entities by name (JSON, for autocomplete)",
     response_class=JSONResponse,
     responses=SEARCH_JSON_RESPONSES,
 )
@@ -485,9 +241,7 @@ async def search_json(request: Request, q: str = "", limit: str | None = None) -
             return plain(400, f"limit must be between 1 and {SUGGEST_MAX}")
     q = q[: MAX_QUERY_CHARS * 5]
     try:
-        index, (hits, total) = await _run_with_index(
-            request, lambda index, d: index.search(q, n, d)
-        )
+        _, (hits, total) = await _run_with_index(request, lambda index, d: index.search(q, n, d))
     except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
     return JSONResponse(
@@ -495,7 +249,7 @@ async def search_json(request: Request, q: str = "", limit: str | None = None) -
             "q": q[:MAX_QUERY_CHARS],
             "results": [e.json() for e in hits],
             "total": total,
-            "complete": index.complete,
+            "complete": True,
         }
     )
 
@@ -522,13 +276,11 @@ async def kinds_page(request: Request, format: str | None = None) -> Response:
         return _remote()
     if format not in (None, "", "html", "json"):
         return plain(400, "format must be html or json")
-    served = _served(request)
-    assert served is not None
     try:
-        index = await index_of(served, _settings(request).timeout_s)
-    except PageTimeout as exc:
+        _, counts = await _run_with_index(request, lambda index, d: index.kinds(d))
+    except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
-    kinds = [(k, kind_plural(k), len(es)) for k, es in index.by_kind.items()]
+    kinds = [(k, kind_plural(k), n) for k, n in counts]
     if format == "json":
         return JSONResponse(
             {
@@ -536,23 +288,102 @@ async def kinds_page(request: Request, format: str | None = None) -> Response:
                     {"kind": k, "label": label, "count": n, "url": f"/id/{k}/"}
                     for k, label, n in kinds
                 ],
-                "complete": index.complete,
+                "complete": True,
             }
         )
     return HTMLResponse(
-        render("list.html", mode="kinds", kinds=kinds, complete=index.complete),
+        render("list.html", mode="kinds", kinds=kinds, complete=True),
         headers={"Vary": "Accept"},
     )
 
 
-def _href(path: str, **params: str | int | None) -> str:
-    query = urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
-    return path + ("?" + query if query else "")
+class _Link:
+    """Links to a list with its parameters changed (the rest kept, in their order)."""
+
+    def __init__(self, path: str, params: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.params = params
+
+    def href(
+        self,
+        drop: Iterable[str] = (),
+        add: Iterable[tuple[str, str]] = (),
+        without: tuple[str, str] | None = None,
+    ) -> str:
+        dropped = set(drop)
+        kept = [
+            (k, v) for k, v in self.params if k not in dropped and (k, v) != without and v != ""
+        ]
+        kept += [(k, v) for k, v in add if (k, v) not in kept]
+        query = urlencode(kept)
+        return self.path + ("?" + query if query else "")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A facet filter in force: its facet's label, the value's label, the link without it."""
+
+    name: str
+    label: str
+    value: str
+    value_label: str
+    remove_href: str
+
+
+@dataclass(frozen=True)
+class ShownFacet:
+    """A facet as the list page shows it: values with counts and links adding them."""
+
+    name: str
+    label: str
+    values: list[tuple[FacetValue, str, bool]]  # (value, link adding it, in force)
+    distinct: int
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What one page of a list holds (computed in a render thread)."""
+
+    rows: list[Entry]
+    more: bool  # rows after these
+    total: int
+    facets: list[FacetCounts]
+    values: dict[str, dict[str, list[FacetValue]]]
+    labels: dict[tuple[str, str], str]  # (facet, value) of each filter -> the value's label
+
+
+def _list_query(
+    kind: str, request: Request, q: str
+) -> tuple[ListQuery, list[tuple[str, str]]] | str:
+    """The list's query from the request's parameters, or what is wrong with them."""
+    names = {f.name for f in FACETS.get(kind, ())}
+    params = list(request.query_params.multi_items())
+    filters: list[tuple[str, str]] = []
+    for key, value in params:
+        if key in LIST_PARAMS:
+            continue
+        if key not in names:
+            known = ", ".join(sorted(names)) or "none"
+            return f"{key!r} is not a facet of {kind_plural(kind)} (facets: {known})"
+        if value and (key, value) not in filters:
+            filters.append((key, value[:MAX_QUERY_CHARS]))
+    if len(filters) > MAX_FILTERS:
+        return f"at most {MAX_FILTERS} filters at once"
+    sort = Sort()
+    asked = request.query_params.get("sort"), request.query_params.get("sort_desc")
+    if asked[0] and asked[1]:
+        return "give sort or sort_desc, not both"
+    column = asked[0] or asked[1]
+    if column:
+        if column not in sort_columns(kind):
+            return f"sort by one of: {', '.join(sort_columns(kind))}"
+        sort = Sort(column, desc=bool(asked[1]))
+    return ListQuery(kind, q, tuple(filters), sort), params
 
 
 @router.get(
     "/id/{kind}/",
-    summary="The entities of one kind, sorted by label, 100 a page",
+    summary="The entities of one kind: facets, filters, sort, 100 a page",
     response_class=HTMLResponse,
     responses=ID_LIST_RESPONSES,
 )
@@ -561,9 +392,11 @@ async def kind_list(
     request: Request,
     q: str = "",
     page: str | None = None,
+    after: str | None = None,
     format: str | None = None,
 ) -> Response:
-    """One page of the entities of ``kind`` (filtered by ``q``): HTML, CSV or JSON."""
+    """One page of the entities of ``kind`` (filtered by ``q`` and by facet values, sorted
+    by ``sort``/``sort_desc``, from ``page`` or ``after`` a record): HTML, CSV or JSON."""
     if _served(request) is None:
         return _remote()
     if format not in (None, "", "html", "csv", "json"):
@@ -571,53 +404,132 @@ async def kind_list(
     number = _page_number(page)
     if number is None:
         return plain(400, f"page must be a whole number from 1 to {MAX_PAGE:,}")
+    if after is not None and page not in (None, ""):
+        return plain(400, "give page or after, not both")
     if kind not in schema.KINDS_BY_NAME:
         message = f"There is no kind of entity called {kind!r}."
         html = format in (None, "", "html") and wants_html(request.headers.get("accept"), True)
         return await not_found_page(request, message, kind, html)
     q = q[: MAX_QUERY_CHARS * 5]
+    asked = _list_query(kind, request, q)
+    if isinstance(asked, str):
+        return plain(400, asked)
+    query, params = asked
 
-    def work(index: Index, deadline: Deadline) -> tuple[list[Entry], int]:
-        matching = index.filter(index.by_kind.get(kind, []), q, deadline)
-        start = (number - 1) * PAGE_SIZE
-        return matching[start : start + PAGE_SIZE], len(matching)
+    def work(index: SearchIndex, deadline: Deadline) -> ListPage | None:
+        rows = index.rows(query, PAGE_SIZE + 1, deadline, (number - 1) * PAGE_SIZE, after or None)
+        if rows is None:
+            return None
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        labels = {
+            (name, value): index.has_value(kind, name, value, deadline) or value
+            for name, value in query.filters
+        }
+        return ListPage(
+            rows,
+            more,
+            index.count(query, deadline),
+            index.facets(query, deadline),
+            index.values_of(rows, deadline),
+            labels,
+        )
 
     try:
-        index, (rows, total) = await _run_with_index(request, work)
+        _, found = await _run_with_index(request, work)
     except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
-    pages = max(1, -(-total // PAGE_SIZE))
+    if found is None:
+        return plain(400, f"after: there is no {kind_label(kind)} with the id {after!r}")
     path = f"/id/{kind}/"
+    link = _Link(path, params)
     base = str(request.base_url).rstrip("/")
+    rows = found.rows
+    facets = FACETS.get(kind, ())
+    next_href = None
+    if found.more:
+        next_href = link.href(drop=("page", "after"), add=[("after", rows[-1].id)])
     if format == "json":
         return JSONResponse(
             {
                 "kind": kind,
                 "q": q,
-                "page": number,
-                "pages": pages,
-                "total": total,
+                "filters": [{"facet": n, "value": v} for n, v in query.filters],
+                "sort": query.sort.column,
+                "sort_desc": query.sort.desc,
+                "page": None if after else number,
+                "after": after,
+                "total": found.total,
                 "page_size": PAGE_SIZE,
-                "rows": [e.json(base) for e in rows],
-                "next": _href(path, q=q, page=number + 1, format="json")
-                if number < pages
-                else None,
-                "complete": index.complete,
+                "rows": [
+                    {
+                        **e.json(base),
+                        **{
+                            f.name: [v.label for v in found.values[e.iri].get(f.name, [])]
+                            for f in facets
+                        },
+                    }
+                    for e in rows
+                ],
+                "facets": [
+                    {
+                        "facet": c.facet.name,
+                        "label": c.facet.label,
+                        "distinct": c.distinct,
+                        "values": [
+                            {"value": v.value, "label": v.label, "count": v.count} for v in c.values
+                        ],
+                    }
+                    for c in found.facets
+                ],
+                "next": _with_format(next_href, "json") if next_href else None,
+                "complete": True,
             }
         )
     if format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["label", "kind", "id", "iri", "url"])
-        for e in rows:
-            writer.writerow([e.label, e.kind, e.id, e.iri, base + e.url])
-        name = f"geokb-{kind}" + (f"-page-{number}" if number > 1 else "") + ".csv"
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _csv(kind, rows, found, base, number if not after else None)
     first = (number - 1) * PAGE_SIZE + 1
+    in_force = set(query.filters)
+    shown = [
+        ShownFacet(
+            c.facet.name,
+            c.facet.label,
+            [
+                (
+                    v,
+                    # a value in force links to the list without it
+                    link.href(drop=("page", "after"), without=(c.facet.name, v.value))
+                    if (c.facet.name, v.value) in in_force
+                    else link.href(drop=("page", "after"), add=[(c.facet.name, v.value)]),
+                    (c.facet.name, v.value) in in_force,
+                )
+                for v in c.values
+            ],
+            c.distinct,
+        )
+        for c in found.facets
+    ]
+    filters = [
+        Filter(
+            name,
+            next(f.label for f in facets if f.name == name),
+            value,
+            found.labels[(name, value)],
+            link.href(drop=("page", "after"), without=(name, value)),
+        )
+        for name, value in query.filters
+    ]
+    sorts = [
+        (
+            column,
+            link.href(drop=("page", "after", "sort", "sort_desc"), add=[("sort", column)]),
+            link.href(drop=("page", "after", "sort", "sort_desc"), add=[("sort_desc", column)]),
+        )
+        for column in sort_columns(kind)
+    ]
+    prev_href = None
+    if not after and number > 1:
+        prev_href = link.href(drop=("page",), add=[("page", str(number - 1))] if number > 2 else [])
     page_html = render(
         "list.html",
         mode="list",
@@ -625,18 +537,51 @@ async def kind_list(
         kind_label=kind_plural(kind),
         q=q,
         rows=rows,
-        total=total,
+        values=found.values,
+        columns=facets,
+        facets=shown,
+        filters=filters,
+        sort=query.sort,
+        sorts=sorts,
+        total=found.total,
         page=number,
-        pages=pages,
+        after=after,
         first=first,
         last=first + len(rows) - 1,
-        prev_href=_href(path, q=q, page=number - 1) if number > 1 else None,
-        next_href=_href(path, q=q, page=number + 1) if number < pages else None,
-        csv_href=_href(path, q=q, page=number, format="csv"),
-        json_href=_href(path, q=q, page=number, format="json"),
-        complete=index.complete,
+        prev_href=prev_href,
+        next_href=next_href,
+        first_href=link.href(drop=("page", "after")) if after or number > 1 else None,
+        csv_href=_with_format(link.href(), "csv"),
+        json_href=_with_format(link.href(), "json"),
+        complete=True,
     )
     return HTMLResponse(page_html, headers={"Vary": "Accept"})
+
+
+def _with_format(href: str, format: str) -> str:
+    path, _, query = href.partition("?")
+    kept = [p for p in query.split("&") if p and not p.startswith("format=")]
+    return path + "?" + "&".join([*kept, f"format={format}"])
+
+
+def _csv(kind: str, rows: list[Entry], found: ListPage, base: str, number: int | None) -> Response:
+    """The rows as CSV: label, kind, id, IRI, URL, then each facet's values ("; "-joined).
+
+    Cells that a spreadsheet would run as a formula are escaped (``spreadsheet_safe``)."""
+    facets = FACETS.get(kind, ())
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["label", "kind", "id", "iri", "url", *(f.name for f in facets)])
+    for e in rows:
+        cells = [e.label, e.kind, e.id, e.iri, base + e.url]
+        cells += ["; ".join(v.label for v in found.values[e.iri].get(f.name, [])) for f in facets]
+        writer.writerow([spreadsheet_safe(c) for c in cells])
+    name = f"geokb-{kind}" + (f"-page-{number}" if number and number > 1 else "") + ".csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _asked_text(asked: str) -> str:

@@ -1,13 +1,15 @@
-"""Finding things, over real HTTP on the real data: /search and /search.json, the lists at /id/
-and /id/<kind>/ (pages, filter, CSV and JSON), the not-found page's suggestions, hostile
-queries; and the label index's bounds on a small build."""
+"""Finding things, over real HTTP on the real data: /search and /search.json (typos, names in
+other languages), the lists at /id/ and /id/<kind>/ (pages, filter, CSV and JSON), the
+not-found page's suggestions, hostile queries; and the search index each build writes."""
 
 from __future__ import annotations
 
 import csv
 import html
 import io
+import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -16,9 +18,11 @@ import pytest
 from conftest import MINI, write_data
 
 from api import search
+from api.lookup import Entry, ListQuery, SearchIndex
 from api.pagework import Deadline, PageTimeout
 from kb.build.pipeline import compile_data
-from kb.stores.local import current_build, open_build, write_build
+from kb.stores import search_index
+from kb.stores.local import FILES_NAME, current_build, damage, write_build
 
 HTML = {"Accept": "text/html"}
 
@@ -60,6 +64,20 @@ def test_matching_ignores_case_and_accents(http: httpx.Client) -> None:
     for q in ("cote", "COTE D IVOIRE", "côte", "Cote d'I"):
         assert _suggest(http, q)[0]["label"] == "Côte d'Ivoire", q
     assert _suggest(http, "turkiye")[0]["label"] == "Türkiye"
+
+
+def test_misspelt_names_are_found(http: httpx.Client) -> None:
+    assert _suggest(http, "Shahid 136")[0]["label"] == "Shahed-136"
+    assert {"Crimea"} <= {r["label"] for r in _suggest(http, "Crimia")[:3]}
+    page = http.get("/search", params={"q": "Crimia"}, headers=HTML).text
+    assert ("/id/territory/crimea", "Crimea") in _links(page)
+
+
+def test_names_in_other_languages_find_the_entity(http: httpx.Client) -> None:
+    assert _suggest(http, "Татарстан")[0]["url"] == "/id/territory/tatarstan"
+    assert _suggest(http, "الإمارات")[0]["url"] == "/id/state/ARE"
+    # shown by its English label, found by its prefix in Cyrillic too
+    assert _suggest(http, "Тата")[0]["label"] == "Tatarstan"
 
 
 def test_an_exact_label_ranks_before_prefixes_and_substrings(http: httpx.Client) -> None:
@@ -123,13 +141,18 @@ def test_a_kind_lists_its_entities_by_label_a_hundred_a_page(http: httpx.Client)
     assert len(rows) == search.PAGE_SIZE
     labels = [label for _, label in rows]
     assert labels == sorted(labels, key=search.fold)
-    assert '<a href="/id/state/?page=2" rel="next">' in first.text
+    # the next page is the rows after the last one shown (a keyset cursor); ?page= works too
+    last_id = rows[-1][0].rsplit("/", 1)[1]
+    assert f'<a href="/id/state/?after={last_id}" rel="next">' in first.text
+    after = http.get("/id/state/", params={"after": last_id}, headers=HTML).text
     second = http.get("/id/state/", params={"page": 2}, headers=HTML).text
+    assert _links(after) == _links(second)
     more = [link for link in _links(second) if link[0].startswith("/id/state/")]
     total = http.get("/id/", params={"format": "json"}).json()["kinds"][0]["count"]
     assert len(rows) + len(more) == total
     assert not set(rows) & set(more)
     assert '<a href="/id/state/" rel="prev">' in second
+    assert http.get("/id/state/", params={"after": "nope"}).status_code == 400
     # past the end: an empty page; not a number: 400
     past = http.get("/id/state/", params={"page": 99}, headers=HTML)
     assert past.status_code == 200 and "No states here." in past.text
@@ -233,30 +256,42 @@ def mini_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
-def test_the_index_is_kept_per_build(mini_store: Path) -> None:
-    first = search._index_future(mini_store)
-    assert search._index_future(mini_store) is first
-    index = first.result(30)
-    assert index.complete
-    labels = {e.label for e in index.entries}
+def test_each_build_writes_its_search_index(mini_store: Path) -> None:
+    assert (mini_store / search_index.INDEX_NAME).is_file()
+    assert damage(mini_store.parent.parent) is None  # listed with the store's files
+    index = search._index_future(mini_store).result(30)
+    assert search._index_future(mini_store).result(30) is index  # opened once per build
+    assert index.path == mini_store / search_index.INDEX_NAME
+    labels = {e.label for e in _all(index)}
     assert {"Iran", "Russia", "Drone X", "A test source"} <= labels
-    # an unlabelled record goes by its composed title
-    transfer = index.by_kind["transfer"][0]
-    assert transfer.label != transfer.id and "Drone X" in transfer.label
+    # an unlabelled record goes by a title composed from its fields
+    [transfer] = [e for e in _all(index) if e.kind == "transfer"]
+    assert transfer.label == "Iran → Russia: Drone X (arms transfer)"
 
 
-def test_the_index_is_bounded(mini_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "MAX_ENTITIES", 2)
-    index = search.compute(open_build(mini_store), Deadline(30))
-    assert len(index.entries) == 2 and not index.complete
-    monkeypatch.setattr(search, "MAX_ENTITIES", 1000)
-    monkeypatch.setattr(search, "MAX_CHARS", 10)
-    few = search.compute(open_build(mini_store), Deadline(30))
-    assert not few.complete and sum(len(n) for e in few.entries for n in e.names) < 30
-    late = search.compute(open_build(mini_store), Deadline(0))
-    assert not late.complete
+def _all(index: SearchIndex) -> list[Entry]:
+    found = []
+    for kind, _ in index.kinds(Deadline(30)):
+        found += index.rows(ListQuery(kind), 1000, Deadline(30)) or []
+    return found
+
+
+def test_a_build_without_an_index_gets_one_computed(mini_store: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old-build"
+    shutil.copytree(mini_store, old)
+    (old / search_index.INDEX_NAME).unlink()  # as builds made before indexes were
+    listed = json.loads((old / FILES_NAME).read_text())
+    del listed["files"][search_index.INDEX_NAME]
+    (old / FILES_NAME).write_text(json.dumps(listed))
+    index = search._open_build_index(old)
+    assert not (old / search_index.INDEX_NAME).exists()  # the build folder is not written
+    hits, _ = index.search("drone", 5, Deadline(30))
+    assert [h.label for h in hits][:1] == ["Drone X"]
+
+
+def test_a_search_looks_at_the_clock(mini_store: Path) -> None:
+    index = SearchIndex(mini_store / search_index.INDEX_NAME)
+    deadline = Deadline(0)
+    time.sleep(0.01)
     with pytest.raises(PageTimeout):
-        full = search.compute(open_build(mini_store), Deadline(30))
-        deadline = Deadline(0)
-        time.sleep(0.01)
-        full.search("ir", 5, deadline)  # a search looks at the clock, too
+        index.search("ir", 5, deadline)

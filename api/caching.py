@@ -247,7 +247,10 @@ def _none_match(header: bytes, etag: bytes) -> str:
 
 
 def _http_date(value: bytes) -> float | None:
-    """An HTTP-date as seconds since the epoch; None if it is not one."""
+    """An HTTP-date as seconds since the epoch; None if it is not one (or is a list: one
+    comma is the date's own, after the day's name)."""
+    if value.count(b",") > 1:
+        return None
     try:
         return parsedate_to_datetime(value.decode("latin-1")).timestamp()
     except (TypeError, ValueError, IndexError):

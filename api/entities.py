@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api import pagework, search, views
+from api import maps, pagework, search, views
 from api.negotiation import wants_html
 from api.openapi import ENTITY_RESPONSES
 from api.pages import render
@@ -37,6 +37,8 @@ TITLE = ox.NamedNode(str(schema.TITLE.iri))
 SOURCE = ox.NamedNode(str(schema.SOURCE.iri))
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 CITATION = ox.NamedNode(str(schema.CITATION.iri))
+HAS_GEOMETRY = ox.NamedNode(str(schema.HAS_GEOMETRY.iri))
+AS_WKT = ox.NamedNode(str(schema.AS_WKT.iri))
 _CITED = {
     str(schema.CITED_SOURCE.iri): "source",
     str(schema.LOCATOR.iri): "locator",
@@ -113,6 +115,17 @@ def _label_of(store: ox.Store, node: Term) -> str | None:
     return best
 
 
+def _geometry_text(store: ox.Store, geometry: ox.NamedNode) -> str:
+    """A geometry as people read coordinates: '25.867° N, 55.033° E'; '' if not a point."""
+    for quad in store.quads_for_pattern(geometry, AS_WKT, None, None):
+        latlon = maps.point(quad.object.value) if isinstance(quad.object, ox.Literal) else None
+        if latlon is not None:
+            lat, lon = latlon
+            north, east = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
+            return f"{abs(lat):g}° {north}, {abs(lon):g}° {east}"
+    return ""
+
+
 def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMIT) -> Entity | None:
     """What the store says about ``iri`` (at most ``limit`` triples each way), or None."""
     try:
@@ -151,6 +164,16 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
             if n % pagework.BATCH == 0:
                 deadline.check()
             citations.append(_citation(store, o))
+        elif p == HAS_GEOMETRY and isinstance(o, ox.NamedNode):
+            # a place's point, shown as coordinates with the geometry's own citations under it
+            shown = _geometry_text(store, o)
+            if shown:
+                labels[o.value] = shown
+            found = store.quads_for_pattern(o, CITATION, None, None)
+            for c in dict.fromkeys(q.object for q in found):  # once, whatever the graphs
+                if isinstance(c, ox.NamedNode):
+                    cited = _citation(store, c)
+                    citations.append(replace(cited, supports=(HAS_GEOMETRY.value,)))
     terms += [ox.NamedNode(c.source) for c in citations if c.source]
     # Records without a label (transfers, claims, administrations ...) get a title composed
     # from the model (views.Titles): the page's heading, 'Referenced by', values.
@@ -234,6 +257,7 @@ class Sections:
     network: views.Network | None = None
     register: list[views.RegisterTable] | None = None
     tables: tuple[views.FactTable, ...] = ()  # a dispute's claims, a territory's disputes ...
+    map: maps.Map | None = None  # where the place is, or the state's outline and its places
 
 
 def render_html(entity: Entity, sections: Sections | None = None) -> str:
@@ -327,7 +351,8 @@ def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:
         register = views.register(store, found[1], deadline, entity.limit, titles)
     kind = found[0].name if found is not None else ""
     tables = views.fact_tables(store, entity.iri, kind, deadline, entity.limit, titles)
-    return Sections(moments, note, network, register, tables)
+    where = maps.entity_map(store, entity.iri, titles, deadline)
+    return Sections(moments, note, network, register, tables, where)
 
 
 def _rdf(entity: Entity) -> list[ox.Triple]:

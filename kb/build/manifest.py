@@ -17,7 +17,9 @@ from rdflib import URIRef
 from kb.model.rdf import NTriples
 
 MANIFEST_NAME = "geokb-manifest.json"
-VERSION = 3
+# 4: builds write the default graph (the union of the data and ontology graphs); a build
+# of an older version has none, so the next build over it is a full one.
+VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from kb.model import schema
 from kb.sparql import reading as query_reading
 from kb.sparql.formats import Format, ResultShape
 from kb.sparql.reading import MAX_QUERY_CHARS, Reading
+from kb.stores.local import facts_graph
 
 __all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "run"]
 
@@ -44,19 +45,24 @@ def run(
 
     The dataset is, in order: the protocol's ``dataset`` if it names graphs (SPARQL 1.1
     Protocol §2.1.4: it overrides the query's own), else the query's FROM / FROM NAMED,
-    else the union of all graphs. Relative IRIs resolve against ``base_iri``.
+    else the store's default graph (the union of the data and ontology graphs, written by
+    the build) with every named graph. Relative IRIs resolve against ``base_iri``.
     """
     if reading is None:
         reading = query_reading.read(query)
     kwargs: dict[str, object] = {}
+    # A build made before builds wrote the default graph has it empty: the union of all
+    # graphs is then the same triples. (The union includes the default graph, so it must
+    # not be asked for when the default graph is written: each triple would come twice.)
+    union = facts_graph(store) is None
     if dataset.default_graphs or dataset.named_graphs:
         if dataset.default_graphs:
             kwargs["default_graph"] = _graphs(dataset.default_graphs, "default-graph-uri")
-        else:
+        elif union:
             kwargs["use_default_graph_as_union"] = True
         if dataset.named_graphs:
             kwargs["named_graphs"] = _graphs(dataset.named_graphs, "named-graph-uri")
-    elif not reading.has_dataset:
+    elif not reading.has_dataset and union:
         kwargs["use_default_graph_as_union"] = True
     try:
         return store.query(query, base_iri=base_iri, prefixes=None, **kwargs)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import pyoxigraph as ox
 
 from kb.build.consistency import MARKERS, Summary, overlaps, period
+from kb.stores.local import facts_graph
 
 _PREFIXES = """PREFIX gk: <https://w3id.org/geokb/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -135,7 +136,7 @@ def find(store: ox.Store) -> list[Contradiction]:
 
 
 def _rows(store: ox.Store, query: str) -> list[dict[str, str]]:
-    result = store.query(_PREFIXES + query, use_default_graph_as_union=True)
+    result = store.query(_PREFIXES + query, use_default_graph_as_union=facts_graph(store) is None)
     assert isinstance(result, ox.QuerySolutions)
     return [
         {n.value: (t.value if (t := sol[n]) is not None else "") for n in result.variables}

@@ -15,6 +15,7 @@ from itertools import islice
 import pyoxigraph as ox
 
 from kb.display import spreadsheet_safe
+from kb.stores.local import facts_graph
 
 _GK = "https://w3id.org/geokb/ontology#"
 _TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -114,7 +115,7 @@ def rows(store: ox.Store, only: RegisterFilter = RegisterFilter()) -> list[dict[
 
 
 def _run(store: ox.Store, query: str) -> list[dict[str, str]]:
-    result = store.query(query, use_default_graph_as_union=True)
+    result = store.query(query, use_default_graph_as_union=facts_graph(store) is None)
     assert isinstance(result, ox.QuerySolutions)
     out = []
     for sol in result:
@@ -171,7 +172,7 @@ def _states(store: ox.Store, code: str) -> set[ox.NamedNode]:
     literal = ox.Literal(code)
     return {
         q.subject
-        for q in store.quads_for_pattern(None, _ALPHA3, literal, None)
+        for q in store.quads_for_pattern(None, _ALPHA3, literal, facts_graph(store))
         if isinstance(q.subject, ox.NamedNode)
     }
 
@@ -183,7 +184,7 @@ def _en_label(store: ox.Store, node: ox.NamedNode | None, cache: dict[str, str])
         cache[node.value] = next(
             (
                 q.object.value
-                for q in store.quads_for_pattern(node, _LABEL, None, None)
+                for q in store.quads_for_pattern(node, _LABEL, None, facts_graph(store))
                 if isinstance(q.object, ox.Literal) and q.object.language == "en"
             ),
             "",
@@ -199,11 +200,11 @@ def _candidates(store: ox.Store, only: RegisterFilter) -> Iterator[ox.NamedNode]
         code = supplier if supplier is not None else recipient
         assert code is not None
         for state in _states(store, code):
-            for q in store.quads_for_pattern(None, predicate, state, None):
+            for q in store.quads_for_pattern(None, predicate, state, facts_graph(store)):
                 if isinstance(q.subject, ox.NamedNode):
                     yield q.subject
     else:
-        for q in store.quads_for_pattern(None, _TYPE, _ARMS_TRANSFER, None):
+        for q in store.quads_for_pattern(None, _TYPE, _ARMS_TRANSFER, facts_graph(store)):
             if isinstance(q.subject, ox.NamedNode):
                 yield q.subject
 
@@ -228,7 +229,7 @@ def select(
         if t.value in seen:  # the same triple in several graphs
             continue
         seen.add(t.value)
-        triples = islice(store.quads_for_pattern(t, None, None, None), _PER_TRANSFER)
+        triples = islice(store.quads_for_pattern(t, None, None, facts_graph(store)), _PER_TRANSFER)
         about: dict[str, list[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]] = {}
         for q in triples:
             about.setdefault(q.predicate.value, []).append(q.object)

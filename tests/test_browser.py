@@ -338,3 +338,41 @@ def test_two_letters_in_the_header_box_show_suggestions(site: str) -> None:
     assert found["labels"][0] == "Iran" and found["hrefs"][0] == "/id/state/IRN"
     assert found["hidden"] is False and found["expanded"] == "true"
     assert found["selected"] == 0  # the arrow key moved to the first suggestion
+
+
+# On the unfiltered list: note the first supplier's label and count, then click it; true once
+# the page shown is the filtered one. (Polled: it runs again on the page the click opened.)
+CLICK_FIRST_SUPPLIER = """location.search.includes('supplier=') || (() => {
+  const link = document.querySelector('section.facet[data-facet="supplier"] li a');
+  if (link && !sessionStorage.getItem('supplier')) {
+    sessionStorage.setItem('supplier', link.textContent);
+    sessionStorage.setItem('count', link.parentElement.querySelector('.count').textContent);
+    sessionStorage.setItem('before', String(document.querySelectorAll('table.list tr').length - 1));
+    link.click();
+  }
+  return false;
+})()"""
+
+
+def test_a_facet_click_narrows_the_list(site: str) -> None:
+    found = _evaluate(
+        f"{site}/id/transfer/",
+        1300,
+        """({
+          supplier: sessionStorage.getItem('supplier'),
+          count: Number(sessionStorage.getItem('count')),
+          before: Number(sessionStorage.getItem('before')),
+          rows: document.querySelectorAll('table.list tr').length - 1,
+          suppliers: [...document.querySelectorAll('table.list tr td:nth-child(3)')]
+            .map(td => td.textContent),
+          chip: document.querySelector('ul.filters li strong')?.textContent,
+          facetsLeft: document.querySelector('aside.facets').getBoundingClientRect().right,
+          rowsLeft: document.querySelector('table.list').getBoundingClientRect().left,
+        })""",
+        ready=CLICK_FIRST_SUPPLIER,
+    )
+    assert isinstance(found, dict), found
+    assert found["supplier"] and found["rows"] == found["count"] < found["before"]
+    assert set(found["suppliers"]) == {found["supplier"]}  # every row is that supplier's
+    assert found["chip"] == found["supplier"]  # the filter in force, with a way to remove it
+    assert found["facetsLeft"] <= found["rowsLeft"]  # facets beside the rows, not over them

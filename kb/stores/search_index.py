@@ -110,7 +110,7 @@ FACETS: dict[str, tuple[Facet, ...]] = {
         Facet("weapon", "weapon system", ("weapon_systems",)),
         Facet(
             "year",
-            "year (ordered, else first delivered)",
+            "year",  # ordered, else first delivered
             ("order_date",),
             True,
             ("delivery_start_date",),

@@ -87,7 +87,11 @@
       const [x, y] = xy.map((n) => Math.round(n * 10) / 10);
       const g = node("g", { class: "place" });
       g.appendChild(node("circle", { cx: x, cy: y, r: 4.5 }));
-      if (points.length <= 40) g.appendChild(node("text", { x: x + 7, y: y + 4 }, p.label));
+      if (points.length <= 40) {
+        // a label near the right edge goes on the point's left, so the frame does not cut it
+        const left = x > WIDTH * 0.7;
+        g.appendChild(node("text", { x: left ? x - 7 : x + 7, y: y + 4, "text-anchor": left ? "end" : "start" }, p.label));
+      }
       marks.appendChild(linked(p.href, `${p.label} (${p.lat}, ${p.lon})`, g));
     }
     svg.appendChild(marks);

@@ -457,7 +457,7 @@ def _query(args: argparse.Namespace) -> int:
     from kb.sparql.query import QueryResult, run, serialize, shape_of
     from kb.sparql.table import table
     from kb.stores.local import open_current
-    from kb.stores.remote import RemoteStore, remote_run
+    from kb.stores.remote import RemoteStore, remote_answer
 
     text = args.query
     if text.endswith(".rq") and Path(text).is_file():
@@ -465,7 +465,10 @@ def _query(args: argparse.Namespace) -> int:
     target = _target(args)
     result: QueryResult
     if isinstance(target, RemoteStore):
-        result = remote_run(target, text)
+        answered = remote_answer(target, text)
+        result = answered.result
+        if answered.store_cut:  # the store's own row cap: say so, as /sparql's header does
+            print(f"truncated: {answered.store_cut.removeprefix('true; ')}", file=sys.stderr)
     else:
         result = run(open_current(target)[0], text)
     if args.format == "table":

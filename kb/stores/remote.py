@@ -19,6 +19,7 @@ Credentials are never printed. The store's errors are reported with its own reas
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
 import re
@@ -55,6 +56,18 @@ _TIMEOUT_WORDS = re.compile(
 )
 # What Oxigraph writes into an answer under way when it stops the query at its time limit.
 _CANCELLED = b"The SPARQL operation has been cancelled"
+# How Virtuoso writes an xsd:boolean in SPARQL JSON results
+_VIRTUOSO_BOOLEAN = re.compile(
+    rb'("datatype": "http://www\.w3\.org/2001/XMLSchema#boolean", "value": ")([01])"'
+)
+_MAX_LINE = 1 << 20
+_HTML = re.compile(r"\s*<(!DOCTYPE html|html)", re.IGNORECASE)
+_HTML_HEAD = re.compile(r"<head>.*?</head>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+# Sent before the N-Triples of a GSP PUT (see RemoteStore._put).
+_TURTLE_HEAD = b"@prefix geokb: <https://w3id.org/geokb/ontology#> .\n"
+# Triples per INSERT template on the SPARQL Update path (see _template_chunks).
+_TEMPLATE_TRIPLES = 200
 # Response headers by which a store says it cut a result (Virtuoso: ResultSetMaxRows, and
 # the partial answers of its "anytime" queries).
 _MAX_ROWS_HEADERS = ("X-SPARQL-MaxRows", "X-Max-Rows")
@@ -285,11 +298,7 @@ class RemoteStore:
                 pushed.append(str(iri))
             if compiled.full:  # graphs of files gone before the last manifest was written
                 for name in self._named_graphs():
-                    if (
-                        name.startswith(GRAPH_BASE)
-                        and name != MANIFEST_GRAPH
-                        and URIRef(name) not in compiled.graphs
-                    ):
+                    if name != MANIFEST_GRAPH and URIRef(name) not in compiled.graphs:
                         self._drop(name)
             self._put_manifest(compiled)
         except (GeokbError, OSError) as exc:
@@ -302,18 +311,24 @@ class RemoteStore:
         return pushed
 
     def _named_graphs(self) -> list[str]:
-        result = self.select_json("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        """The store's graphs named under GRAPH_BASE (the filter is not only for clarity:
+        Virtuoso answers it from an index, and takes seconds to list all of its graphs)."""
+        result = self.select_json(
+            "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+            f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}")) }}'
+        )
         return [b["g"]["value"] for b in result["results"]["bindings"]]  # type: ignore[index]
 
     def _put(self, iri: str, graph: NTriples) -> None:
-        body = graph.data
         if self.gsp_url:
-            self._gsp("PUT", iri, body, {"Content-Type": "application/n-triples"})
+            # Turtle (N-Triples is a subset) led by a prefix line: Virtuoso ignores the
+            # Content-Type of a GSP PUT and guesses the syntax from the first 64 KB, and
+            # without that line it takes a graph whose first line is longer (the manifest)
+            # for text/plain and refuses it.
+            body = _TURTLE_HEAD + graph.data
+            self._gsp("PUT", iri, body, {"Content-Type": "text/turtle"})
         else:
-            self._update(
-                f"DROP SILENT GRAPH <{iri}> ;\nINSERT DATA {{ GRAPH <{iri}> {{\n"
-                f"{body.decode()}\n}} }}"
-            )
+            self._update(_replace_graph(iri, graph))
 
     def _drop(self, iri: str) -> None:
         if self.gsp_url:
@@ -332,29 +347,37 @@ class RemoteStore:
         """One Graph Store Protocol request."""
         assert self.gsp_url is not None
         url = f"{self.gsp_url}?{urlencode({'graph': iri})}"
+        self._send(f"{method} graph {iri}", url, body, headers, method, missing_ok)
+
+    def _update(self, update: str) -> None:
+        """One SPARQL Update request."""
+        assert self.update_url is not None
+        body = urlencode([("update", update)]).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "*/*"}
+        self._send(f"update at {self.update_url}", self.update_url, body, headers, "POST")
+
+    def _send(
+        self,
+        what: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        method: str,
+        missing_ok: bool = False,
+    ) -> None:
+        """One request of a push; its failure as RemoteStoreError, with the store's reason
+        (a 404 is fine with ``missing_ok``: what was to be deleted is already gone)."""
         try:
             with self._open(url, body, headers, self.timeout_s, method) as resp:
                 resp.read()
         except urllib.error.HTTPError as exc:
-            if missing_ok and exc.code == 404:  # already gone is fine
+            if missing_ok and exc.code == 404:
                 return
             raise RemoteStoreError(
-                f"{method} graph {iri} answered {exc.code}: {_body_text(exc) or exc.reason}"
+                f"{what} answered {exc.code}: {_body_text(exc) or exc.reason}"
             ) from None
         except OSError as exc:
-            raise RemoteStoreError(f"{method} graph {iri} failed: {_reason(exc)}") from None
-
-    def _update(self, update: str) -> None:
-        assert self.update_url is not None
-        try:
-            with self._form(self.update_url, [("update", update)], "*/*", self.timeout_s) as resp:
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            raise RemoteStoreError(
-                f"update at {self.update_url} answered {exc.code}: {_body_text(exc) or exc.reason}"
-            ) from None
-        except OSError as exc:
-            raise RemoteStoreError(f"update at {self.update_url} failed: {_reason(exc)}") from None
+            raise RemoteStoreError(f"{what} failed: {_reason(exc)}") from None
 
     def _put_manifest(self, compiled: Compiled) -> None:
         """The manifest JSON and the list of the build's graphs, in one request."""
@@ -371,22 +394,104 @@ class RemoteStore:
         self._put(MANIFEST_GRAPH, NTriples.of(triples))
 
 
+def _replace_graph(iri: str, graph: NTriples) -> str:
+    """The SPARQL Update that replaces graph ``iri`` by ``graph``, in a form every store
+    accepts: ``DROP SILENT GRAPH``, then ``INSERT DATA`` for the triples without blank
+    nodes and ``INSERT { ... } WHERE {}`` for those with (the ontology's OWL lists and
+    restrictions). SPARQL 1.1 allows blank nodes in INSERT DATA, but Virtuoso refuses them
+    there ("SP031: Blank node ... is not allowed in a constant clause"); in a template every
+    store takes them, and the store's blank nodes stay blank nodes, as in the embedded store.
+    """
+    head = f"DROP SILENT GRAPH <{iri}> ;\n"
+    if b"_:" not in graph.data:  # no blank node (nor the two characters in a literal)
+        return head + f"INSERT DATA {{ GRAPH <{iri}> {{\n{graph.data.decode()}\n}} }}"
+    triples = graph.triples()
+    plain = [t for t in triples if not _blank_ids(t)]
+    operations = [f"INSERT DATA {{ GRAPH <{iri}> {{\n{_nt(plain)}\n}} }}"]
+    for chunk in _template_chunks([t for t in triples if _blank_ids(t)]):
+        operations.append(f"INSERT {{ GRAPH <{iri}> {{\n{_nt(chunk)}\n}} }} WHERE {{}}")
+    return head + " ;\n".join(operations)
+
+
+def _blank_ids(triple: ox.Triple) -> list[str]:
+    return [n.value for n in (triple.subject, triple.object) if isinstance(n, ox.BlankNode)]
+
+
+def _template_chunks(triples: list[ox.Triple]) -> list[list[ox.Triple]]:
+    """Triples with blank nodes, in chunks of about _TEMPLATE_TRIPLES: the triples that
+    share blank nodes (linked through them) always in the same chunk, since a blank node
+    label means one node only within one template. Virtuoso compiles a template into SQL
+    and refuses one of more than 10,000 lines of it (about 1,500 triples)."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    for triple in triples:
+        first, *others = _blank_ids(triple)
+        for other in others:
+            parent[root(other)] = root(first)
+    groups: dict[str, list[ox.Triple]] = {}
+    for triple in triples:
+        groups.setdefault(root(_blank_ids(triple)[0]), []).append(triple)
+    chunks: list[list[ox.Triple]] = [[]]
+    for group in groups.values():
+        if chunks[-1] and len(chunks[-1]) + len(group) > _TEMPLATE_TRIPLES:
+            chunks.append([])
+        chunks[-1].extend(group)
+    return [c for c in chunks if c]
+
+
+def _nt(triples: list[ox.Triple]) -> str:
+    return (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"").decode()
+
+
 class _Body(io.RawIOBase):
     """A response body read as it is parsed. A store that stops a query at its time limit
     after its answer began writes its message into the body (Oxigraph does): that is raised
-    as QueryTimeout, as is a read that times out."""
+    as QueryTimeout, as is a read that times out.
 
-    def __init__(self, response: IO[bytes], timeout_s: float) -> None:
+    With ``booleans`` (a Virtuoso answer in SPARQL JSON), xsd:boolean values written as
+    ``1`` / ``0`` are given in their canonical form ``true`` / ``false``, as every other
+    store writes them: the same value, and the same term as the embedded store's. Virtuoso
+    writes a solution per line, so the body is handed on a line at a time."""
+
+    def __init__(self, response: IO[bytes], timeout_s: float, booleans: bool = False) -> None:
         self.response = response
         self.timeout_s = timeout_s
-        self.tail = b""
+        self.booleans = booleans
+        self.tail = b""  # the last bytes read, to find a message cut across two reads
+        self.held = b""  # read, but not yet a whole line (with ``booleans``)
+        self.ready = b""  # read and not yet handed on
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self.ready:
+            chunk = self._read(len(buffer))
+            if not self.booleans:
+                self.ready = chunk
+            elif chunk:
+                data = self.held + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0 and len(data) > _MAX_LINE:  # a line too long to hold: as it is
+                    cut = len(data)
+                self.ready, self.held = _VIRTUOSO_BOOLEAN.sub(_canonical, data[:cut]), data[cut:]
+            else:
+                self.ready, self.held = _VIRTUOSO_BOOLEAN.sub(_canonical, self.held), b""
+            if not chunk:
+                break
+        size = min(len(buffer), len(self.ready))
+        buffer[:size] = self.ready[:size]
+        self.ready = self.ready[size:]
+        return size
+
+    def _read(self, size: int) -> bytes:
         try:
-            chunk = self.response.read(len(buffer))
+            chunk = self.response.read(size)
         except OSError as exc:
             if _is_timeout(exc):
                 raise QueryTimeout(
@@ -400,16 +505,24 @@ class _Body(io.RawIOBase):
                 + _decode(window[window.index(_CANCELLED) :])
             )
         self.tail = window[-200:]
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
+        return chunk
 
     def close(self) -> None:
         self.response.close()
         super().close()
 
 
+def _canonical(match: re.Match[bytes]) -> bytes:
+    return match[1] + (b"true" if match[2] == b"1" else b"false") + b'"'
+
+
 def _decode(data: bytes) -> str:
-    return " ".join(data.decode("utf-8", "replace").split())[:300]
+    """A store's message on one line; an HTML page (Virtuoso's GSP errors) as its text."""
+    text = data.decode("utf-8", "replace")
+    if _HTML.match(text):
+        text = _TAG.sub(" ", _HTML_HEAD.sub(" ", text))
+        text = html.unescape(text)
+    return " ".join(text.split())[:300]
 
 
 def _body_text(exc: urllib.error.HTTPError) -> str:
@@ -484,10 +597,14 @@ def remote_answer(
     )
     response = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
     store_cut = _store_cut(response)
-    raw = _Body(response, timeout_s)
+    headers = getattr(response, "headers", None)
+    virtuoso = headers is not None and headers.get("Server", "").startswith("Virtuoso")
+    raw = _Body(response, timeout_s, booleans=virtuoso and read.shape == "solutions")
     body = io.BufferedReader(raw)
     if read.shape == "solutions":
         solutions = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        if read.form == "ASK" and isinstance(solutions, ox.QuerySolutions):
+            solutions = _ask_table(solutions)
         return RemoteAnswer(solutions, store_cut, raw)
     quads = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
     try:
@@ -498,6 +615,20 @@ def remote_answer(
     except SyntaxError as exc:
         raise RemoteAnswer([], None, raw).broken(exc) from None
     return RemoteAnswer(triples, store_cut, raw)
+
+
+def _ask_table(table: ox.QuerySolutions) -> ox.QueryBoolean:
+    """The answer of an ASK sent as a table: Virtuoso 7.2 answers one with a variable
+    ``__ASK_RETVAL`` holding 1 when true, and no row when false."""
+    true = any(
+        isinstance(v, ox.Literal) and v.value not in ("0", "false") for s in table for v in s
+    )
+    answer = ox.parse_query_results(
+        b'{"head": {}, "boolean": %s}' % (b"true" if true else b"false"),
+        format=ox.QueryResultsFormat.JSON,
+    )
+    assert isinstance(answer, ox.QueryBoolean)
+    return answer
 
 
 def _store_cut(response: IO[bytes]) -> str | None:

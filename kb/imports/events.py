@@ -64,7 +64,6 @@ ICEWS_COLUMNS = (
 GDELT_COLUMNS = (57, 58)
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _SQLDATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_ID = re.compile(r"\d+")
 
 Resolved = str | None
 
@@ -74,6 +73,7 @@ class EventFile:
 
     section = SECTION
     kind = KIND
+    unique_ids = True  # each row's id is its event id, checked once in the row loop
 
     def __init__(
         self, path: Path, fmt: str, curated: Curated, source_id: str, encoding: str
@@ -92,6 +92,8 @@ class EventFile:
         self._seen: set[str] = set()
         self._parties: dict[tuple[str, str], Resolved] = {}
         self._codes: dict[str, tuple[str, str] | None] = {}
+        self._days: dict[str, bool] = {}
+        self._curated_dates = {date for _, _, date in curated.events}
         self._citation_head = (
             f"    citations:\n      - source: {scalar(source_id)}\n        locator: "
         )
@@ -146,10 +148,15 @@ class EventFile:
         return found
 
     def _code(self, code: str) -> tuple[str, str] | None:
-        if code not in self._codes:
-            option = cameo_option(code)
-            self._codes[code] = None if option is None else (option.key, option.label)
+        option = cameo_option(code)
+        self._codes[code] = None if option is None else (option.key, option.label)
         return self._codes[code]
+
+    def _day(self, date: str) -> bool:
+        valid = self._days.get(date)
+        if valid is None:
+            valid = self._days[date] = _valid_day(date)
+        return valid
 
     def _icews(self, n: int, line: str, cells: list[str]) -> Outcome:
         if len(cells) != len(ICEWS_COLUMNS):
@@ -196,16 +203,16 @@ class EventFile:
         code: str,
         text: str,
     ) -> Outcome:
-        if not _ID.fullmatch(event_id):
+        if not (event_id.isdigit() and event_id.isascii()):
             return Skip(n, "no event id", f"{id_name} '{event_id}'")
         if event_id in self._seen:
             return Skip(n, "repeated event id", f"{id_name} {event_id} came earlier in the file")
         self._seen.add(event_id)
-        if date is None or not _valid_day(date):
+        if date is None or not self._day(date):
             return Skip(n, "no valid date", f"{id_name} {event_id}")
         if date > self.today:
             return Skip(n, "date after today", date)
-        mapped = self._code(code)
+        mapped = self._codes.get(code) if code in self._codes else self._code(code)
         if mapped is None:
             return Skip(n, "not a CAMEO event code", f"'{code}'")
         actor = self._party(*source)
@@ -223,13 +230,15 @@ class EventFile:
             targets = [found]
         cameo, label = mapped
         fact_id = f"{self.fmt}-{event_id}"
-        curated = self.curated.events.get(((actor,), tuple(targets), date))
-        if curated:
-            for their_code, their_id in curated:
+        if date in self._curated_dates:
+            for their_code, their_id in self.curated.events.get(
+                ((actor,), tuple(targets), date), ()
+            ):
                 if their_code and (cameo.startswith(their_code) or their_code.startswith(cameo)):
                     return Duplicate(n, fact_id, f"event/{their_id}")
         event_type = text or label
         target_text = f" → {targets[0]}" if targets else ""
+        # the locator is letters, digits, spaces and a comma: quoted as it is
         return Fact(
             fact_id,
             f"  - id: {fact_id}\n"
@@ -241,7 +250,7 @@ class EventFile:
             + f'    date: "{date}"\n'
             "    status: machine-coded\n"
             "    confidence: low\n"
-            f"{self._citation_head}{scalar(f'{id_name} {event_id}, line {n}')}\n"
+            f'{self._citation_head}"{id_name} {event_id}, line {n}"\n'
             f"        quote: {scalar(line)}\n",
         )
 

@@ -23,7 +23,7 @@ from kb.build.yamlfile import Loader
 from kb.imports import existing, writer
 from kb.imports.codes import slug
 from kb.imports.events import EventFile
-from kb.imports.rows import Duplicate, Fact, ImportFailed, Skip
+from kb.imports.rows import Fact, ImportFailed, Skip
 from kb.imports.sipri import Register
 from kb.model.schema import KINDS_BY_NAME
 from kb.review.diff import DataDiff, RecordChange
@@ -139,22 +139,27 @@ def run(request: Request, report: Callable[[str], None]) -> Summary:
     summary = Summary()
     changed: list[tuple[str, str]] = []  # (id, new text) of changed records, up to a cap
     seen: set[str] = set()
+    # event files check their own ids (a set of a million ids costs 60 MB): keep another
+    # only for the change report
+    track = bool(before) or not importer.unique_ids
     try:
         for outcome in importer.rows():
-            if isinstance(outcome, Skip):
-                summary.skipped[outcome.reason] += 1
-                report(str(outcome))
-            elif isinstance(outcome, Duplicate):
-                summary.duplicates += 1
-                report(str(outcome))
-            elif outcome.id in seen:
-                summary.skipped["repeated id"] += 1
-                report(str(Skip(0, "repeated id", outcome.id)))
-            else:
-                seen.add(outcome.id)
+            if type(outcome) is Fact:
+                if track:
+                    if outcome.id in seen:
+                        summary.skipped["repeated id"] += 1
+                        report(f"repeated id {outcome.id}: only its first row is imported")
+                        continue
+                    seen.add(outcome.id)
                 out.add(outcome.text)
                 if before:
                     _compare(outcome, before, changed, summary)
+            elif isinstance(outcome, Skip):
+                summary.skipped[outcome.reason] += 1
+                report(str(outcome))
+            else:
+                summary.duplicates += 1
+                report(str(outcome))
         summary.read = importer.read
         summary.imported = out.records
         if not out.records:

@@ -96,6 +96,7 @@ class Register:
 
     section = SECTION
     kind = KIND
+    unique_ids = False  # a 'SIPRI AT Database ID' could repeat
 
     def __init__(self, path: Path, curated: Curated, source_id: str, encoding: str) -> None:
         self.path = path

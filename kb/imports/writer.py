@@ -14,13 +14,13 @@ removes the staging folder, so ``data/`` is as it was.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 
 #: Parts are kept under half the build's per-file limit (kb.build.yamlfile.MAX_FILE_BYTES,
@@ -28,7 +28,9 @@ from pathlib import Path
 PART_BYTES = 4 * 1024 * 1024
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]*")
-_NULLS = frozenset({"null", "Null", "NULL"})
+# Plain scalars that YAML 1.1 readers (PyYAML's safe_load and others) would not read as text:
+# booleans and nulls by name; numbers, dates and hex or binary numbers start with a digit.
+_WORDS = frozenset({"null", "true", "false", "yes", "no", "on", "off", "y", "n"})
 _RAW_REFUSED = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
@@ -37,12 +39,14 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def scalar(text: str) -> str:
-    """``text`` as a YAML scalar: plain when it is a token (an id, a code, a date), else a
-    double-quoted string that loads back as exactly ``text``."""
-    if _PLAIN.fullmatch(text) and text not in _NULLS:
+    """``text`` as a YAML scalar: plain when it is a token any YAML reader takes as text (an
+    id, a state code), else a double-quoted string that loads back as exactly ``text``."""
+    if _PLAIN.fullmatch(text) and text[0].isalpha() and text.lower() not in _WORDS:
         return text
-    quoted = json.dumps(text, ensure_ascii=False)
-    if _RAW_REFUSED.search(quoted):
+    # json's C encoder without its per-call set-up (json.dumps builds an encoder each time
+    # ensure_ascii is off): quotes, escapes '"', '\\' and the C0 controls, keeps the rest
+    quoted: str = encode_basestring(text)
+    if (not text.isascii() or "\x7f" in text) and _RAW_REFUSED.search(quoted):
         quoted = _RAW_REFUSED.sub(_escape, quoted)
     return quoted
 

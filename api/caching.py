@@ -112,6 +112,7 @@ class HttpCaching:
         self.settings = settings
         self.control = b"public, max-age=%d" % settings.cache_max_age_s
         self._builds: dict[Path, Build] = {}
+        code_identity()  # read now, not in the first request
 
     def _build(self) -> Build | None:
         if self.served is None:

@@ -9,13 +9,15 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 import httpx
-from conftest import MINI, LiveServer, write_data
+from conftest import MINI, LiveServer, OxigraphServer, write_data
 
 from api.caching import build_of
 from api.settings import Settings
 from api.state import ServedStore
 from kb.build.pipeline import compile_data
+from kb.cli import main as geokb_main
 from kb.stores.local import current_build, write_build
+from kb.stores.remote import RemoteStore
 
 ASK = "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"
 READS = [
@@ -161,3 +163,21 @@ def test_replicas_of_one_build_agree_and_a_new_build_differs(tmp_path: Path) -> 
     assert build_of(changed, settings).identity != build_of(build, settings).identity
     fewer = Settings(max_rows=10)
     assert build_of(build, fewer).identity != build_of(build, settings).identity
+
+
+def test_a_remote_store_gets_max_age_but_no_validators(tmp_path: Path) -> None:
+    # a replica cannot see when a push lands without asking the store: no ETag to trust
+    oxigraph = OxigraphServer(tmp_path / "oxigraph-data")
+    oxigraph.start()
+    try:
+        data = write_data(tmp_path / "data", MINI)
+        build = ["build", "--data", str(data), "--store", oxigraph.query_url, "--quiet"]
+        assert geokb_main(build) == 0
+        settings = Settings(remote=RemoteStore.from_urls(oxigraph.query_url))
+        with LiveServer(settings) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+            resp = http.get("/sparql", params={"query": ASK}, headers={"If-None-Match": "*"})
+            assert resp.status_code == 200 and resp.json()["boolean"] is True
+            assert resp.headers["cache-control"] == "public, max-age=60"
+            assert "etag" not in resp.headers and "last-modified" not in resp.headers
+    finally:
+        oxigraph.stop()

@@ -244,6 +244,19 @@ def test_reimport_replaces_the_facts_and_reports_what_changed(
     ]
 
 
+def test_a_big_import_is_a_folder_of_parts_that_validates_and_reimports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(writer, "PART_BYTES", 40_000)  # the fixture's 233 events: 4 parts
+    data = _data(tmp_path)
+    _import(data, capsys, "events", str(GDELT), "--format", "gdelt", "--version", "v1")
+    parts = sorted(p.name for p in (data / "imported" / "gdelt-v1").iterdir())
+    assert parts[0] == "part-0001.yaml" and len(parts) > 2
+    out = _import(data, capsys, "events", str(GDELT), "--format", "gdelt", "--version", "v2")
+    assert "0 added, 0 removed, 0 changed" in out
+    assert [p.name for p in (data / "imported").iterdir()] == ["gdelt-v2"]
+
+
 def test_a_failed_import_leaves_data_as_it_was(tmp_path: Path) -> None:
     data = _data(tmp_path)
 

@@ -84,13 +84,16 @@ class Countries:
         self._cache: dict[str, str | None] = {}
 
     def by_name(self, name: str) -> str | None:
-        """The state named ``name`` (an English name, an ISO alpha-2 or alpha-3 code)."""
+        """The state named ``name``: an English name, an ISO alpha-2 or alpha-3 code, or a
+        COW state number or abbreviation (ISO codes first: 'EST' is Estonia in both)."""
         key = name.strip()
         if key in self._cache:
             return self._cache[key]
         found: str | None = None
         if key.upper() in self.ids and len(key) == 3:
             found = key.upper()
+        elif key.isdigit() or key.upper() in COW_ABBREVIATIONS:
+            found = self.by_cow(key)
         else:
             found = self._by_name.get(key.casefold())
             if found is None:

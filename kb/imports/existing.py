@@ -80,8 +80,10 @@ def read(data_dir: Path, name: str) -> Curated:
                 if top not in found.previous:
                     found.previous.append(top)
                 continue
-            # another import: its entities count (weapon systems it made), its facts do not
-            _read_file(path, found, facts=False)
+            # another import: its entities count (weapon systems it made), its facts do not;
+            # in a folder of parts, only the first part has anything before the facts
+            if path.parent == imported or path.name == "part-0001.yaml":
+                _read_file(path, found, facts=False)
             continue
         _read_file(path, found, facts=True)
     return found

@@ -13,13 +13,14 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from kb.build.pipeline import compile_data, data_files
 from kb.build.yamlfile import Loader
+from kb.errors import DataError, relative
 from kb.imports import existing, writer
 from kb.imports.codes import slug
 from kb.imports.events import EventFile
@@ -304,4 +305,17 @@ def _validate(data: Path, staged: writer.Staged, replaced: list[Path]) -> None:
             link = view / final.relative_to(data)
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(src.resolve())
-        compile_data(view)
+        try:
+            compile_data(view)
+        except DataError as exc:  # name the files where they will be, not the check's view
+            shown, real = relative(view), relative(data)
+            raise DataError(
+                [
+                    replace(
+                        p, location=p.location._replace(file=real + p.location.file[len(shown) :])
+                    )
+                    if p.location.file.startswith(shown)
+                    else p
+                    for p in exc.problems
+                ]
+            ) from None

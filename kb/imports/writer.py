@@ -89,6 +89,11 @@ class Staged:
     parts: list[Path]
 
     @property
+    def folder(self) -> str:
+        """The folder's name when the import is a folder of parts."""
+        return self.name.removesuffix(".yaml")
+
+    @property
     def is_folder(self) -> bool:
         """Whether the import is a folder of parts (too big for one file)."""
         return len(self.parts) > 1
@@ -97,7 +102,7 @@ class Staged:
         """Where the files will be once installed."""
         if not self.is_folder:
             return [imported / self.name]
-        return [imported / self.name / p.name.removesuffix(".tmp") for p in self.parts]
+        return [imported / self.folder / p.name.removesuffix(".tmp") for p in self.parts]
 
     def install(self, imported: Path, replaces: Sequence[Path]) -> None:
         """Rename the staged files into ``imported`` and remove the import's earlier files
@@ -111,7 +116,7 @@ class Staged:
             folder.mkdir()
             for p in self.parts:
                 os.replace(p, folder / p.name.removesuffix(".tmp"))
-            os.replace(folder, imported / self.name)
+            os.replace(folder, imported / self.folder)
         else:
             os.replace(self.parts[0], imported / self.name)
         self.discard()
@@ -130,7 +135,7 @@ class PartWriter:
     """
 
     def __init__(
-        self, imported: Path, name: str, marker: str, section: str, part_bytes: int = PART_BYTES
+        self, imported: Path, name: str, marker: str, section: str, part_bytes: int = 0
     ) -> None:
         """Stage into a new folder under ``imported`` (created if missing; removed again by
         ``abandon`` if this made it)."""
@@ -139,7 +144,7 @@ class PartWriter:
         self.staged = Staged(imported / f".staging-{uuid.uuid4().hex[:12]}", name, [])
         self.staged.staging.mkdir()
         self.section = section
-        self.part_bytes = part_bytes
+        self.part_bytes = part_bytes or PART_BYTES
         self.marker = marker  # the first line of every part
         self.records = 0
         self._open()

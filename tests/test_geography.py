@@ -83,3 +83,13 @@ def test_a_point_without_citations_is_refused() -> None:
     )
     _, problems = records_from_yaml("data/places.yaml", root)
     assert [p.field for p in problems] == ["territories[0].geometry.citations"]
+
+
+def test_a_map_outlines_a_state_by_the_atlas_code_and_reads_wkt_points() -> None:
+    from api.maps import numeric_code, point
+
+    assert numeric_code("https://w3id.org/geokb/id/state/IRN") == "364"
+    assert numeric_code("https://w3id.org/geokb/id/state/MCO") is None  # too small at 1:110m
+    assert numeric_code("https://w3id.org/geokb/id/territory/crimea") is None
+    assert point("POINT(55.033 25.867)") == (25.867, 55.033)  # WKT: longitude first
+    assert point("POLYGON((0 0, 1 0, 1 1, 0 0))") is None

@@ -457,3 +457,29 @@ def test_undated_facts_form_a_group_of_their_own_on_the_timeline(tmp_path: Path)
     # a page whose only fact is undated still has its timeline, just the group
     assert "<h2>Timeline</h2>" in own and '<ol class="timeline">' not in own
     assert '<h3 class="undated">undated</h3>' in own
+
+
+def test_place_pages_carry_their_map_and_point_with_its_citation(http: httpx.Client) -> None:
+    page = http.get("/id/territory/abu-musa", headers={"Accept": "text/html"}).text
+    # the point as coordinates, its own citation under it
+    assert "25.867° N, 55.033° E" in page and "/id/source/wikimili-abu-musa" in page
+    found = re.search(r'<figure class="geokb-map" data-map="([^"]+)">', page)
+    assert found, "the page has a map"
+    drawn = json.loads(found.group(1).replace("&quot;", '"').replace("&#x27;", "'"))
+    assert drawn["points"] == [
+        {"lat": 25.867, "lon": 55.033, "label": "Abu Musa", "href": "/id/territory/abu-musa"}
+    ]
+    assert {(s["code"], s["role"]) for s in drawn["states"]} == {
+        ("364", "claimant"),  # Iran, by its ISO numeric code as the atlas names it
+        ("784", "claimant"),  # the United Arab Emirates
+    }
+    # drawn by the site's own script from files the server serves: no inline script
+    assert '<script src="/static/map.js" defer></script>' in page
+    assert not re.search(r"<script(?![^>]* src=)", page)
+    atlas = http.get(drawn["atlas"])
+    assert atlas.status_code == 200 and atlas.json()["type"] == "Topology"
+    # a state's page outlines the state; a page with nothing to draw has no map
+    state = http.get("/id/state/IRN", headers={"Accept": "text/html"}).text
+    assert "&quot;role&quot;: &quot;subject&quot;" in state
+    source = http.get("/id/source/wikimili-abu-musa", headers={"Accept": "text/html"}).text
+    assert "geokb-map" not in source and "map.js" not in source

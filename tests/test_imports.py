@@ -244,6 +244,24 @@ def test_reimport_replaces_the_facts_and_reports_what_changed(
     ]
 
 
+def test_a_register_by_supplier_with_deal_ids_keys_facts_by_deal(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    register = tmp_path / "by-supplier.csv"
+    register.write_text(
+        "Trade Register\n\n"
+        "SIPRI AT Database ID,Supplier,Recipient,Year of order,,Number ordered,,"
+        "Weapon designation,Weapon description,Number delivered,,Year(s) of delivery\n"
+        "7001,Russia,India,2018,,5,,S-400,SAM system,4,,2021-2024\n"
+        "7001,Russia,India,2018,,5,,S-400,SAM system,4,,2021-2024\n",
+        encoding="utf-8",
+    )
+    said: list[str] = []
+    summary = run(Request("sipri-register", register, data, validate=False), said.append)
+    assert summary.imported == 1 and said == ["line 5: repeated id: sipri-7001 came earlier"]
+    text = (data / "imported").glob("sipri-*.yaml").__next__().read_text(encoding="utf-8")
+    assert "  - id: sipri-7001\n" in text and 'locator: "row 4, deal 7001"' in text
+
+
 def test_a_big_import_is_a_folder_of_parts_that_validates_and_reimports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ class Fact:
 
     id: str
     text: str
+    line: int = 0
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def run(request: Request, report: Callable[[str], None]) -> Summary:
                 if track:
                     if outcome.id in seen:
                         summary.skipped["repeated id"] += 1
-                        report(f"repeated id {outcome.id}: only its first row is imported")
+                        report(str(Skip(outcome.line, "repeated id", f"{outcome.id} came earlier")))
                         continue
                     seen.add(outcome.id)
                 out.add(outcome.text)

@@ -253,7 +253,7 @@ class Register:
             notes.append(f"SIPRI comments: {cell('comments')}")
         if notes:
             fields.append(("note", " ".join(notes)))
-        return Fact(fact_id, writer.record(fields))
+        return Fact(fact_id, writer.record(fields), line)
 
     def _weapon(self, designation: str, description: str) -> str | None:
         found = self.curated.weapons.get(designation.casefold())

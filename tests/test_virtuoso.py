@@ -287,8 +287,9 @@ def test_digest_authentication_at_virtuoso_auth_endpoints(
     assert main(["build", "--store", auth, "--update-url", auth, "--full", "--quiet"]) == 0
     monkeypatch.setenv("GEOKB_STORE_PASSWORD", "wrong")
     assert main(["query", ASK_T1, "--store", auth]) == 1
+    assert main(["build", "--store", auth, "--full", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "401" in err and "wrong" not in err
+    assert "PUT graph" in err and "answered 401" in err and "wrong" not in err
 
 
 def _number(result: object) -> int:

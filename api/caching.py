@@ -40,10 +40,9 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import api
-import kb
 from api.settings import Settings
 from api.state import ServedStore
+from kb import errors
 from kb.build.manifest import MANIFEST_NAME
 from kb.errors import GeokbError
 
@@ -77,7 +76,7 @@ def code_identity() -> bytes:
     """A hash of geokb's own files (``kb/`` and ``api/``: code, templates, static files) and
     of pyoxigraph's version: what turns a build into answers. Read once per process."""
     digest = hashlib.blake2b(version("pyoxigraph").encode(), digest_size=16)
-    for package in (Path(kb.__file__).parent, Path(api.__file__).parent):
+    for package in (Path(errors.__file__).parent, Path(__file__).parent):  # kb/, api/
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(path.relative_to(package.parent).as_posix().encode() + b"\0")

@@ -798,7 +798,8 @@ AS_WKT = Property(
 HAS_GEOMETRY = Property(
     GEO.hasGeometry,
     "has geometry",
-    "Where the place is: a GeoSPARQL geometry (a point) with its own citations.",
+    "Where the place is: a GeoSPARQL geometry (a point) with its own citations, written "
+    "'geometry: {point: [latitude, longitude], citations: [{source: ..., locator: ...}]}'.",
     Nested("geometry"),
 )
 UN_MEMBERSHIP_PROP = Property(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -22,6 +22,7 @@ from kb.sparql.examples import examples
 
 router = APIRouter()
 TEMPLATES = Path(__file__).parent / "templates"
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
 
 
 def _finalize(value: Any) -> Any:
@@ -75,3 +76,10 @@ def _ontology_page() -> str:
 def query_page() -> HTMLResponse:
     """A SPARQL editor with the example queries."""
     return HTMLResponse(_query_page())
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The site's icon, for pages that name none (the API docs, the ontology) and for tools
+    that ask for /favicon.ico whatever a page says; an SVG, which browsers take at any URL."""
+    return FileResponse(FAVICON, media_type="image/svg+xml")

@@ -297,3 +297,16 @@ def _number(result: object) -> int:
     value = next(iter(result))[0]
     assert isinstance(value, ox.Literal)
     return int(value.value)
+
+
+def test_virtuoso_booleans_read_as_true_and_false_in_a_long_answer(
+    virtuoso: VirtuosoServer,
+) -> None:
+    # Virtuoso writes them 1 and 0; an answer of many reads, its lines cut anywhere
+    values = " ".join(["true", "false"] * 1000)
+    query = f"SELECT ?b ?i WHERE {{ VALUES ?b {{ {values} }} BIND(STR(?b) AS ?i) }}"
+    result = remote_run(RemoteStore.from_urls(virtuoso.query_url), query)
+    assert isinstance(result, ox.QuerySolutions)
+    rows = [(s["b"], s["i"]) for s in result]
+    assert len(rows) == 2000
+    assert all(isinstance(b, ox.Literal) and b.value == i.value for b, i in rows)  # type: ignore[union-attr]

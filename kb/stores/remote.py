@@ -2,9 +2,10 @@
 
 ``push`` sends the graphs a build changed: Graph Store Protocol PUT/DELETE where the server
 has a GSP endpoint, else one SPARQL Update request per graph (``DROP SILENT GRAPH`` +
-``INSERT DATA``). A full push writes every graph first, then drops the stale ones; the build
-manifest is pushed last, into its own graph, so a push that fails half-way (full or not)
-leaves the old manifest: the next build sees the files as changed and pushes them again.
+``INSERT DATA``, and the triples with blank nodes in ``INSERT { } WHERE {}``). A full push
+writes every graph first, then drops the stale ones; the build manifest is pushed last, into
+its own graph, so a push that fails half-way (full or not) leaves the old manifest: the next
+build sees the files as changed and pushes them again.
 
 Queries see what the embedded store shows: when the client names no dataset, the default
 graph (and the named graphs) are the build's own graphs, as listed with the manifest, sent as
@@ -14,6 +15,10 @@ Every request (query, update, GSP) goes through one urllib opener per store, so 
 authenticate serves them all: ``GEOKB_STORE_TOKEN`` (bearer), or ``GEOKB_STORE_USER`` and
 ``GEOKB_STORE_PASSWORD`` with ``GEOKB_STORE_AUTH`` = ``basic`` (the default) or ``digest``.
 Credentials are never printed. The store's errors are reported with its own reason, decoded.
+
+Stores answer alike where geokb can make them: Virtuoso's ASK sent as a table and its
+xsd:boolean written ``1``/``0`` are read as the others write them. What no client can
+change (GROUP_CONCAT, DESCRIBE, ordering, geometries) is listed in docs/stores.md.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ _CANCELLED = b"The SPARQL operation has been cancelled"
 _VIRTUOSO_BOOLEAN = re.compile(
     rb'("datatype": "http://www\.w3\.org/2001/XMLSchema#boolean", "value": ")([01])"'
 )
-_MAX_LINE = 1 << 20
+_MAX_LINE = 1 << 20  # a longer line of such an answer is passed on as it is
 _HTML = re.compile(r"\s*<(!DOCTYPE html|html)", re.IGNORECASE)
 _HTML_HEAD = re.compile(r"<head>.*?</head>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")

@@ -171,3 +171,11 @@ def test_a_remote_store_gets_max_age_but_no_validators(tmp_path: Path) -> None:
             assert cut.headers["cache-control"] == "no-store"
     finally:
         oxigraph.stop()
+
+
+def test_static_files_keep_their_own_validators_and_get_max_age(http: httpx.Client) -> None:
+    css = http.get("/static/swagger/swagger-ui.css")
+    assert css.status_code == 200 and css.headers["cache-control"] == "public, max-age=60"
+    held = {"If-None-Match": css.headers["etag"]}
+    again = http.get("/static/swagger/swagger-ui.css", headers=held)
+    assert again.status_code == 304 and again.headers["cache-control"] == "public, max-age=60"

@@ -15,6 +15,7 @@ the query or rendering the page. Each ``200`` answer to a GET carries:
 - ``Vary: Accept`` besides what the route says: answers are negotiated, and the ETag hashes
   ``Accept``. Nothing is compressed here, so nothing varies with ``Accept-Encoding``.
 
+A route that sets its own ``Cache-Control`` on a ``200`` keeps it, without validators.
 Everything else gets ``Cache-Control: no-store``: queries whose answers are meant to differ
 (``RAND``, ``NOW``, ``UUID`` ..., as ``kb.sparql.reading`` reads them); errors (a timeout, a
 busy server, a client's quota (429), each with its ``Retry-After``, are of the moment, not of
@@ -185,8 +186,8 @@ class HttpCaching:
                 if status != 200 or TRUNCATED in names or not store:
                     headers = _without(headers, b"cache-control")
                     message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
-                else:
-                    headers = _with_vary_accept(_without(headers, b"cache-control"))
+                elif b"cache-control" not in names:  # else the route chose: no validators
+                    headers = _with_vary_accept(headers)
                     headers += self._validators(build, etag)
                     if conditional and etag is not None:  # If-Modified-Since, If-None-Match: *
                         dropping = True
@@ -204,8 +205,9 @@ class HttpCaching:
     def _fresh_only(self, send: Send) -> Send:
         async def send_with_max_age(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] in (200, 304):
-                headers = _without(list(message.get("headers", [])), b"cache-control")
-                message = {**message, "headers": [*headers, (b"cache-control", self.control)]}
+                headers = list(message.get("headers", []))
+                if all(name.lower() != b"cache-control" for name, _ in headers):
+                    message = {**message, "headers": [*headers, (b"cache-control", self.control)]}
             await send(message)
 
         return send_with_max_age

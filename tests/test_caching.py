@@ -3,6 +3,7 @@ client's current copy (before the query runs), and nothing stored that is of the
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from email.utils import formatdate, parsedate_to_datetime
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import httpx
 from conftest import MINI, LiveServer, OxigraphServer, write_data
+from starlette.types import Receive, Scope, Send
 
-from api.caching import build_of
+from api.caching import HttpCaching, build_of
 from api.settings import Settings
 from api.state import ServedStore
 from kb.build.pipeline import compile_data
@@ -179,3 +181,19 @@ def test_static_files_keep_their_own_validators_and_get_max_age(http: httpx.Clie
     held = {"If-None-Match": css.headers["etag"]}
     again = http.get("/static/swagger/swagger-ui.css", headers=held)
     assert again.status_code == 304 and again.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_route_that_chooses_its_own_cache_control_keeps_it() -> None:
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"cache-control", b"private, no-cache"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"mine"})
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=HttpCaching(route, Settings(), None))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/anything")
+
+    resp = asyncio.run(get())
+    assert resp.text == "mine" and resp.headers["cache-control"] == "private, no-cache"
+    assert "etag" not in resp.headers

@@ -153,12 +153,13 @@ class VirtuosoServer:
         return output
 
     def clear(self) -> None:
-        """Drop every geokb graph (and the tests' own ``http://`` graphs)."""
+        """Drop every geokb graph. (One STRSTARTS filter: Virtuoso answers it from an
+        index; with an ``||`` of two it scans every quad of every graph.)"""
         found = httpx.post(
             self.query_url,
             data={
-                "query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } FILTER("
-                f'STRSTARTS(STR(?g), "{GEOKB_GRAPHS}") || STRSTARTS(STR(?g), "http://g")) }}'
+                "query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+                f'FILTER(STRSTARTS(STR(?g), "{GEOKB_GRAPHS}")) }}'
             },
             headers={"Accept": "application/sparql-results+json"},
             timeout=30,

@@ -18,22 +18,26 @@ Workers are started from one thread that lives as long as the pool: a worker ask
 to kill it when the thread that started it exits (PR_SET_PDEATHSIG, so that a killed server
 leaves no worker running), and a short-lived pool thread would take its workers with it.
 A worker that cannot be started (e.g. no file descriptors left) is retried with back-off.
+
+The pipe to a worker is an AF_UNIX socketpair carrying frames of bytes (``api.worker``): the
+server's end is an asyncio transport, registered with the event loop once for the worker's
+life, so a message costs no pickling and no reader registration, and uvloop's non-blocking
+descriptors are what the transport expects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn
 
@@ -100,28 +104,135 @@ class Execution:
     chunks: AsyncIterator[bytes] | None = None
 
 
+class _Closed(Exception):
+    """The worker's end of the pipe closed: it exited or was killed."""
+
+
+# Bytes of a large answer held from a worker before the server stops reading its pipe (the
+# worker then waits until the client has taken some): a slow client holds no more.
+HOLD_BYTES = 1024 * 1024
+
+
+class _Pipe(asyncio.Protocol):
+    """The server's end of a worker's pipe: frames as they come, and whether it closed."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.frames: deque[tuple[int, bytes]] = deque()
+        self.held = 0  # bytes in self.frames
+        self.closed = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.on_event: Callable[[], None] | None = None  # set while the worker is idle
+        self._buffer = bytearray()
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._buffer:
+            self._buffer += data
+            buf: bytes | bytearray = self._buffer
+        else:
+            buf = data  # the usual case: frames start at the start of what was read
+        pos, end, head = 0, len(buf), worker.FRAME_HEAD
+        while end - pos >= head.size:
+            size, kind = head.unpack_from(buf, pos)
+            stop = pos + head.size + size
+            if stop > end:
+                break
+            self.frames.append((kind, bytes(buf[pos + head.size : stop])))
+            self.held += size
+            pos = stop
+        if buf is self._buffer:
+            del self._buffer[:pos]
+        elif pos < end:
+            self._buffer = bytearray(buf[pos:])
+        if self.held > HOLD_BYTES and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+        if self.on_event is not None:
+            self.on_event()
+
+    async def next(self, timeout: float) -> tuple[int, bytes]:
+        """The next frame; raises _Closed once the pipe closed, TimeoutError after
+        ``timeout`` seconds."""
+        if not self.frames and not self.closed:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while not self.frames and not self.closed:  # (woken by part of a frame too)
+                self.waiter = loop.create_future()
+                try:
+                    await asyncio.wait_for(self.waiter, max(0.0, deadline - loop.time()))
+                finally:
+                    self.waiter = None
+        if not self.frames:
+            raise _Closed
+        kind, payload = self.frames.popleft()
+        self.held -= len(payload)
+        if self._paused and self.held <= HOLD_BYTES // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return kind, payload
+
+    def send(self, job: Job) -> None:
+        """Queue ``job`` for the worker (the transport writes it as the pipe takes it)."""
+        assert self.transport is not None
+        self.transport.write(b"".join(worker.frame(worker.JOB, job.encode())))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
 class _Worker:
     """One worker process and the server's end of its pipe."""
 
     def __init__(self, memory_mb: int) -> None:
-        parent, child = _CTX.Pipe()
+        ours, theirs = socket.socketpair()
         try:
             self.process: BaseProcess = _CTX.Process(
-                target=worker.main, args=(child, os.getpid(), memory_mb), daemon=True
+                target=worker.main, args=(theirs, os.getpid(), memory_mb), daemon=True
             )
             self.process.start()
         except BaseException:
-            parent.close()  # a failed start (EMFILE, EAGAIN) must not leak descriptors
+            ours.close()  # a failed start (EMFILE, EAGAIN) must not leak descriptors
             raise
         finally:
-            child.close()
-        self.conn: Connection = parent
+            theirs.close()
+        self.sock = ours
+        self.pipe = _Pipe()
+
+    async def connect(self) -> None:
+        """Make the server's end of the pipe a transport of the running event loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_unix_connection(lambda: self.pipe, sock=self.sock)
+        except BaseException:
+            self.sock.close()
+            raise
 
     def kill(self) -> None:
         """Kill the process (if it still runs) and close the pipe; reaping is ``reap``."""
         if self.process.exitcode is None:
             self.process.kill()
-        self.conn.close()
+        if self.pipe.transport is not None:
+            self.pipe.close()
+        else:
+            self.sock.close()
 
     def reap(self) -> int | None:
         """Wait for the process to end (blocking) and return its exit code."""
@@ -194,14 +305,22 @@ class QueryPool:
         # A ThreadPoolExecutor's thread never exits while idle (unlike anyio's): the workers'
         # parent-death signal is tied to the thread that started them.
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="geokb-spawner")
-        loop = asyncio.get_running_loop()
-        new = [
-            await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
-            for _ in range(self.size)
-        ]
+        new = [await self._spawn() for _ in range(self.size)]
         self._all.update(new)
         if await self._warm_up(new) is not None:
             self._want_workers()  # those that failed are replaced, with back-off
+
+    async def _spawn(self) -> _Worker:
+        """A new worker process, its pipe registered with the event loop."""
+        assert self._spawner is not None
+        loop = asyncio.get_running_loop()
+        w = await loop.run_in_executor(self._spawner, _Worker, self.memory_mb)
+        try:
+            await w.connect()
+        except BaseException:
+            w.kill()
+            raise
+        return w
 
     async def stop(self) -> None:
         """Kill every worker and end the spawner thread."""
@@ -306,72 +425,60 @@ class QueryPool:
         deadline = loop.time() + self.timeout_s  # the run time counts from here
         run.timer = loop.call_later(self.heavy_after_s, self._turned_heavy, w, run)
         try:
-            try:
-                w.conn.send(job)
-            except OSError:  # the worker is gone: its end of the pipe is closed
+            if w.pipe.closed:  # the worker is gone
                 await self._why_gone(w, run)
-            msg = await self._receive(w, run, deadline)
+            w.pipe.send(job)
+            kind, payload = await self._receive(w, run, deadline)
         except BaseException:
             self._finish(w, run, ok=False)
             raise
-        kind = msg[0]
-        if kind == "whole":
+        if kind == worker.WHOLE:
             self._finish(w, run, ok=True)
-            return Execution(truncated=str(msg[1] or ""), body=msg[2])
-        if kind != "head":
-            self._finish(w, run, ok=kind != "memory")  # a worker out of memory leaves
-            if kind == "memory":
-                raise QueryOutOfMemory(msg[1])
-            if kind == "refused":
-                raise QueryRefused(msg[1])
-            if kind == "query":
-                raise QueryError(msg[1])
-            raise WorkerFailed(f"the query failed inside the server: {msg[1]}")
-        return Execution(truncated=str(msg[1] or ""), chunks=self._stream(w, run, deadline))
+            return Execution(truncated=worker.CUTS[payload[0]], body=payload[1:])
+        if kind != worker.HEAD:
+            self._finish(w, run, ok=kind != worker.MEMORY)  # a worker out of memory leaves
+            message = payload.decode("utf-8", "replace")
+            if kind == worker.MEMORY:
+                raise QueryOutOfMemory(message)
+            if kind == worker.REFUSED:
+                raise QueryRefused(message)
+            if kind == worker.BAD_QUERY:
+                raise QueryError(message)
+            raise WorkerFailed(f"the query failed inside the server: {message}")
+        cut = worker.CUTS[payload[0]]
+        return Execution(truncated=cut, chunks=self._stream(w, run, deadline))
 
     async def _stream(self, w: _Worker, run: _Run, deadline: float) -> AsyncIterator[bytes]:
         finished = False
         try:
             while True:
-                msg = await self._receive(w, run, deadline)
-                if msg[0] == "end":
+                kind, payload = await self._receive(w, run, deadline)
+                if kind == worker.END:
                     finished = True
                     return
-                yield msg[1]
+                yield payload
         finally:
             # not finished: timed out, died, stopped, or the client went away mid-stream
             self._finish(w, run, ok=finished)
 
-    async def _receive(self, w: _Worker, run: _Run, deadline: float) -> tuple[Any, ...]:
+    async def _receive(self, w: _Worker, run: _Run, deadline: float) -> tuple[int, bytes]:
+        """The worker's next frame for this job, or the error its absence means."""
         loop = asyncio.get_running_loop()
-        if not run.stopped and not w.conn.poll():
-            # Wait for the pipe on the event loop itself: no thread hop per message.
-            ready: asyncio.Future[None] = loop.create_future()
-            fd = w.conn.fileno()
-
-            def wake() -> None:
-                if not ready.done():
-                    ready.set_result(None)
-
-            loop.add_reader(fd, wake)
-            try:
-                await asyncio.wait_for(ready, max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                raise QueryTimeout(
-                    f"the query ran longer than {self.timeout_s:g} s and was stopped; "
-                    "narrow it (more specific patterns, a LIMIT) and try again"
-                ) from None
-            finally:
-                loop.remove_reader(fd)
+        try:
+            if run.stopped:
+                raise _Closed
+            frame = await w.pipe.next(deadline - loop.time())
+        except TimeoutError:
+            raise QueryTimeout(
+                f"the query ran longer than {self.timeout_s:g} s and was stopped; "
+                "narrow it (more specific patterns, a LIMIT) and try again"
+            ) from None
+        except _Closed:
+            await self._why_gone(w, run)
         if run.stopped:  # killed by _turned_heavy; what it sent before does not count
             raise self._heavy_limited()
-        try:
-            # The worker writes a message in one go, so reading it does not wait long.
-            msg: tuple[Any, ...] = w.conn.recv()
-        except (EOFError, OSError):
-            await self._why_gone(w, run)
         run.answered = True
-        return msg
+        return frame
 
     async def _why_gone(self, w: _Worker, run: _Run) -> NoReturn:
         """The worker's pipe closed: raise what that means for this job."""
@@ -480,13 +587,16 @@ class QueryPool:
 
     def _make_idle(self, w: _Worker) -> None:
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:  # no loop (garbage collection): do not keep an unwatched worker
             self._discard(w)
             return
-        # An idle worker says nothing: if its pipe becomes readable, it has exited (it
-        # recycles itself after a big answer, or was killed) and is replaced at once.
-        loop.add_reader(w.conn.fileno(), self._idle_readable, w)
+        if w.pipe.closed or w.pipe.frames:  # it exited, or said something out of turn
+            self._discard(w)
+            return
+        # An idle worker says nothing: if its pipe closes (it recycles itself after a big
+        # answer, or was killed) or speaks, it is replaced at once.
+        w.pipe.on_event = lambda: self._idle_readable(w)
         self._idle.append(w)
 
     def _take_idle(self, heavy: bool) -> _Worker:
@@ -497,9 +607,7 @@ class QueryPool:
         return w
 
     def _unwatch(self, w: _Worker) -> None:
-        # no loop (garbage collection), or the pipe is closed already: nothing to unwatch
-        with contextlib.suppress(RuntimeError, OSError, ValueError):
-            asyncio.get_running_loop().remove_reader(w.conn.fileno())
+        w.pipe.on_event = None
 
     def _idle_readable(self, w: _Worker) -> None:
         if w in self._idle:
@@ -529,7 +637,6 @@ class QueryPool:
             self._keeper = asyncio.get_running_loop().create_task(self._keep_full())
 
     async def _keep_full(self) -> None:
-        loop = asyncio.get_running_loop()
         assert self._spawner is not None
         delay = SPAWN_RETRY_S[0]
         while not self._stopping and len(self._all) < self.size:
@@ -537,7 +644,7 @@ class QueryPool:
             problem = None
             while len(self._all) + len(new) < self.size:
                 try:
-                    new.append(await loop.run_in_executor(self._spawner, _Worker, self.memory_mb))
+                    new.append(await self._spawn())
                 except Exception as exc:  # e.g. EMFILE or EAGAIN: tried again after a while
                     problem = f"{type(exc).__name__}: {exc}"
                     break
@@ -586,27 +693,15 @@ class QueryPool:
 
     async def _first_answer(self, w: _Worker, job: Job) -> str | None:
         """None once ``w`` answered ``job``; else what went wrong."""
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = w.conn.fileno()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, wake)
         try:
-            w.conn.send(job)
-            await asyncio.wait_for(ready, WARM_UP_S)
-            w.conn.recv()  # any answer (even an error about the store) means it is ready
+            w.pipe.send(job)
+            await w.pipe.next(WARM_UP_S)  # any answer (even an error about the store) will do
             return None
         except TimeoutError:
             return f"no answer within {WARM_UP_S:g} s"
-        except (OSError, EOFError):
+        except (_Closed, OSError):
             pass
-        finally:
-            loop.remove_reader(fd)
-        return _how_it_ended(await loop.run_in_executor(None, w.reap))
+        return _how_it_ended(await asyncio.get_running_loop().run_in_executor(None, w.reap))
 
     def _no_workers(self) -> ServerBusy:
         return ServerBusy(

@@ -12,10 +12,13 @@ it (the pool starts a fresh one), so one big answer does not keep its memory for
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import struct
 import threading
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 from typing import NoReturn
 
 import pyoxigraph as ox
@@ -27,8 +30,8 @@ from kb.sparql import query as kbquery
 from kb.sparql.formats import Format
 from kb.sparql.reading import Reading
 
-# An answer larger than this is sent in pieces of this size (pickling one 64 MB message would
-# double the memory it takes on both sides).
+# An answer up to this size goes in one frame (one hop for the server); a larger one in
+# frames of this size, which the server passes on as they come.
 CHUNK_BYTES = WHOLE_BYTES = 256 * 1024
 # pyoxigraph's parser and optimiser recurse: the query thread gets a stack far deeper than
 # any query the reader lets through needs (measured: 50,000 nested '!' need < 64 MiB).
@@ -36,6 +39,22 @@ STACK_BYTES = 64 * 1024 * 1024
 # A worker exits after an answer this large, or once it holds this much memory.
 RECYCLE_ANSWER_BYTES = 16 * 1024 * 1024
 RECYCLE_RSS_BYTES = 384 * 1024 * 1024
+
+# The pipe (an AF_UNIX socketpair) carries frames of bytes, parsed by both ends themselves:
+# a head of 4 bytes (big-endian length of the payload) and 1 byte (the frame's kind), then
+# the payload. No pickling: an answer's bytes go through as they are, and the server's end
+# stays registered with its event loop for the worker's life (uvloop and asyncio alike).
+FRAME_HEAD = struct.Struct("!IB")
+JOB = ord("J")  # server -> worker: a Job (JSON)
+WHOLE = ord("W")  # a whole answer: 1 byte (why it was cut, an index in CUTS), then the bytes
+HEAD = ord("H")  # a large answer starts: 1 byte (why it was cut)
+DATA = ord("D")  # ... a piece of it
+END = ord("E")  # ... its end
+REFUSED = ord("R")  # the query may not run here (UTF-8 message)
+BAD_QUERY = ord("Q")  # the query is wrong (UTF-8 message)
+MEMORY = ord("M")  # the query ran out of memory; the worker leaves (UTF-8 message)
+INTERNAL = ord("I")  # anything else (UTF-8 message)
+CUTS = ("", "rows", "bytes")
 
 
 @dataclass(frozen=True)
@@ -51,54 +70,130 @@ class Job:
     reading: Reading | None = None  # the server's reading of the query (read once)
     base_iri: str | None = None  # relative IRIs in the query resolve against this
 
+    def encode(self) -> bytes:
+        """The job as the payload of a JOB frame."""
+        reading = astuple(self.reading) if self.reading is not None else None
+        fields = [
+            self.store,
+            self.query,
+            self.dataset.default_graphs,
+            self.dataset.named_graphs,
+            self.format,
+            self.max_rows,
+            self.max_bytes,
+            reading,
+            self.base_iri,
+        ]
+        # ensure_ascii: a lone surrogate in a query travels as an escape, not as bad UTF-8
+        return json.dumps(fields, separators=(",", ":")).encode("ascii")
+
+    @staticmethod
+    def decode(payload: bytes) -> Job:
+        """The job a JOB frame's payload holds."""
+        store, query, default, named, fmt, max_rows, max_bytes, reading, base = json.loads(payload)
+        return Job(
+            store,
+            query,
+            kbquery.Dataset(tuple(default), tuple(named)),
+            fmt,
+            max_rows,
+            max_bytes,
+            Reading(*reading) if reading is not None else None,
+            base,
+        )
+
+
+def frame(kind: int, *parts: bytes | memoryview) -> list[bytes | memoryview]:
+    """The buffers of one frame of ``kind`` holding ``parts``, to write in one go."""
+    return [FRAME_HEAD.pack(sum(len(p) for p in parts), kind), *parts]
+
 
 class BuildGone(QueryError):
     """The build a job names was replaced and removed before the job started."""
 
 
-def main(conn: Connection, parent_pid: int = 0, memory_mb: int = 0) -> None:
-    """Answer jobs from ``conn`` until it closes (``parent_pid``: the server that started this
+def main(pipe: socket.socket, parent_pid: int = 0, memory_mb: int = 0) -> None:
+    """Answer jobs from ``pipe`` until it closes (``parent_pid``: the server that started this
     worker; ``memory_mb``: the memory it may use). Fails closed: without its sandbox the
     worker exits before its first job."""
     sandbox.enter(parent_pid, memory_mb)
     threading.stack_size(STACK_BYTES)
-    thread = threading.Thread(target=_serve, args=(conn,), name="geokb-query")
+    fd = pipe.fileno()
+    pipe.setblocking(True)  # this end waits for its jobs
+    thread = threading.Thread(target=_serve, args=(fd,), name="geokb-query")
     thread.start()
     thread.join()
 
 
-def _serve(conn: Connection) -> None:
+def _serve(fd: int) -> None:
     stores: dict[str, ox.Store] = {}
     while True:
         try:
-            job: Job = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer = _answer(_open(stores, job.store), job)
-        except QueryRefused as exc:
-            conn.send(("refused", str(exc)))
-            continue
-        except QueryError as exc:
-            conn.send(("query", str(exc)))
-            continue
-        except MemoryError:
-            conn.send(
-                (
-                    "memory",
+            payload = _read_frame(fd)
+            if payload is None:
+                return
+            job = Job.decode(payload)
+            try:
+                answer = _answer(_open(stores, job.store), job)
+            except QueryRefused as exc:
+                _write(fd, frame(REFUSED, str(exc).encode()))
+                continue
+            except QueryError as exc:
+                _write(fd, frame(BAD_QUERY, str(exc).encode()))
+                continue
+            except MemoryError:
+                message = (
                     "the query needed more memory than a query may use and was stopped; "
-                    "narrow it (a LIMIT, fewer or smaller values)",
+                    "narrow it (a LIMIT, fewer or smaller values)"
                 )
-            )
-            _exit(conn)
-        except Exception as exc:
-            # never show a client where the store lives
-            text = f"{type(exc).__name__}: {exc}".replace(job.store, "<store>")
-            conn.send(("internal", text))
-            continue
-        _send(conn, answer)
+                _write(fd, frame(MEMORY, message.encode()))
+                _exit(fd)
+            except Exception as exc:
+                # never show a client where the store lives
+                text = f"{type(exc).__name__}: {exc}".replace(job.store, "<store>")
+                _write(fd, frame(INTERNAL, text.encode("utf-8", "replace")))
+                continue
+            _send(fd, answer)
+        except OSError:  # the server closed the pipe (it is stopping, or killed us)
+            return
         if answer.size > RECYCLE_ANSWER_BYTES or _rss() > RECYCLE_RSS_BYTES:
-            _exit(conn)
+            _exit(fd)
+
+
+def _read_frame(fd: int) -> bytes | None:
+    """The payload of the next frame from the server (always a JOB); None once it closed."""
+    head = _read_exactly(fd, FRAME_HEAD.size)
+    if head is None:
+        return None
+    size, kind = FRAME_HEAD.unpack(head)
+    if kind != JOB:
+        raise OSError(f"unexpected frame {kind} from the server")
+    return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        piece = os.read(fd, size - len(data))
+        if not piece:
+            return None
+        data += piece
+    return bytes(data)
+
+
+def _write(fd: int, buffers: Iterable[bytes | memoryview]) -> None:
+    """Write all of ``buffers`` (a blocking pipe: each call writes at least a byte)."""
+    views = [memoryview(b) for b in buffers if len(b)]
+    i = 0
+    while i < len(views):
+        written = os.writev(fd, views[i : i + 512])
+        while written:
+            if written >= len(views[i]):
+                written -= len(views[i])
+                i += 1
+            else:
+                views[i] = views[i][written:]
+                written = 0
 
 
 def _open(stores: dict[str, ox.Store], path: str) -> ox.Store:
@@ -141,25 +236,28 @@ def _native(result: ox.QuerySolutions, fmt: Format, job: Job) -> results.Bounded
     return results.Bounded([data], len(data), "")
 
 
-def _send(conn: Connection, answer: results.Bounded) -> None:
-    """In one message if small (one hop for the server), else a head and then pieces."""
+def _send(fd: int, answer: results.Bounded) -> None:
+    """In one frame if small (one hop for the server), else a head, pieces and an end."""
+    cut = bytes([CUTS.index(answer.cut)])
     if answer.size <= WHOLE_BYTES:
-        conn.send(("whole", answer.cut, b"".join(answer.parts)))
+        _write(fd, frame(WHOLE, cut, *answer.parts))
         return
-    conn.send(("head", answer.cut))
-    piece: list[bytes] = []
+    _write(fd, frame(HEAD, cut))
+    piece: list[memoryview] = []
     size = 0
     for part in answer.parts:
-        piece.append(part)
-        size += len(part)
-        if size >= CHUNK_BYTES:
-            data = b"".join(piece)
-            for start in range(0, len(data), CHUNK_BYTES):
-                conn.send(("data", data[start : start + CHUNK_BYTES]))
-            piece, size = [], 0
+        view = memoryview(part)
+        while view:  # no copies: a piece is views into the answer's parts
+            take = view[: CHUNK_BYTES - size]
+            piece.append(take)
+            size += len(take)
+            view = view[len(take) :]
+            if size == CHUNK_BYTES:
+                _write(fd, frame(DATA, *piece))
+                piece, size = [], 0
     if piece:
-        conn.send(("data", b"".join(piece)))
-    conn.send(("end",))
+        _write(fd, frame(DATA, *piece))
+    _write(fd, frame(END))
 
 
 def _rss() -> int:
@@ -167,7 +265,7 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _exit(conn: Connection) -> NoReturn:
-    """Leave after the last message: the pool sees the pipe close and starts a new worker."""
-    conn.close()
+def _exit(fd: int) -> NoReturn:
+    """Leave after the last frame: the pool sees the pipe close and starts a new worker."""
+    os.close(fd)
     os._exit(0)

@@ -76,15 +76,15 @@ def baseline(path: Path) -> float:
 
 
 def child(args: list[str], cwd: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (MB) of a geokb command in a child process (its own rusage,
-    from wait4: the largest of its process tree's members would need each one's)."""
+    """Seconds and peak RSS (MB) of a geokb command in a child process: wait4's rusage of
+    that child, whose maxrss is the largest of it and of the worker processes it waited for."""
     started = time.perf_counter()
     proc = subprocess.Popen([str(GEOKB), *args], cwd=cwd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
-        raise SystemExit(f"geokb {' '.join(args)} failed ({proc.returncode})")
+        raise RuntimeError(f"geokb {args[0]} failed ({proc.returncode})")
     return seconds, usage.ru_maxrss // 1024
 
 
@@ -118,16 +118,29 @@ def main() -> None:
                 f"{args.rows / seconds:,.0f} | {seconds / floor:.1f} | {peak} | "
                 f"{written / 2**20:.0f} |"
             )
+            # the same file again as a newer export: every fact compared with the last import
+            again = ["import", "events", str(source), "--format", fmt, "--no-validate"]
+            seconds, peak = child([*again, "--version", "again"], folder)
+            print(
+                f"| {fmt} re-import | {args.rows:,} | {floor:.2f} | {seconds:.2f} | "
+                f"{args.rows / seconds:,.0f} | {seconds / floor:.1f} | {peak} | "
+                f"{written / 2**20:.0f} |"
+            )
             if args.build:
-                v_s, v_peak = child(["validate"], folder)
-                b_s, b_peak = child(["build", "--quiet", "--store", str(folder / "s")], folder)
-                builds.append((fmt, v_s, v_peak, b_s, b_peak))
+                row = [fmt, f"{args.rows:,}"]
+                for step in (["validate"], ["build", "--quiet", "--store", str(folder / "s")]):
+                    try:
+                        took, peak = child(step, folder)
+                        row += [f"{took:.1f}", str(peak)]
+                    except RuntimeError as exc:
+                        row += [str(exc), "-"]
+                builds.append(row)
             source.unlink()
     if builds:
         print("\n| format | rows | validate s | peak RSS MB | build s | peak RSS MB |")
         print("|---|---:|---:|---:|---:|---:|")
-        for fmt, v_s, v_peak, b_s, b_peak in builds:
-            print(f"| {fmt} | {args.rows:,} | {v_s:.1f} | {v_peak} | {b_s:.1f} | {b_peak} |")
+        for row in builds:
+            print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

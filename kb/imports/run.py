@@ -240,7 +240,9 @@ def _changes(
 ) -> DataDiff:
     kind = KINDS_BY_NAME[kind_name]
     wanted = {rid for rid, _ in changed}
-    old_text = {rid: text for _, rid, text in existing.blocks(previous) if rid in wanted}
+    old_text = (
+        {rid: text for _, rid, text in existing.blocks(previous) if rid in wanted} if wanted else {}
+    )
     changes = []
     for rid, text in changed:
         old, new = _fields(old_text.get(rid, "")), _fields(text)

@@ -32,6 +32,9 @@ MAX_QUERY_CHARS = 200  # characters of a query that are looked at
 FUZZY_CANDIDATES = 200  # names sharing trigrams with a query that are scored
 FUZZY_RATIO = 0.7
 FACET_VALUES = 12  # values shown per facet
+FEW_ROWS = 5_000  # picked rows sorted outright, at most
+MAX_TOTAL = 10_000  # matches of a search counted, at most
+RARE_GRAM_DOCS = 2_000  # a trigram in more names is not used to find close spellings
 _WORDS = re.compile(r"\w+")
 _TOP = "\U0010ffff"  # sorts after every character: the end of a prefix's range
 EXACT, PREFIX, WORD_PREFIX, SUBSTRING, CLOSE = 0, 1, 2, 3, 4
@@ -163,9 +166,7 @@ class SearchIndex:
     def kinds(self, deadline: Deadline) -> list[tuple[str, int]]:
         """Each kind with how many entities it has, in the order results show kinds."""
         with self._reading(deadline) as db:
-            rows = db.execute(
-                "SELECT kind, count(*) FROM entity GROUP BY kind ORDER BY min(kind_rank), kind"
-            ).fetchall()
+            rows = db.execute("SELECT kind, n FROM kinds ORDER BY rank, kind").fetchall()
         return [(str(k), int(n)) for k, n in rows]
 
     # --- search ---------------------------------------------------------------------------
@@ -173,66 +174,112 @@ class SearchIndex:
     def search(
         self, text: str, limit: int, deadline: Deadline, kind: str | None = None
     ) -> tuple[list[Entry], int]:
-        """The best ``limit`` matches of ``text`` (ranked) and how many matched in all."""
+        """The best ``limit`` matches of ``text`` (ranked) and how many matched (counted up
+        to MAX_TOTAL: a two-letter prefix can match most of a large knowledge base)."""
         q = fold(text[:MAX_QUERY_CHARS])
         if not q:
             return [], 0
-        only = " AND e.kind = :kind" if kind else ""
-        params = {"q": q, "hi": q + _TOP, "kind": kind, "limit": limit}
+        hi = q + _TOP
+        found: dict[int, None] = {}  # entity numbers, best first
         with self._reading(deadline) as db:
-            ranked = db.execute(
-                f"""SELECT e.iri, e.kind, e.id, e.label, e.year, min(CASE
-                        WHEN t.pos = 0 AND t.text = :q THEN {EXACT}
-                        WHEN t.pos = 0 THEN {PREFIX} ELSE {WORD_PREFIX} END) AS r
-                    FROM term t JOIN entity e ON e.n = t.entity
-                    WHERE t.text >= :q AND t.text < :hi{only}
-                    GROUP BY t.entity ORDER BY r, e.kind_rank, e.sort_key, e.iri LIMIT :limit""",
-                params,
-            ).fetchall()
+            ranks = [r for (r,) in db.execute("SELECT rank FROM kinds ORDER BY rank")]
+            if kind is not None:
+                ranks = [r for (r,) in db.execute("SELECT rank FROM kinds WHERE kind = ?", (kind,))]
+            # a whole name, then names starting with it, then words starting with it: each
+            # read in the order of the index (pos, kind, name), only as far as needed
+            stages = [
+                ("SELECT entity FROM term WHERE pos = 0 AND kind_rank = :k AND text = :q", {}),
+                (
+                    """SELECT entity FROM term WHERE pos = :pos AND kind_rank = :k
+                       AND text >= :q AND text < :hi ORDER BY text LIMIT :n""",
+                    {"pos": 0},
+                ),
+                (
+                    """SELECT entity FROM term WHERE pos = :pos AND kind_rank = :k
+                       AND text >= :q AND text < :hi ORDER BY text LIMIT :n""",
+                    {"pos": 1},
+                ),
+            ]
+            for sql, extra in stages:
+                for rank in ranks:
+                    if len(found) >= limit:
+                        break
+                    params = {"q": q, "hi": hi, "k": rank, "n": limit, **extra}
+                    for (n,) in db.execute(sql, params):
+                        found.setdefault(n)
             total = db.execute(
-                f"""SELECT count(DISTINCT t.entity) FROM term t JOIN entity e ON e.n = t.entity
-                    WHERE t.text >= :q AND t.text < :hi{only}""",
-                params,
+                """SELECT count(DISTINCT t.entity) FROM (SELECT entity FROM term
+                   WHERE text >= :q AND text < :hi LIMIT :cap) t"""
+                + (" JOIN entity e ON e.n = t.entity AND e.kind = :kind" if kind else ""),
+                {"q": q, "hi": hi, "cap": MAX_TOTAL, "kind": kind},
             ).fetchone()[0]
-            hits = [_entry(row) for row in ranked]
-            seen = {h.iri for h in hits}
-            if len(q) >= 3:
+            if len(found) < limit and len(q) >= 3:  # the query inside a name
                 inside = db.execute(
-                    f"""SELECT DISTINCT e.iri, e.kind, e.id, e.label, e.year FROM names
-                        JOIN entity e ON e.n = names.entity
-                        WHERE names MATCH :phrase{only}
-                        ORDER BY e.kind_rank, e.sort_key LIMIT :more""",
-                    {**params, "phrase": _phrase(q), "more": limit + len(seen)},
+                    "SELECT entity FROM names WHERE names MATCH :phrase LIMIT :cap",
+                    {"phrase": _phrase(q), "cap": MAX_TOTAL},
                 ).fetchall()
-                for row in inside:
-                    entry = _entry(row)
-                    if entry.iri not in seen:
-                        total += 1
-                        seen.add(entry.iri)
-                        if len(hits) < limit:
-                            hits.append(entry)
+                extra_hits = [n for (n,) in inside if n not in found]
+                for n in self._ordered(db, extra_hits, kind):
+                    total += 1
+                    if len(found) < limit:
+                        found.setdefault(n)
+            hits = self._entries(db, list(found)[:limit], kind)
         if len(hits) < limit and len(q) >= 3:
+            seen = {h.iri for h in hits}
             for entry in self._close(q, deadline, kind):
                 if entry.iri not in seen and len(hits) < limit:
                     seen.add(entry.iri)
                     hits.append(entry)
                     total += 1
-        return hits, total
+        return hits, min(total, MAX_TOTAL)
+
+    @staticmethod
+    def _ordered(db: sqlite3.Connection, numbers: list[int], kind: str | None) -> list[int]:
+        """``numbers`` (entities) of ``kind`` (any if None), by kind then label."""
+        if not numbers:
+            return []
+        marks = ", ".join("?" * len(numbers))
+        only = " AND kind = ?" if kind else ""
+        rows = db.execute(
+            f"SELECT n FROM entity WHERE n IN ({marks}){only} ORDER BY kind_rank, sort_key",
+            [*numbers, *([kind] if kind else [])],
+        ).fetchall()
+        return [n for (n,) in rows]
+
+    @staticmethod
+    def _entries(db: sqlite3.Connection, numbers: list[int], kind: str | None) -> list[Entry]:
+        """The entries of entities ``numbers``, in that order (only of ``kind`` if given)."""
+        if not numbers:
+            return []
+        marks = ", ".join("?" * len(numbers))
+        rows = db.execute(
+            f"SELECT n, iri, kind, id, label, year FROM entity WHERE n IN ({marks})", numbers
+        ).fetchall()
+        by_n = {row[0]: _entry(row[1:]) for row in rows}
+        return [by_n[n] for n in numbers if n in by_n and (kind is None or by_n[n].kind == kind)]
 
     def _close(self, q: str, deadline: Deadline, kind: str | None = None) -> list[Entry]:
         """Entities with a name spelt close to ``q`` (folded), closest first."""
         grams = sorted({q[i : i + 3] for i in range(len(q) - 2)})
-        if not grams:
-            return []
-        match = " OR ".join(_phrase(g) for g in grams)
-        only = " AND e.kind = :kind" if kind else ""
         with self._reading(deadline) as db:
+            marks = ", ".join("?" * len(grams))
+            counted = db.execute(
+                f"SELECT gram, docs FROM gram WHERE gram IN ({marks}) ORDER BY docs", grams
+            ).fetchall()
+            # the rarer trigrams only: a misspelling keeps some of them, and a common one
+            # (in "transfer", say) would make SQLite score most names
+            rare = [g for g, docs in counted if docs <= RARE_GRAM_DOCS] or [
+                g for g, _ in counted[:2]
+            ]
+            if not rare:
+                return []
+            match = " OR ".join(_phrase(g) for g in rare)
             rows = db.execute(
-                f"""SELECT c.name, e.iri, e.kind, e.id, e.label, e.year, e.kind_rank
+                """SELECT c.name, e.iri, e.kind, e.id, e.label, e.year, e.kind_rank
                     FROM (SELECT name, entity FROM names WHERE names MATCH :match
                           ORDER BY rank LIMIT :n) c
-                    JOIN entity e ON e.n = c.entity WHERE 1{only}""",
-                {"match": match, "n": FUZZY_CANDIDATES, "kind": kind},
+                    JOIN entity e ON e.n = c.entity""",
+                {"match": match, "n": FUZZY_CANDIDATES},
             ).fetchall()
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(q)
@@ -243,6 +290,8 @@ class SearchIndex:
                 matcher.set_seq1(candidate)
                 best = max(best, matcher.ratio())
             entry = _entry(tuple(row))
+            if kind is not None and entry.kind != kind:
+                continue
             if best >= FUZZY_RATIO and best > scored.get(entry.iri, (0.0,))[0]:
                 scored[entry.iri] = (best, rank, entry.label, entry)
         ordered = sorted(scored.values(), key=lambda s: (-s[0], s[1], s[2]))
@@ -255,115 +304,171 @@ class SearchIndex:
 
     # --- lists ----------------------------------------------------------------------------
 
-    def _where(self, query: ListQuery) -> tuple[str, dict[str, object]]:
-        """The SQL condition on ``e`` (an entity) of a list, and its parameters."""
-        clauses = ["e.kind = :kind"]
-        params: dict[str, object] = {"kind": query.kind}
-        for n, (name, value) in enumerate(query.filters):
-            clauses.append(
-                f"""e.n IN (SELECT entity FROM facet WHERE kind = :kind
-                    AND field = :f{n} AND value = :v{n})"""
-            )
-            params[f"f{n}"] = name
-            params[f"v{n}"] = value
-        q = fold(query.q[:MAX_QUERY_CHARS])
-        if q:
-            found = "SELECT entity FROM term WHERE text >= :q AND text < :hi"
-            if len(q) >= 3:
-                found += " UNION SELECT entity FROM names WHERE names MATCH :phrase"
-                params["phrase"] = _phrase(q)
-            clauses.append(f"e.n IN ({found})")
-            params.update(q=q, hi=q + _TOP)
-        return " AND ".join(clauses), params
-
-    def count(self, query: ListQuery, deadline: Deadline) -> int:
-        """How many rows the list has."""
-        where, params = self._where(query)
-        with self._reading(deadline) as db:
-            found: int = db.execute(
-                f"SELECT count(*) FROM entity e WHERE {where}", params
-            ).fetchone()[0]
-        return found
-
-    def rows(
+    def list_page(
         self,
         query: ListQuery,
         limit: int,
         deadline: Deadline,
         offset: int = 0,
         after: str | None = None,
+    ) -> ListResult | None:
+        """One page of a list: at most ``limit`` rows from ``offset``, or after the row whose
+        id is ``after`` (a keyset cursor, stable as rows come and go), with the count and
+        facets of the whole list; None if ``after`` is no row of the kind.
+
+        The rows the filters pick are put in a temporary table once; the count, the page
+        and each facet's counts are read from it (an unfiltered list reads the counts the
+        build stored)."""
+        with self._reading(deadline) as db:
+            picked = self._pick(db, query)
+            if picked:
+                total = db.execute("SELECT count(*) FROM temp.picked").fetchone()[0]
+            else:
+                found = db.execute("SELECT n FROM kinds WHERE kind = ?", (query.kind,)).fetchone()
+                total = found[0] if found else 0
+            few = total <= FEW_ROWS
+            rows = self._page(db, query, picked, limit + 1, offset, after, few)
+            if rows is None:
+                return None
+            facets = self._facets(db, query.kind, picked)
+            values = self._values(db, rows[:limit])
+            labels = {
+                (name, value): self._label(db, query.kind, name, value)
+                for name, value in query.filters
+            }
+        return ListResult(rows[:limit], len(rows) > limit, total, facets, values, labels)
+
+    def _pick(self, db: sqlite3.Connection, query: ListQuery) -> bool:
+        """Fill temp.picked with the rows the list's filters pick; False if there are none."""
+        parts: list[str] = []
+        params: dict[str, object] = {"kind": query.kind}
+        for n, (name, value) in enumerate(query.filters):
+            parts.append(
+                f"SELECT entity FROM facet WHERE kind = :kind AND field = :f{n} AND value = :v{n}"
+            )
+            params[f"f{n}"], params[f"v{n}"] = name, value
+        q = fold(query.q[:MAX_QUERY_CHARS])
+        if q:
+            found = "SELECT entity FROM term WHERE text >= :q AND text < :hi"
+            if len(q) >= 3:
+                found += " UNION SELECT entity FROM names WHERE names MATCH :phrase"
+                params["phrase"] = _phrase(q)
+            params.update(q=q, hi=q + _TOP)
+            parts.append(found)
+            if not query.filters:
+                parts.append("SELECT n FROM entity WHERE kind = :kind")
+        if not parts:
+            return False
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS picked(n INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM temp.picked")
+        db.execute("INSERT INTO temp.picked " + " INTERSECT ".join(parts), params)
+        return True
+
+    @staticmethod
+    def _page(
+        db: sqlite3.Connection,
+        query: ListQuery,
+        picked: bool,
+        limit: int,
+        offset: int,
+        after: str | None,
+        few: bool = False,
     ) -> list[Entry] | None:
-        """At most ``limit`` rows of the list, from ``offset`` or after the row whose id is
-        ``after`` (a keyset cursor, stable as rows come and go); None if ``after`` is no
-        row of the kind."""
-        where, params = self._where(query)
+        """The rows of a page; ``few``: the picked rows are few enough to sort outright
+        (else the kind's rows are read in the index's order, each looked up in them)."""
         column = _SORT_SQL[query.sort.column][1 if query.sort.desc else 0]
         direction = "DESC" if query.sort.desc else "ASC"
-        order = f"{column} {direction}, e.id {direction}"
-        with self._reading(deadline) as db:
-            if after is not None:
-                key = db.execute(
-                    f"SELECT {column}, e.id FROM entity e WHERE e.kind = :kind AND e.id = :after",
-                    {"kind": query.kind, "after": after},
-                ).fetchone()
-                if key is None:
-                    return None
-                sign = "<" if query.sort.desc else ">"
-                where += f" AND ({column}, e.id) {sign} (:after_key, :after_id)"
-                params.update(after_key=key[0], after_id=key[1])
-                offset = 0
-            found = db.execute(
-                f"""SELECT e.iri, e.kind, e.id, e.label, e.year FROM entity e WHERE {where}
-                    ORDER BY {order} LIMIT :limit OFFSET :offset""",
-                {**params, "limit": limit, "offset": offset},
-            ).fetchall()
+        where = "e.kind = :kind" + (" AND e.n IN temp.picked" if picked else "")
+        source = "entity e"
+        if picked and few:  # read the picked rows, then sort them
+            source = "temp.picked p CROSS JOIN entity e ON e.n = p.n"
+        params: dict[str, object] = {"kind": query.kind, "limit": limit, "offset": offset}
+        if after is not None:
+            key = db.execute(
+                f"SELECT {column}, e.id FROM entity e WHERE e.kind = :kind AND e.id = :after",
+                {"kind": query.kind, "after": after},
+            ).fetchone()
+            if key is None:
+                return None
+            sign = "<" if query.sort.desc else ">"
+            where += f" AND ({column}, e.id) {sign} (:after_key, :after_id)"
+            params.update(after_key=key[0], after_id=key[1], offset=0)
+        found = db.execute(
+            f"""SELECT e.iri, e.kind, e.id, e.label, e.year FROM {source} WHERE {where}
+                ORDER BY {column} {direction}, e.id {direction} LIMIT :limit OFFSET :offset""",
+            params,
+        ).fetchall()
         return [_entry(row) for row in found]
 
-    def values_of(
-        self, entries: list[Entry], deadline: Deadline
+    @staticmethod
+    def _facets(db: sqlite3.Connection, kind: str, picked: bool) -> list[FacetCounts]:
+        out = []
+        for facet in FACETS.get(kind, ()):
+            params = {"kind": kind, "field": facet.name, "n": FACET_VALUES}
+            if not picked:
+                rows = db.execute(
+                    """SELECT value, label, n FROM facet_label WHERE kind = :kind
+                       AND field = :field ORDER BY n DESC, label LIMIT :n""",
+                    params,
+                ).fetchall()
+                distinct = db.execute(
+                    "SELECT count(*) FROM facet_label WHERE kind = :kind AND field = :field",
+                    params,
+                ).fetchone()[0]
+            else:  # from the picked rows (CROSS JOIN: read them first, then their values)
+                counted = db.execute(
+                    """SELECT f.value, count(*) AS c FROM temp.picked p
+                       CROSS JOIN facet f ON f.entity = p.n AND f.field = :field
+                       GROUP BY f.value ORDER BY c DESC""",
+                    params,
+                ).fetchall()
+                distinct = len(counted)
+                rows = [(v, SearchIndex._label(db, kind, facet.name, v), c) for v, c in counted]
+                rows.sort(key=lambda r: (-r[2], r[1]))
+                rows = rows[:FACET_VALUES]
+            values = [FacetValue(v, label, n) for v, label, n in rows]
+            out.append(FacetCounts(facet, values, distinct))
+        return out
+
+    @staticmethod
+    def _label(db: sqlite3.Connection, kind: str, name: str, value: str) -> str:
+        row = db.execute(
+            "SELECT label FROM facet_label WHERE kind = ? AND field = ? AND value = ?",
+            (kind, name, value),
+        ).fetchone()
+        return value if row is None else str(row[0])
+
+    @staticmethod
+    def _values(
+        db: sqlite3.Connection, entries: list[Entry]
     ) -> dict[str, dict[str, list[FacetValue]]]:
         """The facet values of each of ``entries`` (by IRI, then facet name)."""
+        out: dict[str, dict[str, list[FacetValue]]] = {e.iri: {} for e in entries}
         if not entries:
-            return {}
-        iris = [e.iri for e in entries]
-        marks = ", ".join("?" * len(iris))
-        out: dict[str, dict[str, list[FacetValue]]] = {iri: {} for iri in iris}
-        with self._reading(deadline) as db:
-            for iri, name, value, label in db.execute(
-                f"""SELECT e.iri, f.field, f.value, f.label FROM entity e
-                    JOIN facet f ON f.entity = e.n WHERE e.iri IN ({marks})
-                    ORDER BY f.label""",
-                iris,
-            ):
-                out[iri].setdefault(name, []).append(FacetValue(value, label, 1))
+            return out
+        marks = ", ".join("?" * len(entries))
+        for iri, name, value, label in db.execute(
+            f"""SELECT e.iri, f.field, f.value, l.label FROM entity e
+                CROSS JOIN facet f ON f.entity = e.n
+                JOIN facet_label l ON l.kind = f.kind AND l.field = f.field AND l.value = f.value
+                WHERE e.kind = ? AND e.id IN ({marks}) ORDER BY l.label""",
+            [entries[0].kind, *(e.id for e in entries)],
+        ):
+            out[iri].setdefault(name, []).append(FacetValue(value, label, 1))
         return out
 
-    def facets(self, query: ListQuery, deadline: Deadline) -> list[FacetCounts]:
-        """The facets of the list's kind, counted over the rows the list has."""
-        where, params = self._where(query)
-        filtered = where != "e.kind = :kind"
-        within = f" AND entity IN (SELECT e.n FROM entity e WHERE {where})" if filtered else ""
-        out = []
-        with self._reading(deadline) as db:
-            for facet in FACETS.get(query.kind, ()):
-                rows = db.execute(
-                    f"""SELECT value, max(label), count(*) AS n FROM facet
-                        WHERE kind = :kind AND field = :field{within}
-                        GROUP BY value ORDER BY n DESC, max(label)""",
-                    {**params, "field": facet.name},
-                ).fetchall()
-                values = [FacetValue(v, label, n) for v, label, n in rows[:FACET_VALUES]]
-                out.append(FacetCounts(facet, values, len(rows)))
-        return out
 
-    def has_value(self, kind: str, name: str, value: str, deadline: Deadline) -> str | None:
-        """The label of facet ``name``'s ``value`` in ``kind`` (None if no row has it)."""
-        with self._reading(deadline) as db:
-            row = db.execute(
-                "SELECT label FROM facet WHERE kind = ? AND field = ? AND value = ? LIMIT 1",
-                (kind, name, value),
-            ).fetchone()
-        return None if row is None else str(row[0])
+@dataclass(frozen=True)
+class ListResult:
+    """One page of a list: its rows, whether more follow, how many rows the list has in all,
+    the facets' counts, each row's facet values, and the label of each filter's value."""
+
+    rows: list[Entry]
+    more: bool
+    total: int
+    facets: list[FacetCounts]
+    values: dict[str, dict[str, list[FacetValue]]]
+    labels: dict[tuple[str, str], str]
 
 
 def _phrase(text: str) -> str:

@@ -38,9 +38,9 @@ from api import pagework
 from api.lookup import (
     MAX_QUERY_CHARS,
     Entry,
-    FacetCounts,
     FacetValue,
     ListQuery,
+    ListResult,
     SearchIndex,
     Sort,
     kind_label,
@@ -340,18 +340,6 @@ class ShownFacet:
     distinct: int
 
 
-@dataclass(frozen=True)
-class ListPage:
-    """What one page of a list holds (computed in a render thread)."""
-
-    rows: list[Entry]
-    more: bool  # rows after these
-    total: int
-    facets: list[FacetCounts]
-    values: dict[str, dict[str, list[FacetValue]]]
-    labels: dict[tuple[str, str], str]  # (facet, value) of each filter -> the value's label
-
-
 def _list_query(
     kind: str, request: Request, q: str
 ) -> tuple[ListQuery, list[tuple[str, str]]] | str:
@@ -416,24 +404,9 @@ async def kind_list(
         return plain(400, asked)
     query, params = asked
 
-    def work(index: SearchIndex, deadline: Deadline) -> ListPage | None:
-        rows = index.rows(query, PAGE_SIZE + 1, deadline, (number - 1) * PAGE_SIZE, after or None)
-        if rows is None:
-            return None
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
-        labels = {
-            (name, value): index.has_value(kind, name, value, deadline) or value
-            for name, value in query.filters
-        }
-        return ListPage(
-            rows,
-            more,
-            index.count(query, deadline),
-            index.facets(query, deadline),
-            index.values_of(rows, deadline),
-            labels,
-        )
+    def work(index: SearchIndex, deadline: Deadline) -> ListResult | None:
+        offset = (number - 1) * PAGE_SIZE
+        return index.list_page(query, PAGE_SIZE, deadline, offset, after or None)
 
     try:
         _, found = await _run_with_index(request, work)
@@ -564,7 +537,9 @@ def _with_format(href: str, format: str) -> str:
     return path + "?" + "&".join([*kept, f"format={format}"])
 
 
-def _csv(kind: str, rows: list[Entry], found: ListPage, base: str, number: int | None) -> Response:
+def _csv(
+    kind: str, rows: list[Entry], found: ListResult, base: str, number: int | None
+) -> Response:
     """The rows as CSV: label, kind, id, IRI, URL, then each facet's values ("; "-joined).
 
     Cells that a spreadsheet would run as a formula are escaped (``spreadsheet_safe``)."""

@@ -272,7 +272,8 @@ def test_each_build_writes_its_search_index(mini_store: Path) -> None:
 def _all(index: SearchIndex) -> list[Entry]:
     found = []
     for kind, _ in index.kinds(Deadline(30)):
-        found += index.rows(ListQuery(kind), 1000, Deadline(30)) or []
+        page = index.list_page(ListQuery(kind), 1000, Deadline(30))
+        found += page.rows if page else []
     return found
 
 

@@ -5,12 +5,16 @@
 For each size, synthetic data (bench/synthetic.py, ~100 files) is built and measured against
 its anchor in the same run:
 
-1. full build from YAML        vs  pyoxigraph bulk_load of the same triples as N-Triples
-2. rebuild after editing 1 file vs  the full build
+1. full build from YAML        vs  pyoxigraph bulk_load of the same quads (the store's named
+                                    graphs and its default graph, as N-Quads), and of the
+                                    same triples alone (N-Triples into the default graph); the
+                                    share of the search index written with the build
+2. rebuild after editing 1 file vs  the full build (and the search index's share of it)
 3. validation of the dataset    vs  pyshacl over the whole graph (skipped where it would
                                     take minutes: above --pyshacl-max triples)
-4. /sparql, 3 queries           vs  oxigraph serve on the same store (geokb's build, union
-                                    default graph), and rdflib-endpoint on the same data
+4. /sparql, 3 queries           vs  oxigraph serve on the same store (geokb's build, whose
+                                    default graph holds the union of its named graphs), and
+                                    rdflib-endpoint on the same data
                                     (above --rdflib-max triples: skipped); geokb twice: the
                                     same text repeated (its answer cache serves it) and a
                                     distinct text per request (every query runs)
@@ -45,6 +49,7 @@ from synthetic import generate
 
 from kb.build import manifest
 from kb.build.pipeline import compile_data
+from kb.stores import search_index
 from kb.stores.local import current_build, write_build
 
 BIN = Path(sys.executable).parent
@@ -121,13 +126,35 @@ def query_stats(url: str, query: str, n: int, distinct: bool) -> tuple[float, fl
     )
 
 
+class SearchIndexTimer:
+    """Times the search index the build writes (``kb.stores.search_index.write``): the
+    median of the ``median_time`` runs is reported beside the build's own."""
+
+    def __init__(self) -> None:
+        self.runs: list[float] = []
+        self.write = search_index.write
+
+    def __call__(self, store: ox.Store, folder: Path) -> Path:
+        t0 = time.perf_counter()
+        try:
+            return self.write(store, folder)
+        finally:
+            self.runs.append(time.perf_counter() - t0)
+
+    def median(self) -> float:
+        runs, self.runs = self.runs, []
+        return statistics.median(runs) if runs else 0.0
+
+
 def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     data = work / "data"
     generate(data, triples, files=100)
     store_root = work / "store"
+    index = SearchIndexTimer()
+    search_index.write = index
 
-    # 1. full build vs bulk_load of the same triples
+    # 1. full build vs bulk_load of the same quads, and of the same triples
     compiled_holder: dict[str, object] = {}
 
     def full_build() -> None:
@@ -136,31 +163,55 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
         write_build(store_root, compiled)
 
     build_s = median_time(full_build, args.repeat, lambda: shutil.rmtree(store_root, True))
+    build_index_s = index.median()
     n = int(compiled_holder["n"])  # type: ignore[call-overload]
-    nt = work / "all.nt"
+    nt, nq = work / "all.nt", work / "all.nq"
     store = ox.Store.read_only(str(current_build(store_root)))
-    union = store.query(
-        "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True
-    )
-    assert isinstance(union, ox.QueryTriples)
-    ox.serialize(union, str(nt), format=ox.RdfFormat.N_TRIPLES)
-    del store, union
+    store.dump(str(nt), ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    store.dump(str(nq), ox.RdfFormat.N_QUADS)
+    del store
     bulk_dir = work / "bulk"
-    bulk_s = median_time(
-        lambda: ox.Store(str(bulk_dir)).bulk_load(path=str(nt), format=ox.RdfFormat.N_TRIPLES),
-        args.repeat,
-        lambda: shutil.rmtree(bulk_dir, True),
-    )
-    shutil.rmtree(bulk_dir, ignore_errors=True)
-    rows.append(
-        (
-            "full build from YAML / pyoxigraph bulk_load",
-            fmt_s(build_s),
-            fmt_s(bulk_s),
-            ratio(build_s, bulk_s),
-            "<= 2x",
+
+    def bulk_load(path: Path, fmt: ox.RdfFormat) -> float:
+        return median_time(
+            lambda: ox.Store(str(bulk_dir)).bulk_load(path=str(path), format=fmt),
+            args.repeat,
+            lambda: shutil.rmtree(bulk_dir, True),
         )
-    )
+
+    quads_s = bulk_load(nq, ox.RdfFormat.N_QUADS)
+    triples_s = bulk_load(nt, ox.RdfFormat.N_TRIPLES)
+    shutil.rmtree(bulk_dir, ignore_errors=True)
+    rows += [
+        (
+            "full build from YAML / pyoxigraph bulk_load of the same quads",
+            fmt_s(build_s),
+            fmt_s(quads_s),
+            ratio(build_s, quads_s),
+            "<= 2x",
+        ),
+        (
+            "full build from YAML / bulk_load of the same triples (default graph only)",
+            fmt_s(build_s),
+            fmt_s(triples_s),
+            ratio(build_s, triples_s),
+            "-",
+        ),
+        (
+            "of which the search index / the full build",
+            fmt_s(build_index_s),
+            fmt_s(build_s),
+            f"{100 * build_index_s / build_s:.0f}%",
+            "-",
+        ),
+        (
+            "full build without the search index / bulk_load of the same quads",
+            fmt_s(build_s - build_index_s),
+            fmt_s(quads_s),
+            ratio(build_s - build_index_s, quads_s),
+            "-",
+        ),
+    ]
 
     # 2. one file of 100 edited, incremental rebuild vs full build
     victim = sorted(data.glob("transfers-*.yaml"))[0]
@@ -174,15 +225,24 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
         write_build(store_root, compile_data(data, previous))
 
     rebuild_s = median_time(rebuild, args.repeat, edit)
-    rows.append(
+    rebuild_index_s = index.median()
+    search_index.write = index.write
+    rows += [
         (
             "rebuild after editing 1 of 100 files / full build",
             fmt_s(rebuild_s),
             fmt_s(build_s),
             f"{100 * rebuild_s / build_s:.1f}%",
             "<= 5%",
-        )
-    )
+        ),
+        (
+            "rebuild without the search index / full build without it",
+            fmt_s(rebuild_s - rebuild_index_s),
+            fmt_s(build_s - build_index_s),
+            f"{100 * (rebuild_s - rebuild_index_s) / (build_s - build_index_s):.1f}%",
+            "-",
+        ),
+    ]
 
     # 3. validation vs pyshacl
     validate_s = median_time(lambda: compile_data(data), args.repeat, lambda: None)
@@ -226,7 +286,8 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         gport, oport = free_port(), free_port()
-        # The same store: oxigraph serves geokb's own build, with the same union default graph.
+        # The same store: oxigraph serves geokb's own build, whose default graph is the
+        # union of its named graphs (as geokb answers a query that names no graph).
         oxi_dir = current_build(store_root)
         assert oxi_dir is not None
         procs.append(
@@ -255,7 +316,6 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
                     str(oxi_dir),
                     "--bind",
                     f"127.0.0.1:{oport}",
-                    "--union-default-graph",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

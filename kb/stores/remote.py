@@ -17,8 +17,9 @@ authenticate serves them all: ``GEOKB_STORE_TOKEN`` (bearer), or ``GEOKB_STORE_U
 Credentials are never printed. The store's errors are reported with its own reason, decoded.
 
 Stores answer alike where geokb can make them: Virtuoso's ASK sent as a table and its
-xsd:boolean written ``1``/``0`` are read as the others write them. What no client can
-change (GROUP_CONCAT, DESCRIBE, ordering, geometries) is listed in docs/stores.md.
+xsd:boolean written ``1``/``0`` are read as the others write them, and its DESCRIBE is asked
+for the embedded store's kind of description. What no client can change (GROUP_CONCAT,
+ordering, geometries) is listed in docs/stores.md.
 """
 
 from __future__ import annotations
@@ -114,12 +115,14 @@ def derive_urls(query_url: str) -> tuple[str, str | None, str | None]:
 
 
 class _Graphs:
-    """The build's graphs as last read from the store, and when."""
+    """The build's graphs as last read from the store, and when; and the store's name for
+    itself (its ``Server`` header), once seen."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.read_at = -1e9
         self.graphs: tuple[str, ...] = ()
+        self.server: str | None = None
 
 
 class RemoteAnswer(NamedTuple):
@@ -243,7 +246,10 @@ class RemoteStore:
         params += [("default-graph-uri", g) for g in default_graphs]
         params += [("named-graph-uri", g) for g in named_graphs]
         try:
-            return self._form(self.query_url, params, accept, timeout_s)
+            response = self._form(self.query_url, params, accept, timeout_s)
+            headers = getattr(response, "headers", None)
+            self._graphs.server = headers.get("Server", "") if headers is not None else ""
+            return response
         except urllib.error.HTTPError as exc:
             text = _body_text(exc)
             if exc.code in (503, 504) or _TIMEOUT_WORDS.search(text.encode()):
@@ -261,6 +267,12 @@ class RemoteStore:
                     f"the remote store did not answer within {timeout_s:g} s"
                 ) from None
             raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
+
+    def is_virtuoso(self) -> bool:
+        """Whether the store says it is Virtuoso (asked once, if no answer told yet)."""
+        if self._graphs.server is None:
+            self.select_json("ASK {}")
+        return (self._graphs.server or "").startswith("Virtuoso")
 
     def build_graphs(self) -> tuple[str, ...]:
         """The graphs of the last complete push (data files and ontology), as listed beside
@@ -600,10 +612,13 @@ def remote_answer(
     accept = (
         "application/sparql-results+json" if read.shape == "solutions" else "application/n-triples"
     )
+    virtuoso = remote.is_virtuoso()
+    if virtuoso and read.form == "DESCRIBE":
+        # Virtuoso's DESCRIBE adds the triples pointing to the resource; in its CBD mode it
+        # gives what the embedded store gives: the resource's triples, and its blank nodes'.
+        query = 'DEFINE sql:describe-mode "CBD"\n' + query
     response = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
     store_cut = _store_cut(response)
-    headers = getattr(response, "headers", None)
-    virtuoso = headers is not None and headers.get("Server", "").startswith("Virtuoso")
     raw = _Body(response, timeout_s, booleans=virtuoso and read.shape == "solutions")
     body = io.BufferedReader(raw)
     if read.shape == "solutions":

@@ -168,3 +168,7 @@ def main() -> None:
         f"| {1 - plain_edit_s / edit_s:.0%} |\n"
         f"| the index alone, on the built store | {index_s:.1f} s | | |"
     )
+
+
+if __name__ == "__main__":
+    main()

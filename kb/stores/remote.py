@@ -268,10 +268,11 @@ class RemoteStore:
                 ) from None
             raise RemoteStoreError(f"query to {self.query_url} failed: {_reason(exc)}") from None
 
-    def is_virtuoso(self) -> bool:
+    def is_virtuoso(self, timeout_s: float = TIMEOUT_S) -> bool:
         """Whether the store says it is Virtuoso (asked once, if no answer told yet)."""
         if self._graphs.server is None:
-            self.select_json("ASK {}")
+            with self.raw_query("ASK {}", "application/sparql-results+json", timeout_s) as r:
+                r.read()
         return (self._graphs.server or "").startswith("Virtuoso")
 
     def build_graphs(self) -> tuple[str, ...]:
@@ -612,14 +613,13 @@ def remote_answer(
     accept = (
         "application/sparql-results+json" if read.shape == "solutions" else "application/n-triples"
     )
-    virtuoso = remote.is_virtuoso()
-    if virtuoso and read.form == "DESCRIBE":
+    if read.form == "DESCRIBE" and remote.is_virtuoso(timeout_s):
         # Virtuoso's DESCRIBE adds the triples pointing to the resource; in its CBD mode it
         # gives what the embedded store gives: the resource's triples, and its blank nodes'.
         query = 'DEFINE sql:describe-mode "CBD"\n' + query
     response = remote.raw_query(query, accept, timeout_s, default_graphs, named_graphs)
     store_cut = _store_cut(response)
-    raw = _Body(response, timeout_s, booleans=virtuoso and read.shape == "solutions")
+    raw = _Body(response, timeout_s, booleans=read.shape == "solutions" and remote.is_virtuoso())
     body = io.BufferedReader(raw)
     if read.shape == "solutions":
         solutions = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)

@@ -69,6 +69,8 @@ KIND_RANK = {name: n for n, name in enumerate(KIND_ORDER)}
 
 def fold(text: str) -> str:
     """``text`` without case or accents, its runs of spaces made one ("Côte" -> "cote")."""
+    if text.isascii():  # most names: nothing to decompose, and casefold is lower
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
@@ -440,10 +442,12 @@ def _compose_titles(objects: _Objects, entities: dict[str, _Entity], facets: Fac
 
 
 def _fill(db: sqlite3.Connection, entities: dict[str, _Entity], facets: FacetValues) -> None:
+    years_of = {kind: year_facet(kind) for kind in schema.KINDS_BY_NAME}
+
     def rows() -> Iterator[tuple[int, str, str, str, str, str, int, int | None]]:
         for n, (iri, e) in enumerate(entities.items(), 1):
             label = shown_name(e)
-            year_of = year_facet(e.kind)
+            year_of = years_of.get(e.kind)
             years = facets.get(iri, {}).get(year_of.name, []) if year_of else []
             year = int(years[0][0]) if years and years[0][0].isdigit() else None
             yield n, iri, e.kind, e.id, label, fold(label), KIND_RANK.get(e.kind, 99), year

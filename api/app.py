@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import description, entities, pages, search, sparql, views
+from api import description, entities, names, pages, search, sparql, views
 from api.cache import ResultCache
 from api.caching import HttpCaching
 from api.executor import QueryPool
@@ -122,6 +122,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
 
     app.include_router(sparql.router)
     app.include_router(pages.router)
+    app.include_router(names.router)
     app.include_router(search.router)  # before entities: /id/ and /id/<kind>/ are lists
     app.include_router(entities.router)
 

@@ -29,3 +29,20 @@ def test_rows_pairing_two_entities_can_be_seen_as_a_network(live: LiveServer) ->
     assert not any(label.startswith("http") for label in labels)
     assert f'<a href="{live.url}/id/state/IRN">' in svg.group(0)
     assert f"{len(states)} entities, {len(pairs)} links" in dom
+
+
+def test_names_give_records_without_a_label_the_title_their_pages_have(live: LiveServer) -> None:
+    base = "https://w3id.org/geokb/id/"
+    asked = [f"{base}state/IRN", f"{base}administration/abu-musa-iranian-zone-under-iran",
+             f"{base}state/no-such-state", "https://example.org/not-ours"]  # fmt: skip
+    names = httpx.post(f"{live.url}/names", data={"iri": asked}).json()
+    assert names[f"{base}state/IRN"] == "Iran"
+    title = names[f"{base}administration/abu-musa-iranian-zone-under-iran"]
+    assert "Iran" in title and "Abu Musa" in title  # composed from its fields, as its page is
+    page = httpx.get(f"{live.url}/id/administration/abu-musa-iranian-zone-under-iran").text
+    assert f"<h1>{title}</h1>" in page.replace("&#x27;", "'")
+    assert set(names) == set(asked[:2]), "unknown and foreign IRIs are left out"
+    too_many = httpx.post(
+        f"{live.url}/names", data={"iri": [f"{base}state/{n}" for n in range(1001)]}
+    )
+    assert too_many.status_code == 400 and "at most 1,000" in too_many.text

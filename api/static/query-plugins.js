@@ -33,24 +33,15 @@
       }
     }
     if (!iris.size) return labels;
-    const values = [...iris].slice(0, MAX_LABELS).map((i) => "<" + i + ">").join(" ");
-    const query = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" +
-      "SELECT ?x ?l WHERE { VALUES ?x { " + values + " } ?x rdfs:label ?l }";
+    // The names the pages give: a label, a source's title, or a title composed from a record's
+    // fields (a claim, an administration ... has no label of its own). See api/names.py.
+    const body = new URLSearchParams();
+    [...iris].slice(0, MAX_LABELS).forEach((i) => body.append("iri", i));
     try {
-      const answer = await fetch(new URL("sparql", document.baseURI), {
-        method: "POST",
-        headers: { Accept: "application/sparql-results+json" },
-        body: new URLSearchParams({ query: query }),
-      });
+      const answer = await fetch(new URL("names", document.baseURI), { method: "POST", body });
       if (!answer.ok) return labels;
-      const json = await answer.json();
-      for (const row of json.results.bindings) {
-        const lang = row.l["xml:lang"] || "";
-        // an English or language-less label wins over others
-        if (!labels.has(row.x.value) || lang === "" || lang.startsWith("en")) {
-          labels.set(row.x.value, row.l.value);
-        }
-      }
+      const names = await answer.json();
+      for (const [iri, name] of Object.entries(names)) labels.set(iri, name);
     } catch (e) {
       console.warn("geokb: no labels", e);
     }

@@ -1,12 +1,19 @@
 """Standard SPARQL clients, unchanged, against the running app: SPARQLWrapper and rdflib."""
 
+from pathlib import Path
+
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, POST, TURTLE, XML, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, Unauthorized
+from virtuoso_server import VirtuosoServer
+
+from api.settings import Settings
+from kb.cli import main
+from kb.stores.remote import RemoteStore
 
 TRANSFERS = """PREFIX gk: <https://w3id.org/geokb/ontology#>
 SELECT ?t ?w WHERE {
@@ -93,3 +100,24 @@ def test_rdflib_sparqlstore_with_post(live: LiveServer) -> None:
 def test_rdflib_sparqlstore_is_refused_updates(live: LiveServer) -> None:
     resp = httpx.post(f"{live.url}/sparql", data={"update": "CLEAR ALL"})
     assert resp.status_code == 403
+
+
+def test_sparqlwrapper_through_geokb_to_virtuoso(
+    virtuoso: VirtuosoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # geokb serve --store: a standard client sees Virtuoso's answers in the standard forms
+    write_data(tmp_path / "data", MINI)
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--store", virtuoso.query_url, "--quiet"]) == 0
+    settings = Settings(remote=RemoteStore.from_urls(virtuoso.query_url))
+    with LiveServer(settings) as live:
+        sw = SPARQLWrapper(f"{live.url}/sparql")
+        sw.setReturnFormat(JSON)
+        sw.setQuery("ASK { ?t <https://w3id.org/geokb/ontology#supplier> ?s }")
+        assert sw.queryAndConvert()["boolean"] is True  # type: ignore[index]
+        sw.setQuery("SELECT ?s WHERE { ?s a <https://w3id.org/geokb/ontology#State> } ORDER BY ?s")
+        rows = sw.queryAndConvert()["results"]["bindings"]  # type: ignore[index]
+        assert [r["s"]["value"].rsplit("/", 1)[1] for r in rows] == ["IRN", "RUS"]
+        sw.setQuery("SELECT * WHERE { ?s ?p ?o ?x }")  # Virtuoso refuses it
+        with pytest.raises(QueryBadFormed, match="SP030"):
+            sw.query()

@@ -1,8 +1,10 @@
-"""The HTTP server under ``geokb serve``: uvicorn (h11) with the limits a public endpoint needs.
+"""The HTTP server under ``geokb serve``: uvicorn with the limits a public endpoint needs.
 
-uvicorn alone keeps a connection that never sends a request open for ever (its h11 protocol
-has no header timeout) and accepts connections until the process runs out of file
-descriptors; then every accept fails and is logged. Here:
+``geokb serve`` runs uvicorn on uvloop with the httptools parser (C: what they save per
+request is most of what uvicorn costs with asyncio and h11); the h11 protocol, guarded the
+same way, stays for servers started without them. uvicorn alone keeps a connection that never
+sends a request open for ever (neither protocol has a header timeout) and accepts connections
+until the process runs out of file descriptors; then every accept fails and is logged. Here:
 
 * a connection that has not sent a complete request head within ``header_timeout_s`` of
   opening (or of its first byte after a kept-alive response) is closed;
@@ -23,13 +25,14 @@ import logging
 import resource
 import sys
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import h11
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.settings import Settings
@@ -59,18 +62,79 @@ def connection_limit(settings: Settings, fd_limit: int) -> int:
     return max(1, min(settings.max_connections, fd_limit - SPARE_FDS))
 
 
+class Limits:
+    """The connection limits of one server, and its open connections per client address."""
+
+    def __init__(
+        self,
+        max_connections: int = Settings.max_connections,
+        max_client_connections: int = Settings.max_client_connections,
+        header_timeout_s: float = Settings.header_timeout_s,
+        keepalive_timeout_s: float = Settings.keepalive_timeout_s,
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_client_connections = max_client_connections
+        self.header_timeout_s = header_timeout_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self.per_client: dict[str, int] = {}
+
+    def admit(self, open_now: int, transport: asyncio.Transport) -> str | None:
+        """The client's key if a new connection may stay; else None, and it is closed."""
+        peer = transport.get_extra_info("peername")
+        key = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if (
+            open_now >= self.max_connections
+            or self.per_client.get(key, 0) >= self.max_client_connections
+        ):
+            # Not added to the server's connections, not parsed, not logged: just gone. One
+            # address cannot take every connection, so a flood from it locks out no one else.
+            transport.abort()
+            return None
+        self.per_client[key] = self.per_client.get(key, 0) + 1
+        return key
+
+    def release(self, key: str) -> None:
+        """A connection admitted for ``key`` closed."""
+        left = self.per_client.get(key, 1) - 1
+        if left > 0:
+            self.per_client[key] = left
+        else:
+            self.per_client.pop(key, None)
+
+
+class HeaderClock:
+    """Closes a connection whose request head is not complete in time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float) -> None:
+        self.loop = loop
+        self.timeout_s = timeout_s
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self, transport: asyncio.Transport) -> None:
+        """Start the clock unless it runs."""
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.timeout_s, self._expired, transport)
+
+    def stop(self) -> None:
+        """Stop it (the head is complete, or the connection closed)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expired(self, transport: asyncio.Transport) -> None:
+        # Silent on purpose: one log line per slow client is what a flood of them exploits.
+        self.timer = None
+        if not transport.is_closing():
+            transport.close()
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a connection limit, a header timeout and a float keep-alive.
 
-    The limits are class attributes: :func:`protocol_class` makes a subclass per server.
+    The limits are a class attribute: :func:`protocol_class` makes a subclass per server.
     """
 
-    max_connections: ClassVar[int] = Settings.max_connections
-    max_client_connections: ClassVar[int] = Settings.max_client_connections
-    # open connections per client address, shared by the connections of one server
-    per_client: ClassVar[dict[str, int]] = {}
-    header_timeout_s: ClassVar[float] = Settings.header_timeout_s
-    keepalive_timeout_s: ClassVar[float] = Settings.keepalive_timeout_s
+    limits: ClassVar[Limits] = Limits()
 
     def __init__(
         self,
@@ -81,80 +145,106 @@ class GuardedH11Protocol(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         # uvicorn types it as whole seconds, but only hands it to loop.call_later
-        self.timeout_keep_alive = self.keepalive_timeout_s  # type: ignore[assignment]
-        self.header_timer: asyncio.TimerHandle | None = None
-        self.refused = False
-        self.client_key = ""
+        self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
+        self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
+        self.client_key: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Close the connection at once if the server is full, else start its header clock."""
-        peer = transport.get_extra_info("peername")
-        key = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        if (
-            len(self.connections) >= self.max_connections
-            or self.per_client.get(key, 0) >= self.max_client_connections
-        ):
-            # Not added to the server's connections, not parsed, not logged: just gone. One
-            # address cannot take every connection, so a flood from it locks out no one else.
-            self.refused = True
+        self.client_key = self.limits.admit(len(self.connections), transport)
+        if self.client_key is None:
             self.transport = transport
-            transport.abort()
             return
-        self.client_key = key
-        self.per_client[key] = self.per_client.get(key, 0) + 1
         super().connection_made(transport)
-        self._start_header_clock()
+        self.clock.start(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the header clock; a refused connection has nothing else to undo."""
-        self._stop_header_clock()
-        if not self.refused:
-            left = self.per_client.get(self.client_key, 1) - 1
-            if left > 0:
-                self.per_client[self.client_key] = left
-            else:
-                self.per_client.pop(self.client_key, None)
+        self.clock.stop()
+        if self.client_key is not None:
+            self.limits.release(self.client_key)
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Parse as uvicorn does; the header clock runs until a whole request head is in."""
-        if self.refused:
+        if self.client_key is None:
             return
         if self.conn.their_state is h11.IDLE:
             # The first bytes of the next request on a kept-alive connection: the clock starts
             # now (on a new connection it has run since the connection opened).
-            self._start_header_clock()
+            self.clock.start(self.transport)
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
-            self._stop_header_clock()  # the head is complete (or was refused with a 400)
-
-    def _start_header_clock(self) -> None:
-        if self.header_timer is None:
-            self.header_timer = self.loop.call_later(self.header_timeout_s, self._header_timeout)
-
-    def _stop_header_clock(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
-
-    def _header_timeout(self) -> None:
-        # Silent on purpose: one log line per slow client is what a flood of them exploits.
-        self.header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+            self.clock.stop()  # the head is complete (or was refused with a 400)
 
 
-def protocol_class(settings: Settings, max_connections: int) -> type[GuardedH11Protocol]:
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the same limits as :class:`GuardedH11Protocol`."""
+
+    limits: ClassVar[Limits] = Limits()
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
+        self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
+        self.client_key: str | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Close the connection at once if the server is full, else start its header clock."""
+        self.client_key = self.limits.admit(len(self.connections), transport)
+        if self.client_key is None:
+            self.transport = transport
+            return
+        super().connection_made(transport)
+        self.clock.start(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the header clock; a refused connection has nothing else to undo."""
+        self.clock.stop()
+        if self.client_key is not None:
+            self.limits.release(self.client_key)
+            super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse as uvicorn does; refused connections are not parsed."""
+        if self.client_key is not None:
+            super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        """The first byte of a request: its head must be complete within the timeout (on a
+        new connection the clock has run since the connection opened)."""
+        self.clock.start(self.transport)
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        """The head is complete: its clock stops."""
+        self.clock.stop()
+        super().on_headers_complete()
+
+
+Http = Literal["h11", "httptools"]
+
+
+def protocol_class(
+    settings: Settings, max_connections: int, http: Http = "httptools"
+) -> type[GuardedH11Protocol] | type[GuardedHttpToolsProtocol]:
     """The protocol class uvicorn makes for each connection, with these limits."""
+    base = GuardedHttpToolsProtocol if http == "httptools" else GuardedH11Protocol
 
-    class Protocol(GuardedH11Protocol):
-        pass
+    class Protocol(base):  # type: ignore[valid-type,misc]
+        limits = Limits(
+            max_connections,
+            settings.max_client_connections,
+            settings.header_timeout_s,
+            settings.keepalive_timeout_s,
+        )
 
-    Protocol.max_connections = max_connections
-    Protocol.max_client_connections = settings.max_client_connections
-    Protocol.per_client = {}
-    Protocol.header_timeout_s = settings.header_timeout_s
-    Protocol.keepalive_timeout_s = settings.keepalive_timeout_s
     return Protocol
 
 
@@ -206,6 +296,7 @@ def make_config(app: ASGIApp, settings: Settings, host: str, port: int) -> Confi
         host=host,
         port=port,
         http=protocol_class(settings, limit),
+        loop="uvloop",
         log_level="warning",  # no line per request or connection
         access_log=False,
         lifespan="on",

@@ -206,7 +206,7 @@ def test_every_example_answers_the_same_on_every_store(
     differ = []
     for name, query in {**queries, **MORE_QUERIES}.items():
         for store, remote in stores.items():
-            # Virtuoso orders a long text by its first VIRTUOSO_ORDERS characters only
+            # Virtuoso sorts long texts on a prefix (docs/stores.md): order checked on one
             prefix = VIRTUOSO_ORDERS if store == "virtuoso" else None
             got = _answers(remote_run(remote, query), query, prefix)
             expected = _answers(run(embedded, query), query, prefix)

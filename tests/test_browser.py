@@ -376,3 +376,71 @@ def test_a_facet_click_narrows_the_list(site: str) -> None:
     assert set(found["suppliers"]) == {found["supplier"]}  # every row is that supplier's
     assert found["chip"] == found["supplier"]  # the filter in force, with a way to remove it
     assert found["facetsLeft"] <= found["rowsLeft"]  # facets beside the rows, not over them
+
+
+# ---- maps: entity pages and the query page's Map view -----------------------------------------
+
+# What a drawn map shows, measured in the page (static/map.js draws into the figure).
+MAP_FACTS = """(() => {
+  const figure = document.querySelector("figure.geokb-map, figure.geokb-map-view");
+  const svg = figure && figure.querySelector("svg.geokb-map-svg");
+  if (!svg) return null;
+  const box = svg.getBoundingClientRect();
+  return {
+    drawn: figure.dataset.drawn,
+    viewport: document.documentElement.clientWidth,
+    left: box.left, right: box.right, width: box.width, height: box.height,
+    countries: svg.querySelectorAll("path.country").length,
+    states: [...svg.querySelectorAll("path.state")].map((p) => p.getAttribute("class")),
+    places: [...svg.querySelectorAll("g.places a")].map((a) => [a.getAttribute("href"),
+      a.querySelector("text") ? a.querySelector("text").textContent : ""]),
+  };
+})()"""
+MAP_DRAWN = "document.querySelector('figure[data-drawn]')"
+
+
+def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(site: str) -> None:
+    from urllib.parse import urlsplit
+
+    from chromium import Browser
+
+    example = next(e for e in examples() if e.name == "16-disputed-territories-with-coordinates")
+    rows = httpx.post(
+        f"{site}/sparql", data={"query": example.query}, headers={"Accept": "application/json"}
+    ).json()["results"]["bindings"]
+    territories = {r["territory"]["value"] for r in rows}
+    assert len(territories) >= 15, "the example finds the territories with a point"
+    origin = urlsplit(site)[:2]
+    seen = {}
+    with Browser(width=1000) as browser:
+        for path in (
+            "/id/territory/abu-musa",
+            "/id/state/IRN",
+            "/#example=16-disputed-territories-with-coordinates&view=map",
+        ):
+            visit = browser.open(site + path, ready=MAP_DRAWN)
+            facts = browser.evaluate(MAP_FACTS)
+            assert facts and facts["drawn"] not in ("failed", "0"), (path, facts)
+            # within the window, big enough to read, the world's outlines behind
+            assert 0 <= facts["left"] < facts["right"] <= facts["viewport"], (path, facts)
+            assert facts["width"] > 300 and facts["height"] > 150, (path, facts)
+            assert facts["countries"] > 150, (path, facts)
+            assert not visit.errors, (path, visit.errors)
+            for url in visit.requests:  # the atlas and scripts too: all from this server
+                assert urlsplit(url).scheme in ("data", "blob") or urlsplit(url)[:2] == origin, url
+            assert any(u.endswith("/countries-110m.json") for u in visit.requests), path
+            seen[path] = facts
+    island = seen["/id/territory/abu-musa"]
+    assert island["places"] == [["/id/territory/abu-musa", "Abu Musa"]]
+    assert sorted(island["states"]) == ["state role-claimant"] * 2  # Iran and the UAE
+    iran = seen["/id/state/IRN"]
+    assert "state role-subject" in iran["states"]
+    assert {href for href, _ in iran["places"]} >= {
+        "/id/territory/abu-musa",
+        "/id/territory/greater-tunb",
+        "/id/territory/lesser-tunb",
+    }
+    view = seen["/#example=16-disputed-territories-with-coordinates&view=map"]
+    assert len(view["places"]) == len(territories)  # a point per territory, each linked
+    assert all(href.startswith(f"{site}/id/territory/") for href, _ in view["places"])
+    assert "Crimea" in {label for _, label in view["places"]}

@@ -22,6 +22,7 @@ from kb.imports import writer
 from kb.imports.codes import slug
 from kb.imports.rows import ImportFailed
 from kb.imports.run import Request, run
+from kb.review import sipri
 from kb.stores.local import open_current, write_build
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -212,6 +213,29 @@ def test_an_imported_event_shows_on_its_page_as_machine_coded(store: Path) -> No
     assert page.status_code == 200
     assert "machine-coded" in page.text and "GLOBALEVENTID 420000008" in page.text
     assert 'href="/id/source/import-gdelt"' in page.text
+
+
+def test_the_register_geokb_exports_imports_back_to_the_same_transfers(
+    imported: tuple[Path, dict[str, str]], store: Path, tmp_path: Path
+) -> None:
+    exported = tmp_path / "export.csv"
+    exported.write_text(sipri.to_csv(sipri.rows(open_current(store)[0])), encoding="utf-8")
+    data = _data(tmp_path)
+    said: list[str] = []
+    run(Request("sipri-register", exported, data, validate=False), said.append)
+    # the curated transfer in the export is recognised; every imported one comes back
+    assert len(said) == 1
+    assert said[0].endswith(": possible duplicate of curated transfer/rus-tur-s-400; not imported")
+    keys = ("supplier", "recipient", "weapon_systems", "quantity_ordered", "quantity_delivered")
+    keys += ("order_date", "delivery_start_date", "delivery_end_date")
+
+    def transfers(path: Path) -> set[tuple[str, ...]]:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+        return {tuple(str(t.get(k)) for k in keys) for t in doc["arms_transfers"]}
+
+    original = transfers(imported[0] / "imported" / "sipri-2026-11-25.yaml")
+    again = transfers(next((data / "imported").glob("sipri-*.yaml")))
+    assert again == original
 
 
 def test_reimport_replaces_the_facts_and_reports_what_changed(

@@ -11,7 +11,8 @@ deal. The three unnamed columns flag the value before them as uncertain with '?'
 parentheses is SIPRI's estimate; '. .' means unknown; delivery years are one year, a range
 ('2019-2021') or a list ('2019; 2021'). Suppliers or recipients SIPRI could not identify are
 'unknown ...'; non-state actors carry a '*'. A newer export's 'SIPRI AT Database ID' column, when
-present, keys the deal.
+present, keys the deal. The register geokb itself exports (``geokb export --format
+sipri-csv``) is read as well.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kb.imports import writer
 from kb.imports.codes import Actors, Countries, slug
 from kb.imports.existing import Curated
 from kb.imports.rows import Duplicate, Fact, ImportFailed, Outcome, Skip
+from kb.review import sipri as register_export
 
 SECTION = "arms_transfers"
 KIND = "transfer"
@@ -53,6 +55,27 @@ _COLUMNS = {
     "comments": "comments",
     "sipri at database id": "deal",
 }
+# geokb's own register (`geokb export --format sipri-csv`, kb.review.sipri) reads back too
+_COLUMNS.update(
+    {
+        name.casefold(): ours
+        for name, ours in zip(
+            register_export.COLUMNS,
+            (
+                "supplier",
+                "recipient",
+                "designation",
+                "description",
+                "ordered",
+                "order",
+                "delivered",
+                "deliveries",
+                "status",
+            ),
+            strict=False,
+        )
+    }
+)
 _FLAGGED = ("order", "ordered", "delivered")  # the unnamed column after each holds '?'
 _UNKNOWN = re.compile(r"\.\s*\.|")  # '. .' or '..' or nothing
 _NUMBER = re.compile(r"\(?(\d+)\)?")

@@ -57,7 +57,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
     served = None if settings.remote else ServedStore(settings.store, grace_s=grace_s)
     pool = QueryPool(
         settings,
-        size=0 if served is None else settings.workers,
+        size=0 if served is None else None,  # None: as many as the settings say
         store=None if served is None else served.current_path,
     )
 

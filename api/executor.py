@@ -274,7 +274,7 @@ class QueryPool:
     ) -> None:
         """A pool under ``settings``; ``size`` overrides its number of workers (0: none);
         ``store`` gives the store folder a new worker opens before it takes queries."""
-        self.size = settings.workers if size is None else size
+        self.size = settings.query_workers() if size is None else size
         self.timeout_s = settings.timeout_s
         self.queue_timeout_s = settings.queue_timeout_s
         self.heavy_after_s = settings.heavy_after_s
@@ -292,6 +292,7 @@ class QueryPool:
         self._throttled: dict[str, float] = {}
         self._spawn_error: str | None = None
         self._keeper: asyncio.Task[None] | None = None
+        self._starter: asyncio.Task[None] | None = None
         self._stopping = False
         self._spawner: ThreadPoolExecutor | None = None
         self._store = store
@@ -299,7 +300,12 @@ class QueryPool:
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the workers (from the pool's own long-lived spawner thread)."""
+        """Start the workers (from the pool's own long-lived spawner thread).
+
+        Returns once their processes run; they import their libraries and open the store in
+        the background (queries meanwhile wait for them as for busy workers), so the server
+        opens its port at once.
+        """
         if self.size == 0:
             return
         # A ThreadPoolExecutor's thread never exits while idle (unlike anyio's): the workers'
@@ -307,6 +313,9 @@ class QueryPool:
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="geokb-spawner")
         new = [await self._spawn() for _ in range(self.size)]
         self._all.update(new)
+        self._starter = asyncio.get_running_loop().create_task(self._first_start(new))
+
+    async def _first_start(self, new: list[_Worker]) -> None:
         if await self._warm_up(new) is not None:
             self._want_workers()  # those that failed are replaced, with back-off
 
@@ -325,8 +334,9 @@ class QueryPool:
     async def stop(self) -> None:
         """Kill every worker and end the spawner thread."""
         self._stopping = True
-        if self._keeper is not None:
-            self._keeper.cancel()
+        for task in (self._keeper, self._starter):
+            if task is not None:
+                task.cancel()
         for queue in self._waiters.values():
             for waiter in queue:
                 waiter.future.cancel()

@@ -34,7 +34,7 @@ class Settings:
     max_rows: int = 50_000
     max_answer_mb: int = 64
     max_query_chars: int = 100_000
-    workers: int = 3
+    workers: int = 0  # 0: one per core this process may run on
     worker_memory_mb: int = 1024
     heavy_after_s: float = 1.0
     cache_mb: int = 64
@@ -43,6 +43,18 @@ class Settings:
     max_client_connections: int = 64
     header_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
+
+    def query_workers(self) -> int:
+        """The number of query worker processes: ``workers``, or one per usable core."""
+        return self.workers or cores()
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity on this system
+        return max(1, os.cpu_count() or 1)
 
 
 def seconds(text: str) -> float:
@@ -108,7 +120,7 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "max_query_chars", "--max-query-chars", positive, "characters a query may have (413 beyond)"
     ),
-    Setting("workers", "--workers", positive, "query worker processes"),
+    Setting("workers", "--workers", whole, "query worker processes; 0: one per core"),
     Setting(
         "worker_memory_mb",
         "--worker-memory-mb",

@@ -20,7 +20,6 @@ from kb.model.rdf import NTriples
 from kb.model.schema import GRAPH_BASE, ONTOLOGY_GRAPH
 from kb.sparql.examples import Example, examples
 from kb.sparql.query import Dataset, QueryResult, run
-from kb.stores import local
 from kb.stores.local import current_build, facts_graph, open_current, write_build
 
 DEFAULT = ox.DefaultGraph()
@@ -206,10 +205,8 @@ def test_incremental_builds_keep_the_default_graph_the_union(tmp_path: Path) -> 
 
 
 def test_edits_to_yaml_files_keep_the_default_graph_as_a_full_build_makes_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    # through the bulk loader, as large rebuilds load (the test above: as small ones do)
-    monkeypatch.setattr(local, "SMALL_BYTES", 0)
     data = write_data(tmp_path / "data", MINI)
     root = tmp_path / "store"
     write_build(root, compile_data(data))

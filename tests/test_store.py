@@ -12,7 +12,6 @@ from api.state import ServedStore
 from kb.build.pipeline import compile_data
 from kb.errors import StoreDamaged, StoreError
 from kb.sparql.query import run
-from kb.stores import local
 from kb.stores.local import FILES_NAME, current_build, lease, open_current, release, write_build
 
 ASK_T1 = "ASK { <https://w3id.org/geokb/id/transfer/t1> ?p ?o }"
@@ -53,13 +52,12 @@ def test_opening_before_any_build_says_what_to_do(tmp_path: Path) -> None:
         open_current(tmp_path / "nothing")
 
 
-def test_the_store_holds_exactly_the_compiled_graphs_and_their_union(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_store_holds_exactly_the_compiled_graphs_and_their_union(tmp_path: Path) -> None:
     # graphs are loaded two at a time: nothing may be lost, doubled or put in another graph;
-    # the default graph holds each triple of every graph once. Small loads (a rebuild of a
-    # few files) take another path: one transaction.
+    # the default graph holds each triple of every graph once
     compiled = compile_data(DATA)
+    write_build(tmp_path / "store", compiled)
+    store, _ = open_current(tmp_path / "store")
     named = {
         ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(str(iri)))
         for iri, graph in compiled.graphs.items()
@@ -67,12 +65,8 @@ def test_the_store_holds_exactly_the_compiled_graphs_and_their_union(
     }
     union = {ox.Quad(q.subject, q.predicate, q.object) for q in named}
     assert len(compiled.graphs) > 5
-    for small in (0, local.SMALL_BYTES):
-        monkeypatch.setattr(local, "SMALL_BYTES", small)
-        write_build(tmp_path / f"store-{small}", compiled)
-        store, _ = open_current(tmp_path / f"store-{small}")
-        assert set(store.quads_for_pattern(None, None, None, None)) == named | union
-        assert len(store) == compiled.triple_count() + len(union)
+    assert set(store.quads_for_pattern(None, None, None, None)) == named | union
+    assert len(store) == compiled.triple_count() + len(union)
 
 
 def test_data_files_with_spaces_and_accents_in_their_names_build(tmp_path: Path) -> None:
@@ -85,9 +79,7 @@ def test_data_files_with_spaces_and_accents_in_their_names_build(tmp_path: Path)
     assert bool(run(store, ASK_T1))
 
 
-def test_literals_that_look_like_line_ends_survive_batched_loading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_literals_that_look_like_line_ends_survive_batched_loading(tmp_path: Path) -> None:
     from rdflib import URIRef
 
     from kb.model.rdf import NTriples
@@ -100,7 +92,6 @@ def test_literals_that_look_like_line_ends_survive_batched_loading(
         for i, o in enumerate(tricky)
     }
     store = ox.Store(str(tmp_path / "s"))
-    monkeypatch.setattr(local, "SMALL_BYTES", 0)  # by the bulk loader, in batches
     _load(store, graphs)
     assert {(q.object, str(q.graph_name)) for q in store} == {
         (o, f"<https://example.org/g{i}>") for i, o in enumerate(tricky)

@@ -268,23 +268,8 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
 BATCH_BYTES = 16 * 1024 * 1024
 
 
-#: Less than this many bytes of N-Triples go in by one transaction, not by the bulk loader.
-SMALL_BYTES = 4 * 1024 * 1024
-
-
 def _load(store: ox.Store, graphs: dict[URIRef, NTriples]) -> None:
     """Load each graph into its named graph and into the default graph (``FACTS``)."""
-    if sum(len(g.data) for g in graphs.values()) < SMALL_BYTES:
-        # A rebuild of a few files: each bulk load writes table files of its own, and into
-        # a store with writes pending (the graphs it replaces) it must first flush them;
-        # one transaction costs a tenth of that (one file of 1% of 1M triples: 0.3 s).
-        store.extend(
-            ox.Quad(t.subject, t.predicate, t.object, graph)
-            for iri, data in graphs.items()
-            for t in data.triples()
-            for graph in (ox.NamedNode(str(iri)), FACTS)
-        )
-        return
     batches: list[list[tuple[URIRef, bytes]]] = [[]]
     size = 0
     for iri, graph in sorted(graphs.items(), key=lambda g: -len(g[1].data)):

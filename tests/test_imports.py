@@ -19,7 +19,7 @@ from kb.build.yamlfile import Loader
 from kb.cli import main
 from kb.errors import DataError
 from kb.imports import writer
-from kb.imports.codes import slug
+from kb.imports.codes import Countries, slug
 from kb.imports.rows import ImportFailed
 from kb.imports.run import Request, run
 from kb.review import sipri
@@ -321,6 +321,28 @@ def test_a_failed_import_leaves_data_as_it_was(tmp_path: Path) -> None:
         run(Request("events", ICEWS, data, "icews"), lambda _: None)
     assert snapshot() == before
     assert not (data / "imported").exists()
+
+
+def test_countries_are_found_by_name_iso_cameo_and_cow_code_and_never_guessed() -> None:
+    states = yaml.load((DATA / "states.yaml").read_text(encoding="utf-8"), Loader=Loader)
+    countries = Countries({s["id"]: s["label"]["en"] for s in states["states"]})
+    found = {
+        text: countries.by_name(text)
+        for text in ("Russian Federation", "Russia", "Turkiye", "UAE", "ir", "IRN", "630", "GMY")
+    }
+    assert found == {
+        "Russian Federation": "RUS",
+        "Russia": "RUS",
+        "Turkiye": "TUR",
+        "UAE": "ARE",
+        "ir": "IRN",
+        "IRN": "IRN",
+        "630": "IRN",
+        "GMY": "DEU",
+    }
+    for unknown in ("Soviet Union", "Occupied Palestinian Territory", "365", "Europe", ""):
+        assert countries.by_name(unknown) is None, unknown
+    assert (countries.by_cameo("UKR"), countries.by_cameo("AFR")) == ("UKR", None)
 
 
 TRICKY = [

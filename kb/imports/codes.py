@@ -13,9 +13,10 @@ Where the tables come from:
   Actor1CountryCode as the three-letter CAMEO code of the actor's country, empty when none
   was found). Regional and other non-ISO CAMEO codes ('AFR', 'EUR', 'WST' ...) name no state:
   they are reported, not mapped.
-- COW (Correlates of War) state numbers and abbreviations: only those read in copies of the
-  COW state list ('statelist' CSV: StateAbb, CCode, StateNme) found through the code search;
-  the rest of the list was not read, so it is not here.
+- COW (Correlates of War) state numbers and abbreviations: only those read in excerpts of
+  COW files (the state list, 'StateAbb, CCode, StateNme'; a direct-contiguity file; a table
+  pairing COW numbers with ISO codes) found through the code search; the rest of the list was
+  not read, so it is not here.
 - Country-name aliases: the spellings of SIPRI's registers that pycountry does not know,
   as seen in public parsers of SIPRI trade-register exports (tables mapping SIPRI names to
   ISO codes): 'Russia', 'Turkey', 'Turkiye', 'UAE', 'Bosnia-Herzegovina'.
@@ -43,9 +44,20 @@ NAME_ALIASES: dict[str, str] = {
 #: COW state numbers (CCode) and abbreviations (StateAbb) read in the COW state list.
 #: 255 is Germany from 1990; 260 (the German Federal Republic, 1955-1990) is left out: it is
 #: not today's state.
-COW_NUMBERS: dict[str, str] = {"2": "USA", "220": "FRA", "255": "DEU", "325": "ITA", "366": "EST"}
+#: 817 (the Republic of Vietnam, 1954-1975) is left out for the same reason.
+COW_NUMBERS: dict[str, str] = {
+    "2": "USA",
+    "20": "CAN",
+    "220": "FRA",
+    "255": "DEU",
+    "325": "ITA",
+    "366": "EST",
+    "630": "IRN",
+    "710": "CHN",
+}
 COW_ABBREVIATIONS: dict[str, str] = {
     "USA": "USA",
+    "CAN": "CAN",
     "FRN": "FRA",
     "GMY": "DEU",
     "ITA": "ITA",

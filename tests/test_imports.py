@@ -321,6 +321,14 @@ def test_a_failed_import_leaves_data_as_it_was(tmp_path: Path) -> None:
         run(Request("events", ICEWS, data, "icews"), lambda _: None)
     assert snapshot() == before
     assert not (data / "imported").exists()
+    # an import killed mid-way left its staging folder: the next import clears it
+    stale = data / "imported" / ".staging-999999999-abc"  # above any pid_max: no such process
+    stale.mkdir(parents=True)
+    (stale / "part-0001.yaml.tmp").write_text("x", encoding="utf-8")
+    (data / "broken.yaml").unlink()
+    run(Request("events", ICEWS, data, "icews", validate=False), lambda _: None)
+    left = [p.name for p in (data / "imported").iterdir()]
+    assert len(left) == 1 and left[0].startswith("icews-") and left[0].endswith(".yaml")
 
 
 def test_countries_are_found_by_name_iso_cameo_and_cow_code_and_never_guessed() -> None:

@@ -141,7 +141,9 @@ class PartWriter:
         ``abandon`` if this made it)."""
         self._made = [p for p in (imported.parent, imported) if not p.exists()]
         imported.mkdir(parents=True, exist_ok=True)
-        self.staged = Staged(imported / f".staging-{uuid.uuid4().hex[:12]}", name, [])
+        _clear_abandoned(imported)
+        staging = imported / f".staging-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.staged = Staged(staging, name, [])
         self.staged.staging.mkdir()
         self.section = section
         self.part_bytes = part_bytes or PART_BYTES
@@ -191,3 +193,18 @@ class PartWriter:
         for made in reversed(self._made):
             with contextlib.suppress(OSError):
                 made.rmdir()  # only if empty: another import may have written meanwhile
+
+
+def _clear_abandoned(imported: Path) -> None:
+    """Remove the staging folders of imports whose process is gone (killed mid-import: the
+    build never read their '.tmp' files, but they take room)."""
+    for folder in imported.glob(".staging-*"):
+        pid = folder.name.split("-")[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            continue

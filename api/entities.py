@@ -270,6 +270,8 @@ def render_html(entity: Entity, sections: Sections | None = None) -> str:
     for p, o in entity.outgoing:
         if p == SOURCE:
             sources.append(term_view(o, labels))
+        elif p == HAS_GEOMETRY:  # the point's coordinates lead to the page's map
+            by_property[p.value].append(replace(term_view(o, labels), href="#map"))
         elif p not in (RDF_TYPE, CITATION):
             by_property[p.value].append(term_view(o, labels))
     refs = [_reference(c, labels) for c in entity.citations]

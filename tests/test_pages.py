@@ -461,9 +461,10 @@ def test_undated_facts_form_a_group_of_their_own_on_the_timeline(tmp_path: Path)
 
 def test_place_pages_carry_their_map_and_point_with_its_citation(http: httpx.Client) -> None:
     page = http.get("/id/territory/abu-musa", headers={"Accept": "text/html"}).text
-    # the point as coordinates, its own citation under it
-    assert "25.867° N, 55.033° E" in page and "/id/source/wikimili-abu-musa" in page
-    found = re.search(r'<figure class="geokb-map" data-map="([^"]+)">', page)
+    # the point as coordinates leading to the map, its own citation under it
+    point = '<a href="#map" title="https://w3id.org/geokb/id/territory/abu-musa#geometry-1">'
+    assert point + "25.867° N, 55.033° E</a>" in page and "/id/source/wikimili-abu-musa" in page
+    found = re.search(r'<figure class="geokb-map" id="map" data-map="([^"]+)">', page)
     assert found, "the page has a map"
     drawn = json.loads(found.group(1).replace("&quot;", '"').replace("&#x27;", "'"))
     assert drawn["points"] == [

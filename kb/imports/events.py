@@ -237,12 +237,13 @@ class EventFile:
                 if their_code and (cameo.startswith(their_code) or their_code.startswith(cameo)):
                     return Duplicate(n, fact_id, f"event/{their_id}")
         event_type = text or label
-        target_text = f" → {targets[0]}" if targets else ""
+        # the label names the parties as the row does (its ids are in actors/targets)
+        target_text = f" → {target[0] or targets[0]}" if targets else ""
         # the locator is letters, digits, spaces and a comma: quoted as it is
         return Fact(
             fact_id,
             f"  - id: {fact_id}\n"
-            f"    label: {scalar(f'{event_type}: {actor}{target_text}, {date}')}\n"
+            f"    label: {scalar(f'{event_type}: {source[0] or actor}{target_text}, {date}')}\n"
             f"    event_type: {scalar(event_type)}\n"
             f'    cameo: "{cameo}"\n'
             f"    actors: [{actor}]\n"

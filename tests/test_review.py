@@ -168,10 +168,14 @@ def test_real_data_overlaps_and_claim_gaps_are_reported(
         for c in found
         if c["kind"].startswith("administrations of one territory overlap")
     }
-    # the zones of Abu Musa (1971-1992) and of Bakassi (2006-2008): marked partial, reported
-    assert overlaps == {
+    # the zones of Abu Musa (1971-1992) and of Bakassi (2006-2008), among others (Kashmir's
+    # parts, the Spratlys' features ...): marked partial, reported
+    assert {
         ("abu-musa-iranian-zone-under-iran", "abu-musa-sharjah-zone-under-uae"),
         ("bakassi-remaining-zone-under-nigeria", "bakassi-under-cameroon"),
-    }
+        ("jammu-and-kashmir-part-under-india", "jammu-and-kashmir-part-under-pakistan"),
+    } <= overlaps
+    # a territory held by one state after another is no overlap (the Falklands: 1982)
+    assert not any(a.startswith("falkland") for a, _ in overlaps)
     # every claimant of every dispute has its claim record (the build refuses a gap)
     assert [c for c in found if c["level"] == "warning"] == []

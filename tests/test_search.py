@@ -10,6 +10,8 @@ import io
 import json
 import re
 import shutil
+import sqlite3
+import textwrap
 import time
 from pathlib import Path
 
@@ -20,11 +22,32 @@ from conftest import MINI, write_data
 from api import search
 from api.lookup import Entry, ListQuery, SearchIndex
 from api.pagework import Deadline, PageTimeout
+from kb.build.manifest import load as load_manifest
 from kb.build.pipeline import compile_data
+from kb.model import schema
 from kb.stores import search_index
-from kb.stores.local import FILES_NAME, current_build, damage, write_build
+from kb.stores.local import FILES_NAME, current_build, damage, open_build, write_build
 
 HTML = {"Accept": "text/html"}
+MINI_STATES = textwrap.dedent(MINI["states.yaml"])
+MINI_TRANSFERS = textwrap.dedent(
+    """\
+    weapon_systems:
+      - id: drone-x
+        label: Drone X
+        category: UAV
+      - id: drone-y
+        label: Drone Y
+        category: loitering munition
+    arms_transfers:
+      - id: t1
+        supplier: IRN
+        recipient: RUS
+        weapon_systems: [drone-y]
+        delivery_start_date: 2023
+        sources: [test-source]
+    """
+)
 
 
 def _suggest(http: httpx.Client, q: str, **params: int | str) -> list[dict[str, str]]:
@@ -296,3 +319,62 @@ def test_a_search_looks_at_the_clock(mini_store: Path) -> None:
     time.sleep(0.01)
     with pytest.raises(PageTimeout):
         index.search("ir", 5, deadline)
+
+
+def _contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """What an index holds, without its row numbers."""
+    db = sqlite3.connect(path)
+    try:
+        by_n = {n: iri for n, iri in db.execute("SELECT n, iri FROM entity")}
+        return {
+            "entity": sorted(db.execute("SELECT iri, kind, id, label, sort_key, year FROM entity")),
+            "term": sorted((t, by_n[n], p, r) for t, n, p, r in db.execute("SELECT * FROM term")),
+            "names": sorted((t, by_n[n]) for t, n in db.execute("SELECT name, entity FROM names")),
+            "facet": sorted((k, f, v, by_n[n]) for k, f, v, n in db.execute("SELECT * FROM facet")),
+            "facet_label": sorted(db.execute("SELECT * FROM facet_label")),
+            "kinds": sorted(db.execute("SELECT * FROM kinds")),
+            "gram": sorted(db.execute("SELECT * FROM gram")),
+        }
+    finally:
+        db.close()
+
+
+def test_an_incremental_build_updates_the_index_as_a_full_one_writes_it(tmp_path: Path) -> None:
+    folder = write_data(tmp_path / "data", MINI)
+    root = tmp_path / "store"
+    write_build(root, compile_data(folder))
+    first = current_build(root)
+    assert first is not None
+    # a state renamed (in other records' titles and facets too), a weapon added, a transfer
+    # moved to it; the sources file unchanged
+    (folder / "states.yaml").write_text(
+        MINI_STATES.replace("label: Russia", "label: {en: Russian Federation, ru: Россия}"),
+        encoding="utf-8",
+    )
+    (folder / "transfers.yaml").write_text(MINI_TRANSFERS, encoding="utf-8")
+    compiled = compile_data(folder, load_manifest(first))
+    assert not compiled.full
+    write_build(root, compiled)
+    second = current_build(root)
+    assert second is not None
+    changed = [str(g) for g in (*compiled.removed, *compiled.graphs)]
+    updated = tmp_path / "updated"
+    updated.mkdir()
+    shutil.copy(first / search_index.INDEX_NAME, updated)
+    shutil.copy(first / "geokb-manifest.json", updated)
+    search_index.write(open_build(second), updated, changed)
+    numbers = "SELECT iri, n FROM entity"
+    kept = dict(sqlite3.connect(updated / search_index.INDEX_NAME).execute(numbers).fetchall())
+    before = dict(sqlite3.connect(first / search_index.INDEX_NAME).execute(numbers).fetchall())
+    source = schema.ID_BASE + "source/test-source"
+    assert kept[source] == before[source]  # updated in place: the unchanged source kept its row
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    search_index.write(open_build(second), whole)
+    assert _contents(updated / search_index.INDEX_NAME) == _contents(
+        whole / search_index.INDEX_NAME
+    )
+    # the build itself updated the index it copied, the same way
+    assert _contents(second / search_index.INDEX_NAME) == _contents(whole / search_index.INDEX_NAME)
+    labels = [row[3] for row in _contents(updated / search_index.INDEX_NAME)["entity"]]
+    assert "Iran → Russian Federation: Drone Y (arms transfer)" in labels

@@ -248,7 +248,8 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         # The search index reads the build through a handle of its own, read-only: a
         # reference it kept in a cycle (recursive closures do) would keep a writer open,
         # and RocksDB could still change its files after they are listed below.
-        search_index.write(ox.Store.read_only(str(partial)), partial)  # search.sqlite
+        changed = None if base is None else [str(g) for g in (*compiled.removed, *compiled.graphs)]
+        search_index.write(ox.Store.read_only(str(partial)), partial, changed)  # search.sqlite
         compiled.manifest.save(partial)
         _list_files(partial)
         partial.rename(target)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from kb.build.manifest import Manifest
+from kb.build.manifest import load as load_manifest
 from kb.model import schema
 
 INDEX_NAME = "search.sqlite"
@@ -223,22 +224,33 @@ class _Entity:
     own: set[str]  # names of its own (not composed)
 
 
-def write(store: ox.Store, folder: Path) -> Path:
-    """Write the search index of ``store`` into ``folder`` (replacing one there); its path."""
+def write(store: ox.Store, folder: Path, changed: Sequence[str] | None = None) -> Path:
+    """Write the search index of ``store`` into ``folder``; its path.
+
+    ``changed``: for an incremental build, the IRIs of the graphs it replaced or removed.
+    The index copied into ``folder`` with the previous build's store is then updated for
+    the records those graphs held and the records that refer to them (two steps away: a
+    claim's title names its dispute's territories), instead of written anew."""
+    path = folder / INDEX_NAME
     graph = _graph(store)
+    if changed is not None and _format(path) == FORMAT:
+        previous = load_manifest(folder)  # the previous build's, copied with its store
+        if previous is not None:
+            _update(store, graph, path, previous, changed)
+            return path
     entities = _entities(store, graph)
     objects = _Objects(store, graph)
     facets = _facet_rows(objects, entities)
     _compose_titles(objects, entities, facets)
     del objects  # (holds the store)
-    path = folder / INDEX_NAME
     tmp = folder / (INDEX_NAME + ".tmp")
     tmp.unlink(missing_ok=True)
     db = sqlite3.connect(tmp)
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
-        _fill(db, entities, facets)
+        labels = _fill(db, entities, facets)
         db.executescript(_INDEXES)
+        _facet_labels(db, labels)
         db.execute("INSERT INTO names(names) VALUES ('optimize')")
         db.execute(f"PRAGMA user_version = {FORMAT}")
         db.commit()
@@ -246,6 +258,87 @@ def write(store: ox.Store, folder: Path) -> Path:
         db.close()
     tmp.replace(path)
     return path
+
+
+def _format(path: Path) -> int | None:
+    """The format of the index at ``path``, or None if there is none."""
+    if not path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return found
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+
+
+def _update(
+    store: ox.Store,
+    graph: ox.DefaultGraph | None,
+    path: Path,
+    previous: Manifest,
+    changed: Sequence[str],
+) -> None:
+    """Update the index at ``path`` for the graphs ``changed`` since ``previous``."""
+    graphs = set(changed)
+    touched = {
+        schema.ID_BASE + key
+        for entry in previous.files.values()
+        if entry.graph in graphs
+        for key in entry.ids
+    }
+    for name in graphs:
+        for quad in store.quads_for_pattern(None, _RDF_TYPE, None, ox.NamedNode(name)):
+            if isinstance(quad.subject, ox.NamedNode) and _entity_kind(quad.subject.value):
+                touched.add(quad.subject.value)
+    affected, frontier = set(touched), touched
+    for _ in range(2):  # the records that refer to them, and those that refer to these
+        found = {
+            q.subject.value
+            for iri in frontier
+            for q in store.quads_for_pattern(None, None, ox.NamedNode(iri), graph)
+            if isinstance(q.subject, ox.NamedNode)
+            and q.subject.value not in affected
+            and _entity_kind(q.subject.value)
+        }
+        affected |= found
+        frontier = found
+    db = sqlite3.connect(path)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+        db.execute("CREATE TEMP TABLE affected(kind TEXT, id TEXT)")
+        db.executemany(
+            "INSERT INTO temp.affected VALUES (?, ?)",
+            (k for k in (_entity_kind(iri) for iri in affected) if k is not None),
+        )
+        db.execute(
+            """CREATE TEMP TABLE gone AS SELECT e.n AS n FROM temp.affected a
+               JOIN entity e ON e.kind = a.kind AND e.id = a.id"""
+        )
+        for table, column in (("entity", "n"), ("term", "entity"), ("facet", "entity")):
+            db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT n FROM temp.gone)")
+        db.execute("DELETE FROM names WHERE entity IN (SELECT n FROM temp.gone)")
+        fresh = _entities(store, graph, sorted(affected))
+        known = _Known(fresh, db)
+        objects = _Objects(store, graph, per_subject=True)
+        facets = _facet_rows(objects, known, only=list(fresh))
+        _compose_titles(objects, known, facets, only=list(fresh))
+        del objects  # (holds the store)
+        first = (db.execute("SELECT max(n) FROM entity").fetchone()[0] or 0) + 1
+        labels = _fill(db, known, facets, only=list(fresh), first=first)
+        _facet_labels(db, labels)
+        db.executescript(
+            """DELETE FROM kinds;
+            INSERT INTO kinds SELECT kind, count(*), min(kind_rank) FROM entity GROUP BY kind;
+            CREATE VIRTUAL TABLE temp.names_vocab USING fts5vocab(main, names, row);
+            DELETE FROM gram;
+            INSERT INTO gram SELECT term, doc FROM temp.names_vocab;"""
+        )
+        db.commit()
+    finally:
+        db.close()
 
 
 def _graph(store: ox.Store) -> ox.DefaultGraph | None:
@@ -265,17 +358,35 @@ def _entity_kind(iri: str) -> tuple[str, str] | None:
     return found[0].name, found[1]
 
 
-def _entities(store: ox.Store, graph: ox.DefaultGraph | None) -> dict[str, _Entity]:
-    """Every entity of ``store`` with its own names (labels, titles, alternative names)."""
+def _entities(
+    store: ox.Store, graph: ox.DefaultGraph | None, subjects: Iterable[str] | None = None
+) -> dict[str, _Entity]:
+    """The entities of ``store`` (only ``subjects`` among them, if given) with their own
+    names (labels, titles, alternative names)."""
     entities: dict[str, _Entity] = {}
-    for quad in store.quads_for_pattern(None, _RDF_TYPE, None, graph):
-        subject = quad.subject
+    if subjects is None:
+        typed = (q.subject for q in store.quads_for_pattern(None, _RDF_TYPE, None, graph))
+    else:
+        typed = (
+            ox.NamedNode(s)
+            for s in subjects
+            if next(store.quads_for_pattern(ox.NamedNode(s), _RDF_TYPE, None, graph), None)
+        )
+    for subject in typed:
         if isinstance(subject, ox.NamedNode) and subject.value not in entities:
             found = _entity_kind(subject.value)
             if found is not None:
                 entities[subject.value] = _Entity(found[0], found[1], {}, set())
     for predicate in (_LABEL, _TITLE, _ALT_LABEL):
-        for quad in store.quads_for_pattern(None, predicate, None, graph):
+        if subjects is None:
+            quads: Iterable[ox.Quad] = store.quads_for_pattern(None, predicate, None, graph)
+        else:
+            quads = (
+                q
+                for iri in list(entities)
+                for q in store.quads_for_pattern(ox.NamedNode(iri), predicate, None, graph)
+            )
+        for quad in quads:
             subject, obj = quad.subject, quad.object
             if not isinstance(obj, ox.Literal) or not isinstance(subject, ox.NamedNode):
                 continue
@@ -328,14 +439,27 @@ class _Objects:
     RocksDB open past ``write_build``'s ``del store``, and its later close would change the
     store's files after they were listed.)"""
 
-    def __init__(self, store: ox.Store, graph: ox.DefaultGraph | None) -> None:
+    def __init__(
+        self, store: ox.Store, graph: ox.DefaultGraph | None, per_subject: bool = False
+    ) -> None:
         self.store = store
         self.graph = graph
+        self.per_subject = per_subject  # read each record's triples, not each predicate's
         self.read: dict[str, dict[str, list[ox.NamedNode | ox.Literal]]] = {}
         self.fields: dict[tuple[str, str], dict[str, list[ox.NamedNode | ox.Literal]]] = {}
 
     def of(self, kind: str, key: str, iri: str) -> list[ox.NamedNode | ox.Literal]:
         """The objects of field ``key`` of the ``kind`` record ``iri``."""
+        if self.per_subject:
+            field = schema.KINDS_BY_NAME[kind].field(key)
+            if field is None:
+                return []
+            found_here: list[ox.NamedNode | ox.Literal] = []
+            prop = ox.NamedNode(str(field.prop.iri))
+            for q in self.store.quads_for_pattern(ox.NamedNode(iri), prop, None, self.graph):
+                if isinstance(q.object, ox.NamedNode | ox.Literal) and q.object not in found_here:
+                    found_here.append(q.object)
+            return found_here
         found = self.fields.get((kind, key))
         if found is None:
             field = schema.KINDS_BY_NAME[kind].field(key)
@@ -364,7 +488,7 @@ def _follow(
 def _labelled(
     node: ox.NamedNode | ox.Literal,
     year: bool,
-    shown: dict[str, str],
+    shown: _Shown,
     choices: dict[str, str],
 ) -> tuple[str, str] | None:
     """A facet value and its label: an entity's id path and name, an option and its label."""
@@ -372,19 +496,61 @@ def _labelled(
         text = node.value[:4] if year else " ".join(node.value.split())[:MAX_NAME_CHARS]
         return (text, text) if text else None
     iri = node.value
-    if iri in shown:
-        return iri[len(schema.ID_BASE) :], shown[iri]
+    name = shown.get(iri)
+    if name is not None:
+        return iri[len(schema.ID_BASE) :], name
     if iri in choices:
         return iri.rsplit("#", 1)[-1], choices[iri]
     return iri, iri
 
 
-def _facet_rows(objects: _Objects, entities: dict[str, _Entity]) -> FacetValues:
-    """Each entity's facet values (value, label), by facet name."""
+class _Shown:
+    """The name each entity is shown by, computed once."""
+
+    def __init__(self, entities: dict[str, _Entity]) -> None:
+        self.entities = entities
+        self.names: dict[str, str] = {}
+
+    def get(self, iri: str) -> str | None:
+        name = self.names.get(iri)
+        if name is None:
+            entity = self.entities.get(iri)
+            if entity is None:
+                return None
+            name = self.names[iri] = shown_name(entity)
+        return name
+
+
+class _Known(dict[str, _Entity]):
+    """Entities by IRI; one missing is looked up in an index (an incremental update: its
+    names did not change, so the label the index holds is its name)."""
+
+    def __init__(self, entities: dict[str, _Entity], db: sqlite3.Connection) -> None:
+        super().__init__(entities)
+        self.db = db
+
+    def get(self, iri: str, default: object = None) -> _Entity | None:  # type: ignore[override]
+        found = super().get(iri)
+        if found is None:
+            row = self.db.execute(
+                "SELECT kind, id, label FROM entity WHERE iri = ?", (iri,)
+            ).fetchone()
+            if row is None:
+                return None
+            found = self[iri] = _Entity(row[0], row[1], {row[2]: 0}, set())
+        return found
+
+
+def _facet_rows(
+    objects: _Objects, entities: dict[str, _Entity], only: Iterable[str] | None = None
+) -> FacetValues:
+    """Each entity's facet values (value, label), by facet name (of ``only``, if given:
+    ``entities`` then names the others by the labels the index holds)."""
     choices = _choice_labels()
-    shown = {iri: shown_name(e) for iri, e in entities.items()}
+    shown = _Shown(entities)
     out: FacetValues = {}
-    for iri, entity in entities.items():
+    for iri in entities if only is None else only:
+        entity = entities[iri]
         for facet in FACETS.get(entity.kind, ()):
             nodes = _follow(objects, entities, entity.kind, iri, facet.path)
             if not nodes and facet.fallback:
@@ -418,9 +584,16 @@ _TITLE_PARTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _compose_titles(objects: _Objects, entities: dict[str, _Entity], facets: FacetValues) -> None:
-    """A title for each record without a name, from its facet values (and territories)."""
-    for iri, entity in entities.items():
+def _compose_titles(
+    objects: _Objects,
+    entities: dict[str, _Entity],
+    facets: FacetValues,
+    only: Iterable[str] | None = None,
+) -> None:
+    """A title for each record without a name (of ``only``, if given), from its facet
+    values (and territories)."""
+    for iri in entities if only is None else only:
+        entity = entities[iri]
         if entity.names or entity.kind not in _TITLE_PARTS:
             continue
         keys, template = _TITLE_PARTS[entity.kind]
@@ -432,7 +605,9 @@ def _compose_titles(objects: _Objects, entities: dict[str, _Entity], facets: Fac
             places = _follow(objects, entities, "claim", iri, ("territories",))
             places = places or _follow(objects, entities, "claim", iri, ("dispute", "territories"))
         if places:
-            named = [("", shown_name(entities[p.value])) for p in places if p.value in entities]
+            named = [
+                ("", shown_name(e)) for p in places if (e := entities.get(p.value)) is not None
+            ]
             mine["territory" if entity.kind == "dispute" else "dispute"] = named
         parts = [", ".join(sorted(label for _, label in mine.get(k, []))) for k in keys]
         if not parts[0]:
@@ -441,28 +616,31 @@ def _compose_titles(objects: _Objects, entities: dict[str, _Entity], facets: Fac
         entity.names[title[:MAX_NAME_CHARS]] = 4
 
 
-def _fill(db: sqlite3.Connection, entities: dict[str, _Entity], facets: FacetValues) -> None:
+Listed = list[tuple[int, str, str, str, str, str, int, int | None]]
+FacetKey = tuple[str, str, str]  # (kind, facet, value)
+
+
+def _fill(
+    db: sqlite3.Connection,
+    entities: dict[str, _Entity],
+    facets: FacetValues,
+    only: Iterable[str] | None = None,
+    first: int = 1,
+) -> dict[FacetKey, str]:
+    """Insert the rows of ``entities`` (of ``only`` if given), numbered from ``first``;
+    the label of each facet value they have."""
     years_of = {kind: year_facet(kind) for kind in schema.KINDS_BY_NAME}
-
-    def rows() -> Iterator[tuple[int, str, str, str, str, str, int, int | None]]:
-        for n, (iri, e) in enumerate(entities.items(), 1):
-            label = shown_name(e)
-            year_of = years_of.get(e.kind)
-            years = facets.get(iri, {}).get(year_of.name, []) if year_of else []
-            year = int(years[0][0]) if years and years[0][0].isdigit() else None
-            yield n, iri, e.kind, e.id, label, fold(label), KIND_RANK.get(e.kind, 99), year
-
-    listed = list(rows())
+    listed: Listed = []
+    for n, iri in enumerate(entities if only is None else only, first):
+        e = entities[iri]
+        label = shown_name(e)
+        year_of = years_of.get(e.kind)
+        years = facets.get(iri, {}).get(year_of.name, []) if year_of else []
+        year = int(years[0][0]) if years and years[0][0].isdigit() else None
+        listed.append((n, iri, e.kind, e.id, label, fold(label), KIND_RANK.get(e.kind, 99), year))
     db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", listed)
     db.executemany("INSERT INTO term VALUES (?, ?, ?, ?)", _terms(entities, listed))
-    db.executemany("INSERT INTO names(name, entity) VALUES (?, ?)", _own_names(entities))
-    labels: dict[tuple[str, str, str], str] = {}
-    counts: Counter[tuple[str, str, str]] = Counter()
-    for _, iri, kind, *_rest in listed:
-        for name, values in facets.get(iri, {}).items():
-            for value, label in values:
-                labels[(kind, name, value)] = label
-                counts[(kind, name, value)] += 1
+    db.executemany("INSERT INTO names(name, entity) VALUES (?, ?)", _own_names(entities, listed))
     db.executemany(
         "INSERT INTO facet VALUES (?, ?, ?, ?)",
         (
@@ -472,16 +650,32 @@ def _fill(db: sqlite3.Connection, entities: dict[str, _Entity], facets: FacetVal
             for value, _ in values
         ),
     )
+    return {
+        (kind, name, value): label
+        for _, iri, kind, *_rest in listed
+        for name, values in facets.get(iri, {}).items()
+        for value, label in values
+    }
+
+
+def _facet_labels(db: sqlite3.Connection, labels: dict[FacetKey, str]) -> None:
+    """(Re)write facet_label: each value's label (``labels``, else the one held) and count."""
+    held = {
+        (k, f, v): label
+        for k, f, v, label in db.execute("SELECT kind, field, value, label FROM facet_label")
+    }
+    held.update(labels)
+    counted = db.execute(
+        "SELECT kind, field, value, count(*) FROM facet GROUP BY kind, field, value"
+    ).fetchall()
+    db.execute("DELETE FROM facet_label")
     db.executemany(
         "INSERT INTO facet_label VALUES (?, ?, ?, ?, ?)",
-        ((*key, label, counts[key]) for key, label in labels.items()),
+        ((k, f, v, held.get((k, f, v), v), n) for k, f, v, n in counted),
     )
 
 
-def _terms(
-    entities: dict[str, _Entity],
-    listed: Iterable[tuple[int, str, str, str, str, str, int, int | None]],
-) -> Iterator[tuple[str, int, int, int]]:
+def _terms(entities: dict[str, _Entity], listed: Listed) -> Iterator[tuple[str, int, int, int]]:
     for n, iri, _, record_id, _, _, rank, _ in listed:
         texts = dict.fromkeys(fold(t) for t in (*entities[iri].names, record_id))
         seen: set[str] = set()
@@ -492,7 +686,8 @@ def _terms(
                     yield term, n, min(pos, 1), rank
 
 
-def _own_names(entities: dict[str, _Entity]) -> Iterator[tuple[str, int]]:
-    for n, e in enumerate(entities.values(), 1):
-        for text in dict.fromkeys(fold(t) for t in (*e.own, e.id)):
+def _own_names(entities: dict[str, _Entity], listed: Listed) -> Iterator[tuple[str, int]]:
+    for n, iri, _, record_id, *_ in listed:
+        e = entities[iri]
+        for text in dict.fromkeys(fold(t) for t in (*e.own, record_id)):
             yield text, n

@@ -210,11 +210,10 @@ def _answer(store: ox.Store, job: Job) -> results.Bounded:
     fmt = formats.lookup(job.format)
     assert fmt is not None
     result = kbquery.run(store, job.query, job.dataset, job.reading, job.base_iri)
-    limit = job.reading.limit if job.reading is not None else None
-    if isinstance(result, ox.QuerySolutions) and limit is not None and limit <= job.max_rows:
-        # The query's own LIMIT should keep it under the cap: pyoxigraph's serialiser writes
-        # it, twice as fast as reading rows into Python. Its output is checked against both
-        # caps all the same, so a misreading of the LIMIT costs time, never the cap.
+    if isinstance(result, ox.QuerySolutions):
+        # pyoxigraph's serialiser (Rust) writes the answer, several times faster than reading
+        # rows into Python, under both caps, checked on its bytes as they come. An answer
+        # past a cap is written again below, cut to fit: at most one cap's worth of work.
         native = _native(result, fmt, job)
         if native is not None:
             return native
@@ -223,17 +222,14 @@ def _answer(store: ox.Store, job: Job) -> results.Bounded:
 
 
 def _native(result: ox.QuerySolutions, fmt: Format, job: Job) -> results.Bounded | None:
-    budget = results.Budget(job.max_bytes)
+    budget = results.RowBudget(job.max_bytes, fmt, job.max_rows)
     try:
         result.serialize(results.Sink(budget), format=fmt.ox_format)  # type: ignore[arg-type]
     except (results.AnswerTooLarge, OSError):  # pyoxigraph may wrap the sink's exception
-        if budget.size <= job.max_bytes:
+        if budget.size <= job.max_bytes and not budget.too_many_rows:
             raise
         return None
-    data = b"".join(budget.parts)
-    if results.most_rows(data, fmt) > job.max_rows:
-        return None
-    return results.Bounded([data], len(data), "")
+    return results.Bounded(budget.parts, budget.size, "")
 
 
 def _send(fd: int, answer: results.Bounded) -> None:

@@ -85,6 +85,30 @@ class Budget:
         self.parts.append(data)
 
 
+class RowBudget(Budget):
+    """A :class:`Budget` for a SELECT answer pyoxigraph writes in ``fmt``: it also raises
+    AnswerTooLarge (with ``too_many_rows`` set) once the bytes may hold more than ``max_rows``
+    rows, counted as :func:`most_rows` counts them, as they come."""
+
+    def __init__(self, max_bytes: int, fmt: Format, max_rows: int) -> None:
+        super().__init__(max_bytes)
+        self.mark, offset = _ROW_MARKS[fmt.name]
+        self.max_marks = max_rows - offset
+        self.marks = 0
+        self.too_many_rows = False
+        self._tail = b""  # the last bytes written, where a mark may start
+
+    def __call__(self, data: bytes) -> None:
+        keep = len(self.mark) - 1
+        # marks inside this piece, and those that straddle the previous one and this one
+        self.marks += data.count(self.mark) + (self._tail + data[:keep]).count(self.mark)
+        self._tail = data[-keep:] if len(data) >= keep else (self._tail + data)[-keep:]
+        if self.marks > self.max_marks:
+            self.too_many_rows = True
+            raise AnswerTooLarge
+        super().__call__(data)
+
+
 @dataclass(frozen=True)
 class Bounded:
     """A whole answer within the caps: its bytes, and why it was cut ("" if it was not)."""

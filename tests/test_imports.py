@@ -311,6 +311,11 @@ def test_a_failed_import_leaves_data_as_it_was(tmp_path: Path) -> None:
     junk.write_text("1\t2\t3\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match="nothing to import"):
         run(Request("events", junk, data, "gdelt"), lambda _: None)
+    # text in another encoding: named by its line
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes(GDELT.read_bytes().replace(b"\n", b"\xe9\n", 3))
+    with pytest.raises(ImportFailed, match=r"latin.tsv:1: not utf-8 text .* --encoding"):
+        run(Request("events", latin, data, "gdelt"), lambda _: None)
     # not the layout named
     with pytest.raises(ImportFailed, match="not the ICEWS header"):
         run(Request("events", GDELT, data, "icews"), lambda _: None)

@@ -32,12 +32,14 @@ from pathlib import Path
 
 from kb.imports.codes import Actors, Countries, cameo_option
 from kb.imports.existing import Curated
+from kb.imports.lines import decoded
 from kb.imports.rows import Duplicate, Fact, ImportFailed, Outcome, Skip
 from kb.imports.writer import scalar
 
 SECTION = "diplomatic_events"
 KIND = "event"
 FORMATS = ("icews", "gdelt")
+_HINT = "older ICEWS files are latin-1"
 
 ICEWS_COLUMNS = (
     "Event ID",
@@ -105,14 +107,7 @@ class EventFile:
     def rows(self) -> Iterator[Outcome]:
         """Every data row's outcome, in file order."""
         row = self._icews if self.fmt == "icews" else self._gdelt
-        try:
-            with self.path.open(encoding=self.encoding, newline="") as f:
-                yield from self._lines(f, row)
-        except UnicodeDecodeError as exc:
-            raise ImportFailed(
-                f"{self.path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
-                "pass --encoding (older ICEWS files are latin-1)"
-            ) from None
+        yield from self._lines(decoded(self.path, self.encoding, _HINT), row)
 
     def _lines(
         self, f: Iterator[str], row: Callable[[int, str, list[str]], Outcome]

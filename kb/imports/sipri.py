@@ -26,6 +26,7 @@ from pathlib import Path
 from kb.imports import writer
 from kb.imports.codes import Actors, Countries, slug
 from kb.imports.existing import Curated
+from kb.imports.lines import decoded
 from kb.imports.rows import Duplicate, Fact, ImportFailed, Outcome, Skip
 from kb.review import sipri as register_export
 
@@ -135,22 +136,17 @@ class Register:
 
     def rows(self) -> Iterator[Outcome]:
         """Every data row's outcome, in file order."""
+        lines = decoded(self.path, self.encoding, "SIPRI's exports have been latin-1")
         try:
-            with self.path.open(encoding=self.encoding, newline="") as f:
-                reader = csv.reader(f)
-                header, _ = _find_header(reader)
-                where = _layout(header)
-                names = [h.strip() or "(flag)" for h in header]
-                for row in reader:
-                    if not any(c.strip() for c in row):
-                        continue
-                    self.read += 1
-                    yield self._row(reader.line_num, row, where, names)
-        except UnicodeDecodeError as exc:
-            raise ImportFailed(
-                f"{self.path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
-                "pass --encoding (SIPRI's exports have been latin-1)"
-            ) from None
+            reader = csv.reader(lines)
+            header, _ = _find_header(reader)
+            where = _layout(header)
+            names = [h.strip() or "(flag)" for h in header]
+            for row in reader:
+                if not any(c.strip() for c in row):
+                    continue
+                self.read += 1
+                yield self._row(reader.line_num, row, where, names)
         except csv.Error as exc:
             raise ImportFailed(f"{self.path}: not CSV: {exc}") from None
 

@@ -528,16 +528,21 @@ class _Known(dict[str, _Entity]):
     def __init__(self, entities: dict[str, _Entity], db: sqlite3.Connection) -> None:
         super().__init__(entities)
         self.db = db
+        self.missing: set[str] = set()
 
     def get(self, iri: str, default: object = None) -> _Entity | None:  # type: ignore[override]
         found = super().get(iri)
-        if found is None:
-            row = self.db.execute(
-                "SELECT kind, id, label FROM entity WHERE iri = ?", (iri,)
-            ).fetchone()
+        if found is None and iri not in self.missing:
+            key = _entity_kind(iri)
+            row = None
+            if key is not None:
+                row = self.db.execute(
+                    "SELECT label FROM entity WHERE kind = ? AND id = ?", key
+                ).fetchone()
             if row is None:
+                self.missing.add(iri)  # not an entity (an option of a Choice, say)
                 return None
-            found = self[iri] = _Entity(row[0], row[1], {row[2]: 0}, set())
+            found = self[iri] = _Entity(key[0], key[1], {row[0]: 0}, set())  # type: ignore[index]
         return found
 
 

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -134,10 +134,10 @@ class SearchIndexTimer:
         self.runs: list[float] = []
         self.write = search_index.write
 
-    def __call__(self, store: ox.Store, folder: Path) -> Path:
+    def __call__(self, store: ox.Store, folder: Path, changed: Sequence[str] | None = None) -> Path:
         t0 = time.perf_counter()
         try:
-            return self.write(store, folder)
+            return self.write(store, folder, changed)
         finally:
             self.runs.append(time.perf_counter() - t0)
 

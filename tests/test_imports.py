@@ -22,7 +22,7 @@ from kb.imports import writer
 from kb.imports.codes import Countries, slug
 from kb.imports.rows import ImportFailed
 from kb.imports.run import Request, run
-from kb.review import sipri
+from kb.review import provenance, sipri
 from kb.stores.local import open_current, write_build
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -393,3 +393,20 @@ def test_written_yaml_loads_back_identically() -> None:
         assert loaded["refs"] == ["RUS", "actor/hezbollah"]
         assert loaded["citations"][0]["quote"] == "\t".join(TRICKY)
     assert yaml.load(text, Loader=Loader)["things"][0]["n"] == "12"  # geokb reads all as text
+
+
+def test_machine_coded_events_are_counted_apart_from_curated_provenance(
+    imported: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    curated = provenance.report(_data(tmp_path))
+    with_imports = provenance.report(imported[0])
+    assert with_imports.machine_coded == 232 + 233
+    assert curated.machine_coded == 0
+    # the imported SIPRI rows are counted (each cites its register row); the events are not
+    events = {"event", "cooperation", "use"}
+    assert sum(k.facts for k in with_imports.kinds if k.kind in events) == sum(
+        k.facts for k in curated.kinds if k.kind in events
+    )
+    assert "465 machine-coded facts (imported event data) are not counted" in (
+        provenance.as_text(with_imports)
+    )

@@ -132,7 +132,9 @@ def _close_later(future: Future[SearchIndex]) -> None:
     # Not closed at once: a request may still be reading it; the lock is taken in turn.
     if future.exception() is None:
         index = future.result()
-        threading.Timer(60.0, index.close).start()
+        timer = threading.Timer(60.0, index.close)
+        timer.daemon = True  # a stopping server does not wait for it
+        timer.start()
 
 
 async def index_of(served: ServedStore, timeout: float) -> SearchIndex:

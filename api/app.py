@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,10 +19,10 @@ from api.executor import QueryPool
 from api.headers import HeadAsGet, SecurityHeaders
 from api.negotiation import wants_html
 from api.openapi import REGISTER_RESPONSES, VOID_RESPONSES
-from api.responses import plain
+from api.responses import error, plain
 from api.settings import Settings
 from api.state import ServedStore
-from kb.errors import GeokbError, StoreDamaged
+from kb.errors import GeokbError
 from kb.review import sipri
 from kb.sparql.reading import ReadingCache
 
@@ -88,6 +87,8 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.state.readings = ReadingCache()  # a repeated query text is read once
     embedded = settings.remote is None and settings.cache_mb > 0
     app.state.cache = ResultCache(settings.cache_mb * 1024 * 1024) if embedded else None
+    # /sparql as plain ASGI, innermost: inside every middleware, past FastAPI's routing
+    app.add_middleware(sparql.SparqlRoute)
     app.add_middleware(HttpCaching, settings=settings, served=served)  # CORS wraps its 304s
     app.add_middleware(
         CORSMiddleware,
@@ -103,11 +104,8 @@ def create_app(settings: Settings | Path) -> FastAPI:
 
     @app.exception_handler(GeokbError)
     async def geokb_error(request: Request, exc: GeokbError) -> Response:
-        # Every geokb error knows its status: the one place where they become responses.
-        if isinstance(exc, StoreDamaged):  # the operator's log gets the detail (with paths)
-            logging.getLogger("geokb").error("%s", exc.detail)
-        retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-        return plain(exc.http_status, str(exc), retry)
+        # Every geokb error knows its status: api.responses.error turns it into a response.
+        return error(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import pyoxigraph as ox
 from fastapi import Response
 
 from api.negotiation import NotAcceptable, choose
+from kb.errors import GeokbError, StoreDamaged
 
 
 def plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -18,6 +20,14 @@ def plain(status: int, message: str, headers: dict[str, str] | None = None) -> R
         headers=headers,
         media_type="text/plain; charset=utf-8",
     )
+
+
+def error(exc: GeokbError) -> Response:
+    """The response for a geokb error: its HTTP status, its message, and Retry-After if any."""
+    if isinstance(exc, StoreDamaged):  # the operator's log gets the detail (with paths)
+        logging.getLogger("geokb").error("%s", exc.detail)
+    retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    return plain(exc.http_status, str(exc), retry)
 
 
 def rdf(

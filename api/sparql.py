@@ -11,12 +11,14 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import description
 from api.cache import Answer, ResultCache
 from api.executor import QueryPool
 from api.negotiation import choose, wants_html
 from api.openapi import FORM, SPARQL_DESCRIPTION, SPARQL_GET, SPARQL_POST, SPARQL_QUERY
+from api.responses import error
 from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
@@ -147,6 +149,37 @@ async def sparql(request: Request) -> Response:
             chunks = cache.keep_stream(job.store, key, execution.truncated, chunks, key_size)
     state = "miss" if cache is not None else "bypass"
     return _answer(settings, fmt, execution.truncated, body, chunks, state)
+
+
+class SparqlRoute:
+    """``GET`` and ``POST /sparql`` as plain ASGI middleware, the innermost of the app's.
+
+    The endpoint answers thousands of small requests a second: FastAPI's routing, its
+    dependency solving and exception middleware cost about as much as running a point
+    lookup. Requests for ``/sparql`` are answered here, by the same :func:`sparql`, with
+    geokb errors turned into responses by ``api.responses.error`` as the app's handler does;
+    every other request, and other methods on ``/sparql`` (405), go on to the app. The routes
+    declared below stay for the OpenAPI description.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/sparql"
+            or scope["method"] not in ("GET", "POST")
+        ):
+            await self.app(scope, receive, send)
+            return
+        app = scope["app"]
+        scope["router"] = app.router  # for url_for, as the router would set it
+        try:
+            response = await sparql(Request(scope, receive))
+        except GeokbError as exc:
+            response = error(exc)
+        await response(scope, receive, send)
 
 
 def cut_message(settings: Settings, cut: str | bool) -> str:

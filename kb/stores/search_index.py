@@ -553,17 +553,31 @@ def _facet_rows(
     ``entities`` then names the others by the labels the index holds)."""
     choices = _choice_labels()
     shown = _Shown(entities)
+    # the same states, options and years recur across tens of thousands of records
+    labels: dict[tuple[ox.NamedNode | ox.Literal, bool], tuple[str, str] | None] = {}
     out: FacetValues = {}
     for iri in entities if only is None else only:
         entity = entities[iri]
+        mine: dict[str, list[tuple[str, str]]] = {}
         for facet in FACETS.get(entity.kind, ()):
-            nodes = _follow(objects, entities, entity.kind, iri, facet.path)
+            if len(facet.path) == 1:
+                nodes = objects.of(entity.kind, facet.path[0], iri)
+            else:
+                nodes = _follow(objects, entities, entity.kind, iri, facet.path)
             if not nodes and facet.fallback:
                 nodes = _follow(objects, entities, entity.kind, iri, facet.fallback)
-            found = (_labelled(n, facet.year, shown, choices) for n in nodes)
-            values = dict.fromkeys(v for v in found if v)
+            values: list[tuple[str, str]] = []
+            for node in nodes:
+                key = (node, facet.year)
+                if key not in labels:
+                    labels[key] = _labelled(node, facet.year, shown, choices)
+                found = labels[key]
+                if found is not None and found not in values:
+                    values.append(found)
             if values:
-                out.setdefault(iri, {})[facet.name] = list(values)
+                mine[facet.name] = values
+        if mine:
+            out[iri] = mine
     return out
 
 

@@ -190,7 +190,10 @@ ID_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/json": {"schema": {"type": "object"}},
         },
     },
-    400: error("An unknown format, or a page that is not a whole number."),
+    400: error(
+        "An unknown format, facet or sort column; a page that is not a whole "
+        "number; or page= and after= together."
+    ),
     404: {"description": "No such kind of entity.", "content": {**_HTML, **_TEXT}},
     501: error("Not available with a remote store."),
     503: _BUSY,

@@ -472,8 +472,11 @@ class ListResult:
 
 
 def _phrase(text: str) -> str:
-    """``text`` as one FTS5 phrase (a substring, with the trigram tokenizer)."""
-    return '"' + text.replace('"', '""') + '"'
+    """``text`` as one FTS5 phrase (a substring, with the trigram tokenizer).
+
+    A NUL would end FTS5's reading of the query mid-string ('unterminated string'): no name
+    holds one, so it is dropped."""
+    return '"' + text.replace("\x00", "").replace('"', '""') + '"'
 
 
 def _entry(row: tuple[object, ...]) -> Entry:

@@ -96,6 +96,14 @@ def test_misspelt_names_are_found(http: httpx.Client) -> None:
     assert ("/id/territory/crimea", "Crimea") in _links(page)
 
 
+def test_any_text_is_searched_as_text(http: httpx.Client) -> None:
+    # quotes, FTS5 operators and control characters are part of what is looked for
+    for q in ('Cri"mea', "Crim\x00ea", "Crimea*", "Crimea OR Iran", "NEAR(Crimea)", "'--"):
+        for path in ("/search", "/search.json"):
+            found = http.get(path, params={"q": q})
+            assert found.status_code == 200, (path, q, found.text[:200])
+
+
 def test_names_in_other_languages_find_the_entity(http: httpx.Client) -> None:
     assert _suggest(http, "Татарстан")[0]["url"] == "/id/territory/tatarstan"
     assert _suggest(http, "الإمارات")[0]["url"] == "/id/state/ARE"

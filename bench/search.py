@@ -60,7 +60,7 @@ def _page(index: SearchIndex, query: ListQuery) -> None:
     assert index.list_page(query, 100, Deadline(30)) is not None
 
 
-def _no_index(store: object, folder: Path, changed: object = None) -> Path:
+def _no_index(store: object, folder: Path, changed: object = None, graphs: object = None) -> Path:
     return folder
 
 

@@ -386,3 +386,23 @@ def test_an_incremental_build_updates_the_index_as_a_full_one_writes_it(tmp_path
     assert _contents(second / search_index.INDEX_NAME) == _contents(whole / search_index.INDEX_NAME)
     labels = [row[3] for row in _contents(updated / search_index.INDEX_NAME)["entity"]]
     assert "Iran → Russian Federation: Drone Y (arms transfer)" in labels
+
+
+def test_a_full_build_reads_its_index_from_the_graphs_it_loaded_as_from_the_store(
+    tmp_path: Path,
+) -> None:
+    # a label with N-Triples escapes (quotes, a backslash) and one in another script
+    data = dict(MINI)
+    data["states.yaml"] = MINI_STATES.replace(
+        "label: Russia", 'label: {en: "Russian \\"Federation\\" \\\\ RF", ru: Россия}'
+    )
+    root = tmp_path / "store"
+    write_build(root, compile_data(write_data(tmp_path / "data", data)))
+    build = current_build(root)
+    assert build is not None
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    search_index.write(open_build(build), whole)  # read from the store
+    held = _contents(build / search_index.INDEX_NAME)
+    assert held == _contents(whole / search_index.INDEX_NAME)
+    assert 'Russian "Federation" \\ RF' in [row[3] for row in held["entity"]]

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import httpx
@@ -49,6 +49,7 @@ from synthetic import generate
 
 from kb.build import manifest
 from kb.build.pipeline import compile_data
+from kb.model.rdf import NTriples
 from kb.stores import search_index
 from kb.stores.local import current_build, write_build
 
@@ -134,10 +135,16 @@ class SearchIndexTimer:
         self.runs: list[float] = []
         self.write = search_index.write
 
-    def __call__(self, store: ox.Store, folder: Path, changed: Sequence[str] | None = None) -> Path:
+    def __call__(
+        self,
+        store: ox.Store,
+        folder: Path,
+        changed: Sequence[str] | None = None,
+        graphs: Iterable[NTriples] | None = None,
+    ) -> Path:
         t0 = time.perf_counter()
         try:
-            return self.write(store, folder, changed)
+            return self.write(store, folder, changed, graphs)
         finally:
             self.runs.append(time.perf_counter() - t0)
 

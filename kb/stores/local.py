@@ -249,7 +249,9 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         # reference it kept in a cycle (recursive closures do) would keep a writer open,
         # and RocksDB could still change its files after they are listed below.
         changed = None if base is None else [str(g) for g in (*compiled.removed, *compiled.graphs)]
-        search_index.write(ox.Store.read_only(str(partial)), partial, changed)  # search.sqlite
+        search_index.write(  # search.sqlite; a full build's is read from the graphs it loaded
+            ox.Store.read_only(str(partial)), partial, changed, compiled.graphs.values()
+        )
         compiled.manifest.save(partial)
         _list_files(partial)
         partial.rename(target)

@@ -178,6 +178,45 @@ class GuardedH11Protocol(H11Protocol):
             self.clock.stop()  # the head is complete (or was refused with a 400)
 
 
+class CoalescingTransport:
+    """A transport whose writes in one turn of the event loop go out in one system call.
+
+    uvicorn writes a response's head and its body separately; on a socket each write is a
+    system call and a TCP segment, and the client wakes for each. Held until the end of the
+    loop's turn, they leave together. Everything else is the wrapped transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Hold ``data`` until the end of this turn of the event loop."""
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(data)
+
+    def _flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        """Send what is held, then close."""
+        self._flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes held here and in the transport's buffer."""
+        return sum(map(len, self._held)) + self._transport.get_write_buffer_size()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the same limits as :class:`GuardedH11Protocol`."""
 
@@ -201,7 +240,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.client_key is None:
             self.transport = transport
             return
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self.clock.start(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:

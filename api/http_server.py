@@ -28,7 +28,9 @@ import time
 from typing import Any, ClassVar, Literal
 
 import h11
+import httptools  # noqa: F401  (the parser under GuardedHttpToolsProtocol: a dependency)
 import uvicorn
+import uvloop
 from starlette.types import ASGIApp
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -335,7 +337,7 @@ def make_config(app: ASGIApp, settings: Settings, host: str, port: int) -> Confi
         host=host,
         port=port,
         http=protocol_class(settings, limit),
-        loop="uvloop",
+        loop=uvloop.__name__,  # uvicorn's own uvloop set-up
         log_level="warning",  # no line per request or connection
         access_log=False,
         lifespan="on",

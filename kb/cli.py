@@ -530,8 +530,9 @@ def _export(args: argparse.Namespace) -> int:
     }[args.format]
     out = args.output.open("wb") if args.output else sys.stdout.buffer
     try:
-        if rdf_format.supports_datasets:
-            store.dump(out, format=rdf_format, prefixes=PREFIXES)
+        if rdf_format.supports_datasets:  # the named graphs; the default graph is their union
+            named = (q for q in store if not isinstance(q.graph_name, ox.DefaultGraph))
+            ox.serialize(named, out, format=rdf_format, prefixes=PREFIXES)
         else:  # a graph format: the union of all graphs, each triple once
             union = store.query(
                 "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True

@@ -243,3 +243,16 @@ def test_a_build_made_before_the_default_graph_is_rebuilt_in_full(tmp_path: Path
     assert manifest.load(build) is None
     compiled = compile_data(data, manifest.load(build))
     assert compiled.full
+
+
+def test_export_of_the_dataset_holds_the_named_graphs_only(
+    real_store: Path, stores: tuple[ox.Store, ox.Store], tmp_path: Path
+) -> None:
+    from kb.cli import main
+
+    out = tmp_path / "all.nq"
+    assert main(["export", "--store", str(real_store), "--format", "nquads", "-o", str(out)]) == 0
+    graphs = Counter(q.graph_name for q in ox.parse(path=str(out), format=ox.RdfFormat.N_QUADS))
+    new, old = stores  # the named graphs alone
+    assert DEFAULT not in graphs
+    assert set(graphs) == set(new.named_graphs()) and sum(graphs.values()) == len(old)

@@ -1,14 +1,15 @@
 """What users feel: geokb serve against `oxigraph serve-read-only` at ~1M triples.
 
-    .venv/bin/python bench/serve.py [--triples 1000000] [--work DIR] [--seconds 3]
+    .venv/bin/python bench/serve.py [--triples 1000000] [--work DIR] [--seconds 2] [--rounds 3]
                                     [--concurrency 1,4,16] [--classes point,describe,...]
 
 Builds bench/synthetic.py data with geokb (kept in --work, reused when there), then serves
 it three ways on 127.0.0.1: geokb serve; `oxigraph serve-read-only --union-default-graph` on
 geokb's own build ("U", the same store); and Oxigraph on the same triples loaded into the
 default graph of a new store ("D"). For each query class and concurrency it runs the three
-one after the other, each for --seconds, with every query text distinct (a counter in the
-query or a comment), so geokb's answer cache never helps. Each connection comes from its
+in turn, each for --seconds, in --rounds paired rounds (q/s and ratios are their medians),
+every query text distinct (a counter in the query or a comment), so geokb's answer cache
+never helps. Each connection comes from its
 own loopback address (127.0.0.2, ...), as distinct users would: geokb rations long queries
 per client address.
 
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -299,7 +301,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--triples", type=int, default=1_000_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/geokb-bench-serve"))
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--classes", default="point,describe,join,aggregate,rows10k,everything")
     parser.add_argument("--geokb-flags", default="", help="more 'geokb serve' flags")
@@ -337,40 +340,54 @@ def main() -> None:
                 f"idle RSS {rss_mb(pid):.0f} MB (PSS {pss_mb(pid):.0f} MB) with "
                 f"{len(process_tree(pid)) - 1} child processes"
             )
-        results: dict[tuple[str, int, str], Cell] = {}
+        # rounds[(class, concurrency, server)]: one Cell per round; the servers take turns
+        # within a round, in a rotating order, so a noisy moment hits each in turn
+        rounds: dict[tuple[str, int, str], list[Cell]] = {}
         counter = 0
+        names = list(procs)
         for qc in classes:
             for c in levels:
-                for name in procs:
-                    counter += 1_000_000
-                    cell = asyncio.run(
-                        run_cell(
-                            ports[name], paths[name], qc, c, args.seconds, counter, procs[name].pid
+                for r in range(args.rounds):
+                    for name in names[r % 3 :] + names[: r % 3]:
+                        counter += 1_000_000
+                        pid = procs[name].pid
+                        cell = asyncio.run(
+                            run_cell(ports[name], paths[name], qc, c, args.seconds, counter, pid)
                         )
-                    )
-                    results[(qc.name, c, name)] = cell
-                    print(
-                        f"{qc.name:10} c={c:<3} {name:5} {cell.q_s():9.1f} q/s  "
-                        f"p50 {cell.p(0.5):8.2f} ms  p99 {cell.p(0.99):8.2f} ms  "
-                        f"errors {cell.errors}  RSS {cell.rss_mb:.0f} MB",
-                        flush=True,
-                    )
+                        rounds.setdefault((qc.name, c, name), []).append(cell)
+                        print(
+                            f"{qc.name:10} c={c:<3} {name:5} {cell.q_s():9.1f} q/s  "
+                            f"p50 {cell.p(0.5):8.2f} ms  p99 {cell.p(0.99):8.2f} ms  "
+                            f"errors {cell.errors}  RSS {cell.rss_mb:.0f} MB",
+                            flush=True,
+                        )
         print()
         print(f"client alone: p50 {cost_p50:.3f} ms per request ({cost_qs:,.0f} q/s)")
+        print(f"{args.rounds} rounds of {args.seconds:g} s per cell; q/s and ratios: medians")
         print()
         print(
-            "| query class | conc. | geokb q/s | geokb p50/p99 ms | D p50/p99 ms "
-            "| geokb / U | geokb / D | errors | RSS geokb / D MB |"
+            "| query class | conc. | geokb q/s | geokb p50 / p99 ms | D p50 / p99 ms "
+            "| geokb / U | geokb / D | geokb errors | RSS geokb / D MB |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for qc in classes:
             for c in levels:
-                g, u, d = (results[(qc.name, c, n)] for n in ("geokb", "U", "D"))
+                g, u, d = (rounds[(qc.name, c, n)] for n in ("geokb", "U", "D"))
+                gq = [x.q_s() for x in g]
+                ratio_u = [x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, u, strict=True)]
+                ratio_d = [x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, d, strict=True)]
+                gall, dall = Cell(), Cell()
+                for x in g:
+                    gall.latencies += x.latencies
+                for x in d:
+                    dall.latencies += x.latencies
                 print(
-                    f"| {qc.name} | {c} | {g.q_s():.1f} | {g.p(0.5):.2f} / {g.p(0.99):.1f} "
-                    f"| {d.p(0.5):.2f} / {d.p(0.99):.1f} "
-                    f"| {g.q_s() / max(u.q_s(), 1e-9):.2f} | {g.q_s() / max(d.q_s(), 1e-9):.2f} "
-                    f"| {g.errors} | {g.rss_mb:.0f} / {d.rss_mb:.0f} |"
+                    f"| {qc.name} | {c} | {statistics.median(gq):.1f} "
+                    f"| {gall.p(0.5):.2f} / {gall.p(0.99):.1f} "
+                    f"| {dall.p(0.5):.2f} / {dall.p(0.99):.1f} "
+                    f"| {statistics.median(ratio_u):.2f} | {statistics.median(ratio_d):.2f} "
+                    f"| {sum(x.errors for x in g)} "
+                    f"| {max(x.rss_mb for x in g):.0f} / {max(x.rss_mb for x in d):.0f} |"
                 )
     finally:
         for proc in procs.values():

@@ -1,6 +1,7 @@
 """The search index of a build: every entity's names and facet values in one SQLite file.
 
-``write`` is called by the build (``kb.stores.local``) on the store it has just written, and
+``write`` is called by the build (``kb.stores.local``) on the store it has just written (a
+full build passes the N-Triples it loaded too, read instead of the store: much cheaper), and
 puts ``search.sqlite`` in the build folder beside it; the server opens it read-only
 (``api.lookup``). It holds, per entity (every record of every kind):
 

@@ -37,8 +37,10 @@ system-packages:
 
 browser: system-packages
 
+# The test files run on every core (pytest-xdist), each file's tests in one process, in order:
+# the suite's servers and browsers wait on each other far more than they compute.
 test: lint system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 generate: install
 	$(BIN)/geokb generate

@@ -5,31 +5,21 @@ are saved in test-artifacts/."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
 
 import httpx
 import pytest
+from chromium import CHROMIUM, Browser
+from chromium import FLAGS as BROWSER_FLAGS
 from conftest import ROOT, LiveServer
 
 from kb.sparql.examples import examples
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1300,1100",
-    "--virtual-time-budget=15000",
-]
+# The one-shot runs (--dump-dom, --screenshot) with a window and time to run the page.
+FLAGS = [*BROWSER_FLAGS, "--window-size=1300,1100", "--virtual-time-budget=15000"]
 
 
 def _chromium(*args: str) -> str:
@@ -117,93 +107,15 @@ def _evaluate(
     url: str, width: int, expression: str, settle: float = 6.0, ready: str | None = None
 ) -> object:
     """Open url in headless Chromium at width x 1000 px and return the value of a JavaScript
-    expression (awaited), over the DevTools protocol on a pipe (fds 3, 4).
+    expression (awaited).
 
     With `ready` (a JavaScript condition), the expression runs as soon as the loaded page makes
-    it true (polled every 0.1 s, at most 20 s); without it, after `settle` seconds."""
-    assert CHROMIUM
-    import json
-    import os
-    import time
-
-    to_chrome_r, to_chrome_w = os.pipe()
-    from_chrome_r, from_chrome_w = os.pipe()
-
-    def pipes() -> None:  # in the child: fd 3 reads commands, fd 4 writes answers
-        a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
-        os.dup2(a, 3)
-        os.dup2(b, 4)
-
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
-        browser = subprocess.Popen(
-            [CHROMIUM, *FLAGS[:-2], f"--window-size={width},1000", f"--user-data-dir={profile}",
-             "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=pipes, close_fds=False,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        pending = b""
-        sent = 0
-
-        def call(method: str, params: dict, session: str | None = None) -> dict:
-            nonlocal pending, sent
-            sent += 1
-            message: dict = {"id": sent, "method": method, "params": params}
-            if session:
-                message["sessionId"] = session
-            os.write(to_chrome_w, json.dumps(message).encode() + b"\0")
-            while True:
-                while b"\0" in pending:
-                    raw, pending = pending.split(b"\0", 1)
-                    answer = json.loads(raw)
-                    if answer.get("id") == sent:
-                        assert "error" not in answer, answer
-                        return answer["result"]
-                chunk = os.read(from_chrome_r, 1 << 20)
-                assert chunk, "chromium closed its pipe"
-                pending += chunk
-
-        try:
-            target = call("Target.createTarget", {"url": url})["targetId"]
-            session = call("Target.attachToTarget", {"targetId": target, "flatten": True})
-            if ready is None:
-                time.sleep(settle)
-            else:
-                _wait_until(call, session["sessionId"], ready)
-            answer = call(
-                "Runtime.evaluate",
-                {"expression": expression, "returnByValue": True, "awaitPromise": True},
-                session["sessionId"],
-            )
-            return answer["result"].get("value")
-        finally:
-            # /usr/bin/chromium is a shell script: ask the browser itself to quit
-            try:
-                close = json.dumps({"id": 0, "method": "Browser.close"}).encode()
-                os.write(to_chrome_w, close + b"\0")
-                browser.wait(timeout=20)
-            except (OSError, subprocess.TimeoutExpired):
-                browser.kill()
-                browser.wait()
-            os.close(to_chrome_w)
-            os.close(from_chrome_r)
-
-
-def _wait_until(call: Callable[..., dict], session: str, ready: str, limit: float = 20.0) -> None:
-    """Poll the page until it has loaded (not the initial about:blank) and `ready` is true."""
-    import time
-
-    condition = (
-        f"location.href !== 'about:blank' && document.readyState === 'complete' && !!({ready})"
-    )
-    deadline = time.monotonic() + limit
-    while True:
-        state = call("Runtime.evaluate", {"expression": condition, "returnByValue": True}, session)
-        if state["result"].get("value") is True:
-            return
-        assert time.monotonic() < deadline, f"the page never made this true: {ready}"
-        time.sleep(0.1)
+    it true (polled, at most 20 s); without it, `settle` seconds after the page has loaded."""
+    with Browser(width=width) as browser:
+        browser.open(url, ready=ready or "true")
+        if ready is None:
+            time.sleep(settle)
+        return browser.evaluate(expression)
 
 
 # After a window resize (the column resizer's trigger), the layout numbers query.js writes.
@@ -401,8 +313,6 @@ MAP_DRAWN = "document.querySelector('figure[data-drawn]')"
 
 def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(site: str) -> None:
     from urllib.parse import urlsplit
-
-    from chromium import Browser
 
     example = next(e for e in examples() if e.name == "16-disputed-territories-with-coordinates")
     rows = httpx.post(

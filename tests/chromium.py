@@ -98,11 +98,15 @@ class Browser:
         condition = (
             f"location.href !== 'about:blank' && document.readyState === 'complete' && !!({ready})"
         )
-        deadline = time.monotonic() + limit
-        while self.evaluate(condition) is not True:
-            assert time.monotonic() < deadline, f"{url}: the page never made this true: {ready}"
-            time.sleep(0.05)
+        self.wait(condition, limit, f"{url}: the page never made this true: {ready}")
         return self._visit
+
+    def wait(self, condition: str, limit: float = 5.0, message: str = "") -> None:
+        """Poll until the JavaScript `condition` is true; fail after `limit` seconds."""
+        deadline = time.monotonic() + limit
+        while self.evaluate(f"!!({condition})") is not True:
+            assert time.monotonic() < deadline, message or f"never true: {condition}"
+            time.sleep(0.05)
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited)."""

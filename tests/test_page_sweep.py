@@ -116,4 +116,14 @@ def test_every_result_view_reads_well_at_two_widths(
     measured = f"document.getElementById('yasgui').dataset.view === '{view}'"
     ready = f"document.querySelector('{drawn}') && {measured}"
     visit = browser.open(f"{live.url}/#example={example}&view={view}", ready=ready)
+    for width in WIDTHS:
+        browser.resize(width)
+        # the view is on screen, within the window's width, also once the window has narrowed
+        # after it was drawn (the table shares the new width out again)
+        on_screen = (
+            f"(() => {{ const b = document.querySelector('{drawn}').getBoundingClientRect();"
+            " return b.width > 0 && b.height > 0 && b.left >= 0"
+            " && b.right <= document.documentElement.clientWidth + 1; })()"
+        )
+        browser.wait(on_screen, 3.0, f"{view} view at {width} px: not within the window")
     _check(browser, visit, live.url)

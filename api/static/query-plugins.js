@@ -69,6 +69,15 @@
       const drawn = super.draw(config);
       this.fit();
       this.dataTable?.on("draw", () => this.fit());
+      // a narrower window after the table is drawn: share the new width out again
+      if (!this.refit) {
+        let pending = 0;
+        this.refit = () => {
+          clearTimeout(pending);
+          pending = setTimeout(() => this.fit(), 100);
+        };
+        window.addEventListener("resize", this.refit);
+      }
       return drawn;
     }
     // The column resizer fixes each column's width in px, from the header cells' natural widths,

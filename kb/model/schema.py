@@ -15,7 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rdflib import DCTERMS, OWL, RDF, RDFS, XSD, Namespace, URIRef
+from rdflib import DCTERMS, OWL, RDFS, XSD, Namespace, URIRef
+
+# The prefixes preset for queries, pages and serialisations: plain strings in their own
+# module, so that query workers need not import rdflib.
+from kb.model.prefixes import PREFIXES as PREFIXES
 
 GK = Namespace("https://w3id.org/geokb/ontology#")
 SCHEMA = Namespace("https://schema.org/")
@@ -26,18 +30,6 @@ ID_BASE = "https://w3id.org/geokb/id/"
 GRAPH_BASE = "https://w3id.org/geokb/graph/"
 ONTOLOGY_IRI = URIRef("https://w3id.org/geokb/ontology")
 ONTOLOGY_GRAPH = URIRef(GRAPH_BASE + "ontology")
-
-#: Prefixes preset for queries, pages and serialisations.
-PREFIXES: dict[str, str] = {
-    "gk": str(GK),
-    "rdf": str(RDF),
-    "rdfs": str(RDFS),
-    "owl": str(OWL),
-    "xsd": str(XSD),
-    "dcterms": str(DCTERMS),
-    "schema": str(SCHEMA),
-    "geo": str(GEO),
-}
 
 
 # --- value ranges -----------------------------------------------------------------------

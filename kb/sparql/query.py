@@ -14,16 +14,17 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from kb.errors import QueryError
-from kb.model import schema
+from kb.model.prefixes import PREFIXES
 from kb.sparql import reading as query_reading
 from kb.sparql.formats import Format, ResultShape
 from kb.sparql.reading import MAX_QUERY_CHARS, Reading
-from kb.stores.local import facts_graph
 
 __all__ = ["MAX_QUERY_CHARS", "Dataset", "QueryResult", "run"]
 
 # pyoxigraph's results; a remote store's CONSTRUCT/DESCRIBE result is a list of triples
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
+
+_DEFAULT_GRAPH = ox.DefaultGraph()
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ def run(
     # A build made before builds wrote the default graph has it empty: the union of all
     # graphs is then the same triples. (The union includes the default graph, so it must
     # not be asked for when the default graph is written: each triple would come twice.)
-    union = facts_graph(store) is None
+    # (The test of kb.stores.local.facts_graph, one index seek, made here: that module's
+    # imports, rdflib among them, would cost every query worker ~18 MB.)
+    union = next(store.quads_for_pattern(None, None, None, _DEFAULT_GRAPH), None) is None
     if dataset.default_graphs or dataset.named_graphs:
         if dataset.default_graphs:
             kwargs["default_graph"] = _graphs(dataset.default_graphs, "default-graph-uri")
@@ -103,7 +106,7 @@ def serialize(result: QueryResult, fmt: Format) -> bytes:
     if isinstance(result, ox.QueryTriples | list):
         assert isinstance(fmt.ox_format, ox.RdfFormat)
         triples: Iterable[ox.Triple] = result
-        prefixes = schema.PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
+        prefixes = PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
         out = ox.serialize(triples, format=fmt.ox_format, prefixes=prefixes)
     else:
         assert isinstance(fmt.ox_format, ox.QueryResultsFormat)

@@ -11,11 +11,10 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from kb.model import schema
+from kb.model.prefixes import PREFIXES
 from kb.sparql.formats import Format
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -57,7 +56,7 @@ def write(capped: Capped, fmt: Format, out: Write) -> None:
         out(data)
     elif isinstance(result, list):
         assert isinstance(fmt.ox_format, ox.RdfFormat)
-        prefixes = schema.PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
+        prefixes = PREFIXES if fmt.name in ("turtle", "rdfxml", "jsonld") else None
         ox.serialize(result, Sink(out), format=fmt.ox_format, prefixes=prefixes)  # type: ignore[arg-type]
     else:
         names, rows = result
@@ -233,19 +232,35 @@ def _json(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
     yield "]}}"
 
 
+# xml.sax.saxutils's escape and quoteattr, written here: that module imports urllib.request
+# and with it ssl and http.client (~9 MB in every query worker).
+def _escape(text: str) -> str:
+    """``text`` as XML character data."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def _quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value (as xml.sax.saxutils.quoteattr writes it)."""
+    text = _escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"' + text.replace('"', "&quot;") + '"'
+
+
 def _xml_term(term: Term) -> str:
     if isinstance(term, ox.NamedNode):
-        return f"<uri>{escape(term.value)}</uri>"
+        return f"<uri>{_escape(term.value)}</uri>"
     if isinstance(term, ox.BlankNode):
-        return f"<bnode>{escape(term.value)}</bnode>"
+        return f"<bnode>{_escape(term.value)}</bnode>"
     if isinstance(term, ox.Literal):
         if term.language:
-            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+            return f"<literal xml:lang={_quoteattr(term.language)}>{_escape(term.value)}</literal>"
         if term.datatype.value != XSD_STRING:
-            return (
-                f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
-            )
-        return f"<literal>{escape(term.value)}</literal>"
+            datatype = _quoteattr(term.datatype.value)
+            return f"<literal datatype={datatype}>{_escape(term.value)}</literal>"
+        return f"<literal>{_escape(term.value)}</literal>"
     return (
         f"<triple><subject>{_xml_term(term.subject)}</subject>"
         f"<predicate>{_xml_term(term.predicate)}</predicate>"
@@ -256,7 +271,7 @@ def _xml_term(term: Term) -> str:
 def _xml(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     yield '<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>'
-    yield "".join(f"<variable name={quoteattr(n)}/>" for n in names)
+    yield "".join(f"<variable name={_quoteattr(n)}/>" for n in names)
     if truncated:
         yield '<link href="https://w3id.org/geokb/ontology#TruncatedResult"/>'
     yield "</head>\n<results>\n"
@@ -264,7 +279,7 @@ def _xml(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
     def lines() -> Iterator[str]:
         for row in rows:
             cells = "".join(
-                f"<binding name={quoteattr(n)}>{_xml_term(t)}</binding>"
+                f"<binding name={_quoteattr(n)}>{_xml_term(t)}</binding>"
                 for n, t in zip(names, row, strict=True)
                 if t is not None
             )

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
@@ -47,7 +46,6 @@ from api.worker import Job
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
 from kb.sparql import query as kbquery
 
-_CTX = multiprocessing.get_context("spawn")  # no fork of a threaded server
 _LOG = logging.getLogger("geokb.pool")
 
 HEAVY_MARK_S = 60.0  # a client whose query turned heavy is rationed this long
@@ -204,7 +202,7 @@ class _Worker:
     def __init__(self, memory_mb: int) -> None:
         ours, theirs = socket.socketpair()
         try:
-            self.process: BaseProcess = _CTX.Process(
+            self.process: BaseProcess = worker.Process(
                 target=worker.main, args=(theirs, os.getpid(), memory_mb), daemon=True
             )
             self.process.start()

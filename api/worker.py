@@ -12,6 +12,7 @@ it (the pool starts a fresh one), so one big answer does not keep its memory for
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -19,6 +20,8 @@ import struct
 import threading
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
+from multiprocessing import context, popen_spawn_posix, reduction, spawn, util
+from multiprocessing.process import BaseProcess
 from typing import NoReturn
 
 import pyoxigraph as ox
@@ -106,6 +109,61 @@ class Job:
 def frame(kind: int, *parts: bytes | memoryview) -> list[bytes | memoryview]:
     """The buffers of one frame of ``kind`` holding ``parts``, to write in one go."""
     return [FRAME_HEAD.pack(sum(len(p) for p in parts), kind), *parts]
+
+
+class _Popen(popen_spawn_posix.Popen):
+    """multiprocessing's "spawn" start (no fork of a threaded server) without its resource
+    tracker: the stdlib's ``_launch`` (as in Python 3.11) minus starting the tracker and
+    passing it on. The
+    tracker is a process of its own (~13 MB) that cleans up named semaphores and shared
+    memory left by dead children; workers create none (their pipe is a socketpair). A worker
+    that did would start a tracker of its own. The command line is the stdlib's
+    (``spawn_main``), so workers are found as before."""
+
+    def _launch(self, process_obj: BaseProcess) -> None:
+        prep_data = spawn.get_preparation_data(process_obj.name)
+        # Nor does the worker run the server's main module again (the 'geokb' script and the
+        # CLI it imports, ~3 MB a worker): it needs only api.worker, which it imports to find
+        # its target.
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        fp = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, fp)
+            reduction.dump(process_obj, fp)
+        finally:
+            context.set_spawning_popen(None)
+        parent_r = child_w = child_r = parent_w = None
+        try:
+            parent_r, child_w = os.pipe()
+            child_r, parent_w = os.pipe()
+            cmd = spawn.get_command_line(pipe_handle=child_r)
+            fds: list[int] = self._fds  # type: ignore[attr-defined]
+            fds.extend([child_r, child_w])
+            self.pid = util.spawnv_passfds(spawn.get_executable(), cmd, fds)  # type: ignore[arg-type]
+            self.sentinel = parent_r
+            with open(parent_w, "wb", closefd=False) as f:
+                f.write(fp.getbuffer())
+        finally:
+            self.finalizer = util.Finalize(
+                self,
+                util.close_fds,  # type: ignore[attr-defined]
+                [fd for fd in (parent_r, parent_w) if fd is not None],
+            )
+            for fd in (child_r, child_w):
+                if fd is not None:
+                    os.close(fd)
+
+
+class Process(context.SpawnProcess):
+    """A worker process, started the "spawn" way without a resource tracker. (Here, not in
+    ``api.executor``: a worker imports the module of its process's class, and this one is
+    light.)"""
+
+    @staticmethod
+    def _Popen(process_obj: BaseProcess) -> _Popen:
+        return _Popen(process_obj)
 
 
 class BuildGone(QueryError):

@@ -27,12 +27,13 @@ a default graph has an empty one: ``facts_graph`` says to read every graph inste
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,10 +230,18 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         problem = _files_problem(base)
         if problem:  # the copy would carry the damage into the new build
             raise StoreDamaged(problem)
+    indexing: Future[Path] | None = None
     try:
         if base is not None:
             _copy_store(base, partial)
         store = ox.Store(str(partial))
+        if base is None:
+            # A full build's index is read from the graphs, not the store (see
+            # search_index.write): it is written in a thread while the store loads, as
+            # bulk_load parses and writes without holding the GIL.
+            indexing = _INDEXER.submit(
+                search_index.write, None, partial, None, list(compiled.graphs.values())
+            )
         kept = len(list(store.named_graphs())) if base is not None else 0
         old: list[bytes] = []  # the triples of the graphs replaced or removed
         for iri in (*compiled.removed, *compiled.graphs):
@@ -245,26 +254,46 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         _drop_orphans(store, old, compiled.graphs)
         store.flush()
         del store  # closes the RocksDB handle (no cycles: no need for a costly gc.collect)
-        # The search index reads the build through a handle of its own, read-only: a
-        # reference it kept in a cycle (recursive closures do) would keep a writer open,
-        # and RocksDB could still change its files after they are listed below.
-        changed = None if base is None else [str(g) for g in (*compiled.removed, *compiled.graphs)]
-        search_index.write(  # search.sqlite; a full build's is read from the graphs it loaded
-            ox.Store.read_only(str(partial)), partial, changed, compiled.graphs.values()
-        )
+        if indexing is not None:
+            indexing.result()  # raises what the index raised
+        else:
+            # An incremental build updates the index from the store, through a handle of
+            # its own, read-only: a reference it kept in a cycle (recursive closures do)
+            # would keep a writer open, and RocksDB could still change its files after
+            # they are listed below.
+            changed = [str(g) for g in (*compiled.removed, *compiled.graphs)]
+            search_index.write(ox.Store.read_only(str(partial)), partial, changed)
         compiled.manifest.save(partial)
         _list_files(partial)
         partial.rename(target)
         _swap(root, target)
     except (OSError, RuntimeError) as exc:  # pyoxigraph: RuntimeError for "Corruption: ..."
+        _settle(indexing)
         shutil.rmtree(partial, ignore_errors=True)
         damaged = store_damage(base, exc) if base is not None else None
         if damaged is not None:  # the copy of the current build is what failed
             raise damaged from None
         raise StoreError(f"could not write the store in {relative(builds)}: {exc}") from None
+    except BaseException:
+        _settle(indexing)  # the index must not write into a folder being removed
+        raise
     _prune(builds, keep={target, current_build(root)})
     written = {str(iri): g.count for iri, g in compiled.graphs.items()}
     return BuildReport(target, written, tuple(map(str, compiled.removed)), kept, compiled.full)
+
+
+#: Writes a full build's search index while the store loads (one build at a time: the lock).
+_INDEXER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geokb-index")
+
+
+def _settle(indexing: Future[Path] | None) -> None:
+    """Wait for the index writer of a build that failed, whatever it raised: the build's
+    own error is the one reported, and the partial folder is removed only once nothing
+    writes into it."""
+    if indexing is not None:
+        indexing.cancel()
+        with contextlib.suppress(BaseException):
+            indexing.result()
 
 
 #: Graphs are loaded in batches of about this many bytes of N-Triples.

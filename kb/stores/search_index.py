@@ -233,7 +233,7 @@ class _Entity:
 
 
 def write(
-    store: ox.Store,
+    store: ox.Store | None,
     folder: Path,
     changed: Sequence[str] | None = None,
     graphs: Iterable[NTriples] | None = None,
@@ -248,7 +248,12 @@ def write(
     ``graphs``: every graph of a full build (``changed`` None) as the build loaded it. The
     index then reads their N-Triples instead of the store: reading a triple back from
     RocksDB costs ~8 µs at 1M triples (its IRIs and literals are looked up by hash), which
-    was half of the index's time."""
+    was half of the index's time. ``store`` may then be None: nothing is read from it, so
+    the build can write the index in a thread while its store loads."""
+    if store is None:
+        if graphs is None or changed is not None:
+            raise ValueError("only a full build's index can be written without its store")
+        store = ox.Store()  # empty, in memory: the graphs answer every read
     # Millions of small tuples and no reference cycles: the collector's passes over them cost
     # ~1 s of 7.5 at 1M triples, for nothing to collect.
     collecting = gc.isenabled()

@@ -15,9 +15,10 @@ per client address.
 
 The client is a raw asyncio HTTP/1.1 keep-alive client (no library), cheap enough not to
 hide the servers' own cost: its cost per request is measured first, against a trivial
-asyncio server that answers every request with the same 2 KB. Prints p50/p99 latency, q/s,
-errors and the resident memory of each server with its workers, then the ratios geokb/U
-and geokb/D. Traffic goes only to 127.0.0.1 and stops by itself.
+asyncio server that answers every request with the same 2 KB. Prints each server's start
+time and memory per process (RSS and its private part) after start and after a short
+warm-up, p50/p99 latency, q/s, errors and resident memory under load, then the ratios
+geokb/U and geokb/D. Traffic goes only to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -264,6 +265,41 @@ def pss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _smaps_kb(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return {line.split(":")[0]: int(line.split()[1]) for line in f if line.endswith("kB\n")}
+
+
+def _role(pid: int, top: int) -> str:
+    if pid == top:
+        return "server"
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        line = f.read()
+    if b"resource_tracker" in line:
+        return "resource tracker"
+    return "worker" if b"spawn_main" in line else "child"
+
+
+def memory(pid: int) -> str:
+    """Each process of a server (the server, its workers, any other child): RSS, and how
+    much of it is its own (private pages) rather than shared with the others (libraries)."""
+    parts, rss, private = [], 0, 0
+    for p in process_tree(pid):
+        try:
+            m = _smaps_kb(p)
+            role = _role(p, pid)
+        except OSError:
+            continue  # gone meanwhile
+        own = m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)
+        rss += m.get("Rss", 0)
+        private += own
+        parts.append(f"{role} {m.get('Rss', 0) / 1024:.0f} ({own / 1024:.0f} own)")
+    return (
+        f"RSS {rss / 1024:.0f} MB, of which {private / 1024:.0f} MB private to one process: "
+        + ", ".join(parts)
+    )
+
+
 def port_open(port: int, proc: subprocess.Popen[bytes], t0: float) -> float:
     """Seconds from ``t0`` until ``port`` accepts connections."""
     while True:
@@ -329,6 +365,7 @@ def main() -> None:
     }
     paths = {"geokb": "/sparql", "U": "/query", "D": "/query"}
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    counter = 0
     try:
         for name, command in commands.items():
             url = f"http://127.0.0.1:{ports[name]}{paths[name]}"
@@ -340,10 +377,17 @@ def main() -> None:
                 f"idle RSS {rss_mb(pid):.0f} MB (PSS {pss_mb(pid):.0f} MB) with "
                 f"{len(process_tree(pid)) - 1} child processes"
             )
+            print(f"  idle after start: {memory(pid)}")
+            # a warm-up: 1 s each of point lookups, DESCRIBE and joins on 2 connections (both
+            # workers), then idle again: what a server that answered a few queries holds
+            for qc in [c for c in _classes(transfers) if c.name in ("point", "describe", "join")]:
+                counter += 1_000_000
+                asyncio.run(run_cell(ports[name], paths[name], qc, 2, 1.0, counter, pid))
+            time.sleep(1.0)
+            print(f"  idle after a warm-up: {memory(pid)} (PSS {pss_mb(pid):.0f} MB)")
         # rounds[(class, concurrency, server)]: one Cell per round; the servers take turns
         # within a round, in a rotating order, so a noisy moment hits each in turn
         rounds: dict[tuple[str, int, str], list[Cell]] = {}
-        counter = 0
         names = list(procs)
         for qc in classes:
             for c in levels:

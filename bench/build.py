@@ -137,7 +137,7 @@ class SearchIndexTimer:
 
     def __call__(
         self,
-        store: ox.Store,
+        store: ox.Store | None,
         folder: Path,
         changed: Sequence[str] | None = None,
         graphs: Iterable[NTriples] | None = None,
@@ -205,17 +205,12 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
             "-",
         ),
         (
-            "of which the search index / the full build",
+            # a full build writes it in a thread while the store loads: it overlaps the load,
+            # so the build minus the index is no longer a time of its own
+            "the search index (written during the load) / the full build",
             fmt_s(build_index_s),
             fmt_s(build_s),
             f"{100 * build_index_s / build_s:.0f}%",
-            "-",
-        ),
-        (
-            "full build without the search index / bulk_load of the same quads",
-            fmt_s(build_s - build_index_s),
-            fmt_s(quads_s),
-            ratio(build_s - build_index_s, quads_s),
             "-",
         ),
     ]
@@ -243,10 +238,10 @@ def bench_size(triples: int, work: Path, args: argparse.Namespace) -> list[Row]:
             "<= 5%",
         ),
         (
-            "rebuild without the search index / full build without it",
-            fmt_s(rebuild_s - rebuild_index_s),
-            fmt_s(build_s - build_index_s),
-            f"{100 * (rebuild_s - rebuild_index_s) / (build_s - build_index_s):.1f}%",
+            "of which the search index update / the rebuild",
+            fmt_s(rebuild_index_s),
+            fmt_s(rebuild_s),
+            f"{100 * rebuild_index_s / rebuild_s:.0f}%",
             "-",
         ),
     ]

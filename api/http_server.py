@@ -25,7 +25,7 @@ import logging
 import resource
 import sys
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import h11
 import httptools  # noqa: F401  (the parser under GuardedHttpToolsProtocol: a dependency)
@@ -130,13 +130,19 @@ class HeaderClock:
             transport.close()
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a connection limit, a header timeout and a float keep-alive.
+class _Guards:
+    """What both guarded protocols add to uvicorn's: a connection limit (refused connections
+    are closed at once and never parsed), a header clock and a float keep-alive.
 
-    The limits are a class attribute: :func:`protocol_class` makes a subclass per server.
+    Mixed in before the uvicorn protocol class; the limits are a class attribute:
+    :func:`protocol_class` makes a subclass per server.
     """
 
     limits: ClassVar[Limits] = Limits()
+    loop: asyncio.AbstractEventLoop
+    connections: set[Any]
+    transport: asyncio.Transport
+    timeout_keep_alive: int  # as uvicorn types it
 
     def __init__(
         self,
@@ -145,19 +151,24 @@ class GuardedH11Protocol(H11Protocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]
         # uvicorn types it as whole seconds, but only hands it to loop.call_later
         self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
         self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
         self.client_key: str | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def _wrap(self, transport: asyncio.Transport) -> asyncio.Transport:
+        """The transport the uvicorn protocol writes to."""
+        return transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Close the connection at once if the server is full, else start its header clock."""
+        transport = cast(asyncio.Transport, transport)  # a socket's: uvloop's or asyncio's
         self.client_key = self.limits.admit(len(self.connections), transport)
         if self.client_key is None:
             self.transport = transport
             return
-        super().connection_made(transport)
+        super().connection_made(self._wrap(transport))  # type: ignore[misc]
         self.clock.start(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -165,7 +176,11 @@ class GuardedH11Protocol(H11Protocol):
         self.clock.stop()
         if self.client_key is not None:
             self.limits.release(self.client_key)
-            super().connection_lost(exc)
+            super().connection_lost(exc)  # type: ignore[misc]
+
+
+class GuardedH11Protocol(_Guards, H11Protocol):
+    """uvicorn's h11 protocol with a connection limit, a header timeout and a float keep-alive."""
 
     def data_received(self, data: bytes) -> None:
         """Parse as uvicorn does; the header clock runs until a whole request head is in."""
@@ -219,38 +234,12 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the same limits as :class:`GuardedH11Protocol`."""
+class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the same limits as :class:`GuardedH11Protocol`, its
+    responses' head and body leaving in one write."""
 
-    limits: ClassVar[Limits] = Limits()
-
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
-        self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
-        self.client_key: str | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Close the connection at once if the server is full, else start its header clock."""
-        self.client_key = self.limits.admit(len(self.connections), transport)
-        if self.client_key is None:
-            self.transport = transport
-            return
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
-        self.clock.start(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the header clock; a refused connection has nothing else to undo."""
-        self.clock.stop()
-        if self.client_key is not None:
-            self.limits.release(self.client_key)
-            super().connection_lost(exc)
+    def _wrap(self, transport: asyncio.Transport) -> asyncio.Transport:
+        return CoalescingTransport(transport, self.loop)  # type: ignore[return-value]
 
     def data_received(self, data: bytes) -> None:
         """Parse as uvicorn does; refused connections are not parsed."""

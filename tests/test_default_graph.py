@@ -202,6 +202,19 @@ def test_incremental_builds_keep_the_default_graph_the_union(tmp_path: Path) -> 
         check()
     store, _ = open_current(root)
     assert _default(store) == {typed}
+    # a graph with a blank node (the ontology's are) arrives, changes and goes
+    node = ox.BlankNode("list1")
+    d = "https://example.org/g/d"
+    listed = ox.Triple(node, ox.NamedNode("https://example.org/first"), ox.Literal("1"))
+    for graphs, removed in [
+        ({d: [listed, typed]}, ()),
+        ({d: [listed, _t("d", "p", "4")]}, ()),
+        ({}, (d,)),
+    ]:
+        write_build(root, _compiled(graphs, removed, False))
+        check()
+    store, _ = open_current(root)
+    assert _default(store) == {typed}
 
 
 def test_edits_to_yaml_files_keep_the_default_graph_as_a_full_build_makes_it(

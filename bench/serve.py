@@ -3,22 +3,24 @@
     .venv/bin/python bench/serve.py [--triples 1000000] [--work DIR] [--seconds 2] [--rounds 3]
                                     [--concurrency 1,4,16] [--classes point,describe,...]
 
-Builds bench/synthetic.py data with geokb (kept in --work, reused when there), then serves
-it three ways on 127.0.0.1: geokb serve; `oxigraph serve-read-only --union-default-graph` on
-geokb's own build ("U", the same store); and Oxigraph on the same triples loaded into the
-default graph of a new store ("D"). For each query class and concurrency it runs the three
-in turn, each for --seconds, in --rounds paired rounds (q/s and ratios are their medians),
-every query text distinct (a counter in the query or a comment), so geokb's answer cache
-never helps. Each connection comes from its
-own loopback address (127.0.0.2, ...), as distinct users would: geokb rations long queries
-per client address.
+Builds bench/synthetic.py data with geokb (kept in --work, reused when there: remove the
+folder after a change to how builds write the store), then serves it four ways on 127.0.0.1:
+geokb serve; `oxigraph serve-read-only --union-default-graph` on geokb's own build ("U", the
+same store); Oxigraph on the same triples bulk-loaded into the default graph of a new store
+("D", as `oxigraph load` leaves it); and on a copy of that store compacted as `oxigraph
+optimize` does ("D*", what Oxigraph advises before a read-heavy workload; geokb's full builds
+are compacted too). For each query class and concurrency it runs the four in turn, each for
+--seconds, in --rounds paired rounds (q/s and ratios are their medians), every query text
+distinct (a counter in the query or a comment), so geokb's answer cache never helps. Each
+connection comes from its own loopback address (127.0.0.2, ...), as distinct users would:
+geokb rations long queries per client address.
 
 The client is a raw asyncio HTTP/1.1 keep-alive client (no library), cheap enough not to
 hide the servers' own cost: its cost per request is measured first, against a trivial
 asyncio server that answers every request with the same 2 KB. Prints each server's start
 time and memory per process (RSS and its private part) after start and after a short
 warm-up, p50/p99 latency, q/s, errors and resident memory under load, then the ratios
-geokb/U and geokb/D. Traffic goes only to 127.0.0.1 and stops by itself.
+geokb/U, geokb/D and geokb/D*. Traffic goes only to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -222,10 +224,11 @@ async def client_cost(seconds: float) -> tuple[float, float]:
 # -- the servers ----------------------------------------------------------------------------
 
 
-def prepare(work: Path, triples: int) -> tuple[Path, Path, int]:
-    """geokb's store root and a default-graph store of the same triples, built if missing;
-    and the number of transfers."""
+def prepare(work: Path, triples: int) -> tuple[Path, Path, Path, int]:
+    """geokb's store root, a default-graph store of the same triples as bulk_load leaves it
+    and a compacted copy of that one, built if missing; and the number of transfers."""
     data, store, dstore = work / "data", work / "store", work / "default-graph"
+    optimized = work / "default-graph-optimized"
     counts = generate(data, triples, files=100) if not data.exists() else None
     if not (store / "current").exists():
         subprocess.run(
@@ -243,13 +246,16 @@ def prepare(work: Path, triples: int) -> tuple[Path, Path, int]:
         del src
         ox.Store(str(dstore)).bulk_load(path=str(nt), format=ox.RdfFormat.N_TRIPLES)
         nt.unlink()
+    if not optimized.exists():  # what `oxigraph optimize` makes (its `load` advises it)
+        shutil.copytree(dstore, optimized)
+        ox.Store(str(optimized)).optimize()
     transfers = counts["transfers"] if counts else len(list((data).glob("transfers-*.yaml")))
     if not counts:  # count the transfers in the data
         transfers = sum(
             p.read_text(encoding="utf-8").count("  - id: transfer-")
             for p in data.glob("transfers-*.yaml")
         )
-    return store, dstore, transfers
+    return store, dstore, optimized, transfers
 
 
 def pss_mb(pid: int) -> float:
@@ -345,25 +351,27 @@ def main() -> None:
     args = parser.parse_args()
     assert shutil.which("oxigraph", path=str(BIN)), f"no oxigraph in {BIN}: make install"
     args.work.mkdir(parents=True, exist_ok=True)
-    store, dstore, transfers = prepare(args.work, args.triples)
+    store, dstore, optimized, transfers = prepare(args.work, args.triples)
     classes = [c for c in _classes(transfers) if c.name in args.classes.split(",")]
     levels = [int(c) for c in args.concurrency.split(",")]
 
     cost_p50, cost_qs = asyncio.run(client_cost(2.0))
     print(f"client alone (trivial server, 2 KB): p50 {cost_p50:.3f} ms, {cost_qs:,.0f} q/s")
 
-    ports = {"geokb": free_port(), "U": free_port(), "D": free_port()}
+    ports = {"geokb": free_port(), "U": free_port(), "D": free_port(), "D*": free_port()}
     oxi = str(BIN / "oxigraph")
     geokb = [str(BIN / "geokb"), "serve", "--store", str(store), "--port", str(ports["geokb"])]
     build = str((store / "current").resolve())
     u_bind = f"127.0.0.1:{ports['U']}"
     d_bind = f"127.0.0.1:{ports['D']}"
+    o_bind = f"127.0.0.1:{ports['D*']}"
     commands = {
         "geokb": [*geokb, *args.geokb_flags.split()],
         "U": [oxi, "serve-read-only", "-l", build, "--union-default-graph", "-b", u_bind],
         "D": [oxi, "serve-read-only", "-l", str(dstore), "-b", d_bind],
+        "D*": [oxi, "serve-read-only", "-l", str(optimized), "-b", o_bind],
     }
-    paths = {"geokb": "/sparql", "U": "/query", "D": "/query"}
+    paths = {"geokb": "/sparql", "U": "/query", "D": "/query", "D*": "/query"}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     counter = 0
     try:
@@ -392,7 +400,7 @@ def main() -> None:
         for qc in classes:
             for c in levels:
                 for r in range(args.rounds):
-                    for name in names[r % 3 :] + names[: r % 3]:
+                    for name in names[r % len(names) :] + names[: r % len(names)]:
                         counter += 1_000_000
                         pid = procs[name].pid
                         cell = asyncio.run(
@@ -411,25 +419,29 @@ def main() -> None:
         print()
         print(
             "| query class | conc. | geokb q/s | geokb p50 / p99 ms | D p50 / p99 ms "
-            "| geokb / U | geokb / D | geokb errors | RSS geokb / D MB |"
+            "| D* p50 / p99 ms | geokb / U | geokb / D | geokb / D* | geokb errors "
+            "| RSS geokb / D MB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for qc in classes:
             for c in levels:
-                g, u, d = (rounds[(qc.name, c, n)] for n in ("geokb", "U", "D"))
-                gq = [x.q_s() for x in g]
-                ratio_u = [x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, u, strict=True)]
-                ratio_d = [x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, d, strict=True)]
-                gall, dall = Cell(), Cell()
-                for x in g:
-                    gall.latencies += x.latencies
-                for x in d:
-                    dall.latencies += x.latencies
+                g, u, d, o = (rounds[(qc.name, c, n)] for n in ("geokb", "U", "D", "D*"))
+
+                def ratio(other: list[Cell], g: list[Cell] = g) -> float:
+                    return statistics.median(
+                        x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, other, strict=True)
+                    )
+
+                def pooled(cells: list[Cell]) -> str:
+                    every = Cell()
+                    for x in cells:
+                        every.latencies += x.latencies
+                    return f"{every.p(0.5):.2f} / {every.p(0.99):.1f}"
+
                 print(
-                    f"| {qc.name} | {c} | {statistics.median(gq):.1f} "
-                    f"| {gall.p(0.5):.2f} / {gall.p(0.99):.1f} "
-                    f"| {dall.p(0.5):.2f} / {dall.p(0.99):.1f} "
-                    f"| {statistics.median(ratio_u):.2f} | {statistics.median(ratio_d):.2f} "
+                    f"| {qc.name} | {c} | {statistics.median(x.q_s() for x in g):.1f} "
+                    f"| {pooled(g)} | {pooled(d)} | {pooled(o)} "
+                    f"| {ratio(u):.2f} | {ratio(d):.2f} | {ratio(o):.2f} "
                     f"| {sum(x.errors for x in g)} "
                     f"| {max(x.rss_mb for x in g):.0f} / {max(x.rss_mb for x in d):.0f} |"
                 )

@@ -23,6 +23,7 @@ from api.state import ServedStore
 from kb.model import schema
 from kb.model.rdf import new_graph, to_ox
 from kb.sparql import formats
+from kb.stores.local import facts_graph
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
@@ -43,7 +44,9 @@ _FORMAT_IRIS = {
 
 
 def _select(store: ox.Store, query: str) -> list[dict[str, str]]:
-    result = store.query(query, use_default_graph_as_union=True)
+    # the default graph holds each triple once; a build made before it was written has it
+    # empty, and the union of the graphs is then the same triples
+    result = store.query(query, use_default_graph_as_union=facts_graph(store) is None)
     assert isinstance(result, ox.QuerySolutions)
     names = [v.value for v in result.variables]
     return [{n: t.value for n in names if (t := sol[n]) is not None} for sol in result]

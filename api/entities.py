@@ -23,7 +23,7 @@ from api import maps, pagework, search, views
 from api.negotiation import wants_html
 from api.openapi import ENTITY_RESPONSES
 from api.pages import render
-from api.pagework import Deadline, PagesBusy, PageTimeout, take
+from api.pagework import Deadline, Facts, PagesBusy, PageTimeout, take
 from api.responses import plain, rdf
 from api.sparql import TRUNCATED_HEADER
 from api.state import ServedStore
@@ -87,10 +87,10 @@ class Citation:
     supports: tuple[str, ...] = ()
 
 
-def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
+def _citation(facts: Facts, node: ox.NamedNode) -> Citation:
     values: dict[str, str] = {}
     supports: list[str] = []
-    for n, quad in enumerate(store.quads_for_pattern(node, None, None, None)):
+    for n, quad in enumerate(facts.quads(node)):
         if n >= CITATION_FIELDS:
             break
         name = _CITED.get(quad.predicate.value)
@@ -98,15 +98,15 @@ def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
             supports.append(quad.object.value)  # type: ignore[union-attr]
         elif name is not None:
             values[name] = quad.object.value  # type: ignore[union-attr]
-    return Citation(node.value, supports=tuple(sorted(supports)), **values)
+    return Citation(node.value, supports=tuple(sorted(set(supports))), **values)
 
 
-def _label_of(store: ox.Store, node: Term) -> str | None:
+def _label_of(facts: Facts, node: Term) -> str | None:
     if not isinstance(node, ox.NamedNode):
         return None
     best: str | None = None
     for predicate in (LABEL, TITLE):
-        for quad in store.quads_for_pattern(node, predicate, None, None):
+        for quad in facts.quads(node, predicate):
             obj = quad.object
             if isinstance(obj, ox.Literal):
                 if obj.language in (None, "en"):
@@ -115,9 +115,9 @@ def _label_of(store: ox.Store, node: Term) -> str | None:
     return best
 
 
-def _geometry_text(store: ox.Store, geometry: ox.NamedNode) -> str:
+def _geometry_text(facts: Facts, geometry: ox.NamedNode) -> str:
     """A geometry as people read coordinates: '25.867° N, 55.033° E'; '' if not a point."""
-    for quad in store.quads_for_pattern(geometry, AS_WKT, None, None):
+    for quad in facts.quads(geometry, AS_WKT):
         latlon = maps.point(quad.object.value) if isinstance(quad.object, ox.Literal) else None
         if latlon is not None:
             lat, lon = latlon
@@ -126,20 +126,20 @@ def _geometry_text(store: ox.Store, geometry: ox.NamedNode) -> str:
     return ""
 
 
-def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMIT) -> Entity | None:
+def load_entity(facts: Facts, iri: str, deadline: Deadline, limit: int = LIMIT) -> Entity | None:
     """What the store says about ``iri`` (at most ``limit`` triples each way), or None."""
     try:
         node = ox.NamedNode(iri)
     except ValueError:  # not a valid IRI (e.g. '"' in the path): certainly not ours
         return None
     out, more_out = take(
-        ((q.predicate, q.object) for q in store.quads_for_pattern(node, None, None, None)),
+        ((q.predicate, q.object) for q in facts.quads(node)),
         limit,
         deadline,
     )
     pairs_in: list[tuple[Term, ox.NamedNode]]
     pairs_in, more_in = take(
-        ((q.subject, q.predicate) for q in store.quads_for_pattern(None, None, node, None)),
+        ((q.subject, q.predicate) for q in facts.quads(None, None, node)),
         limit,
         deadline,
     )
@@ -163,26 +163,26 @@ def load_entity(store: ox.Store, iri: str, deadline: Deadline, limit: int = LIMI
         if p == CITATION and isinstance(o, ox.NamedNode):
             if n % pagework.BATCH == 0:
                 deadline.check()
-            citations.append(_citation(store, o))
+            citations.append(_citation(facts, o))
         elif p == HAS_GEOMETRY and isinstance(o, ox.NamedNode):
             # a place's point, shown as coordinates with the geometry's own citations under it
-            shown = _geometry_text(store, o)
+            shown = _geometry_text(facts, o)
             if shown:
                 labels[o.value] = shown
-            found = store.quads_for_pattern(o, CITATION, None, None)
-            for c in dict.fromkeys(q.object for q in found):  # once, whatever the graphs
+            found = facts.quads(o, CITATION)
+            for c in dict.fromkeys(q.object for q in found):  # once, whatever the layout
                 if isinstance(c, ox.NamedNode):
-                    cited = _citation(store, c)
+                    cited = _citation(facts, c)
                     citations.append(replace(cited, supports=(HAS_GEOMETRY.value,)))
     terms += [ox.NamedNode(c.source) for c in citations if c.source]
     # Records without a label (transfers, claims, administrations ...) get a title composed
     # from the model (views.Titles): the page's heading, 'Referenced by', values.
-    titles = views.Titles(store)
+    titles = views.Titles(facts)
     for n, term in enumerate(terms):
         if n % pagework.BATCH == 0:
             deadline.check()
         if isinstance(term, ox.NamedNode) and term.value not in labels:
-            label = _label_of(store, term)
+            label = _label_of(facts, term)
             if not label and term.value.startswith(schema.ID_BASE):
                 label = titles.title(term.value)
             if label:
@@ -332,28 +332,28 @@ def _reference(citation: Citation, labels: dict[str, str]) -> Reference:
     return Reference(source, citation.locator, citation.says, citation.accessed, archived)
 
 
-def sections(store: ox.Store, entity: Entity, deadline: Deadline) -> Sections:
+def sections(facts: Facts, entity: Entity, deadline: Deadline) -> Sections:
     """Timeline, supply network and (for states) the arms register, each capped."""
     name = entity.labels.get(entity.iri, entity.iri.rsplit("/", 1)[-1])
     # The timeline's facts are the entity and what refers to it: the (capped) incoming list.
-    facts = [ox.NamedNode(entity.iri)]
-    facts += dict.fromkeys(s for s, _ in entity.incoming if isinstance(s, ox.NamedNode))
+    dated = [ox.NamedNode(entity.iri)]
+    dated += dict.fromkeys(s for s, _ in entity.incoming if isinstance(s, ox.NamedNode))
     note = None
     if entity.more_incoming:
         note = views.Capped(
             f"the dated facts among the first {entity.limit:,} references",
             views.timeline_query(entity.iri),
         )
-    titles = entity.titles or views.Titles(store)
-    moments = views.timeline(store, facts, deadline, titles)
-    network = views.network(store, entity.iri, name, deadline, entity.limit)
+    titles = entity.titles or views.Titles(facts)
+    moments = views.timeline(facts, dated, deadline, titles)
+    network = views.network(facts, entity.iri, name, deadline, entity.limit)
     register = None
     found = schema.kind_of_iri(entity.iri)
     if found is not None and found[0].name == "state":
-        register = views.register(store, found[1], deadline, entity.limit, titles)
+        register = views.register(facts, found[1], deadline, entity.limit, titles)
     kind = found[0].name if found is not None else ""
-    tables = views.fact_tables(store, entity.iri, kind, deadline, entity.limit, titles)
-    where = maps.entity_map(store, entity.iri, titles, deadline)
+    tables = views.fact_tables(facts, entity.iri, kind, deadline, entity.limit, titles)
+    where = maps.entity_map(facts, entity.iri, titles, deadline)
     return Sections(moments, note, network, register, tables, where)
 
 
@@ -381,10 +381,11 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
     store = served.get()
 
     def work(deadline: Deadline) -> tuple[Entity | None, str]:
-        entity = load_entity(store, iri, deadline)
+        facts = Facts.of(store)
+        entity = load_entity(facts, iri, deadline)
         if entity is None or not html:
             return entity, ""
-        return entity, render_html(entity, sections(store, entity, deadline))
+        return entity, render_html(entity, sections(facts, entity, deadline))
 
     try:
         entity, page = await pagework.for_app(request.app).run(work)

@@ -20,7 +20,7 @@ import pycountry
 import pyoxigraph as ox
 
 from api import views
-from api.pagework import Deadline
+from api.pagework import Deadline, Facts
 from kb.model import schema
 
 ATLAS = "/static/vendor/map/countries-110m.json"
@@ -99,7 +99,7 @@ def numeric_code(state_iri: str) -> str | None:
     return code if code in _atlas_codes() else None
 
 
-def entity_map(store: ox.Store, iri: str, titles: views.Titles, deadline: Deadline) -> Map | None:
+def entity_map(facts: Facts, iri: str, titles: views.Titles, deadline: Deadline) -> Map | None:
     """The map of the page of ``iri`` (a territory, facility, dispute or state), or None."""
     found = schema.kind_of_iri(iri)
     if found is None:
@@ -109,19 +109,14 @@ def entity_map(store: ox.Store, iri: str, titles: views.Titles, deadline: Deadli
     places: list[ox.NamedNode] = []
     states: dict[str, str] = {}  # state IRI -> role (the first role given wins)
 
+    # each once, in the order found (an old build's layout gives a triple once per file)
     def objects(subject: ox.NamedNode, predicate: ox.NamedNode) -> list[ox.NamedNode]:
-        return [
-            q.object
-            for q in store.quads_for_pattern(subject, predicate, None, None)
-            if isinstance(q.object, ox.NamedNode)
-        ]
+        found = (q.object for q in facts.quads(subject, predicate))
+        return [o for o in dict.fromkeys(found) if isinstance(o, ox.NamedNode)]
 
     def subjects(predicate: ox.NamedNode, obj: ox.NamedNode) -> list[ox.NamedNode]:
-        return [
-            q.subject
-            for q in store.quads_for_pattern(None, predicate, obj, None)
-            if isinstance(q.subject, ox.NamedNode)
-        ]
+        found = (q.subject for q in facts.quads(None, predicate, obj))
+        return [s for s in dict.fromkeys(found) if isinstance(s, ox.NamedNode)]
 
     def dispute_parties(dispute: ox.NamedNode) -> None:
         for s in objects(dispute, _CLAIMANT):
@@ -160,7 +155,7 @@ def entity_map(store: ox.Store, iri: str, titles: views.Titles, deadline: Deadli
         if len(marked) >= MAX_POINTS:
             break
         for geometry in objects(place, _HAS_GEOMETRY):
-            wkt = next(iter(store.quads_for_pattern(geometry, _AS_WKT, None, None)), None)
+            wkt = next(facts.quads(geometry, _AS_WKT), None)
             text = wkt.object if wkt is not None else None
             latlon = point(text.value) if isinstance(text, ox.Literal) else None
             if latlon is not None:

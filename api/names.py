@@ -16,7 +16,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 
 from api import pagework, views
-from api.pagework import Deadline, PagesBusy, PageTimeout
+from api.pagework import Deadline, Facts, PagesBusy, PageTimeout
 from api.responses import plain
 from api.state import ServedStore
 from kb.model import schema
@@ -66,17 +66,15 @@ async def names(request: Request) -> Response:
     store = served.get()
 
     def work(deadline: Deadline) -> dict[str, str]:
-        titles = views.Titles(store)
+        facts = Facts.of(store)
+        titles = views.Titles(facts)
         found: dict[str, str] = {}
         for n, iri in enumerate(iris):
             if n % 50 == 0:
                 deadline.check()
             if schema.kind_of_iri(iri.partition("#")[0]) is None:
                 continue
-            if (
-                next(iter(store.quads_for_pattern(ox.NamedNode(iri), None, None, None)), None)
-                is None
-            ):
+            if next(facts.quads(ox.NamedNode(iri)), None) is None:
                 continue  # not in this build
             title = titles.title(iri)
             if title and title != iri:

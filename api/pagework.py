@@ -6,6 +6,10 @@ way: each reads at most a fixed number of rows per section (``take``), in small 
 checks a ``Deadline`` of ``Settings.timeout_s`` between steps; and at most one page per core
 renders at once, a request waiting longer than ``Settings.queue_timeout_s`` being turned away.
 Both refusals answer 503 with Retry-After, like ``/sparql``.
+
+Pages read a build's triples through ``Facts``: each triple once, from the store's default
+graph (the union a build writes of its data and ontology graphs), not once per graph that
+holds it.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
+import pyoxigraph as ox
 from fastapi import FastAPI, Response
 
 from api.responses import plain
 from api.settings import Settings
+from kb.stores.local import facts_graph
 
 T = TypeVar("T")
 RETRY_AFTER = "5"
@@ -56,6 +63,32 @@ class Deadline:
             )
 
 
+@dataclass(frozen=True)
+class Facts:
+    """A build's store as pages read it: ``graph`` is where each triple is once (the default
+    graph), or None for a build made before builds wrote one (every graph is read then, and
+    a triple in two files comes twice: readers keep ``take``'s and ``dict.fromkeys``'s
+    de-duplication for those). Pages that must know which file says what read the store's
+    named graphs themselves."""
+
+    store: ox.Store
+    graph: ox.DefaultGraph | None
+
+    @classmethod
+    def of(cls, store: ox.Store) -> Facts:
+        """The facts of ``store`` (one index seek to tell its layout: make one per page)."""
+        return cls(store, facts_graph(store))
+
+    def quads(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None = None,
+        predicate: ox.NamedNode | None = None,
+        obj: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None = None,
+    ) -> Iterator[ox.Quad]:
+        """The triples (as quads) matching the pattern, None matching anything."""
+        return self.store.quads_for_pattern(subject, predicate, obj, self.graph)
+
+
 def take(items: Iterable[T], limit: int, deadline: Deadline) -> tuple[list[T], bool]:
     """The first ``limit`` distinct items (in order) and whether there were more.
 
@@ -68,7 +101,7 @@ def take(items: Iterable[T], limit: int, deadline: Deadline) -> tuple[list[T], b
         read += 1
         if read % BATCH == 0:
             deadline.check()
-        if item in seen:  # the same triple in several graphs
+        if item in seen:  # the same triple in several graphs (an old build's layout)
             continue
         if len(out) == limit:
             return out, True

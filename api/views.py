@@ -24,7 +24,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from api import pagework
-from api.pagework import BATCH, Deadline, PagesBusy, PageTimeout, take
+from api.pagework import BATCH, Deadline, Facts, PagesBusy, PageTimeout, take
 from api.settings import Settings
 from api.sparql import MAX_ROWS_HEADER, TRUNCATED_HEADER
 from kb.model import schema
@@ -70,24 +70,24 @@ class Capped:
         return sparql_href(self.query)
 
 
-def _about(store: ox.Store, node: ox.NamedNode) -> dict[str, list[Object]]:
+def _about(facts: Facts, node: ox.NamedNode) -> dict[str, list[Object]]:
     """The objects of ``node``'s triples by predicate IRI (at most _PER_FACT triples read)."""
     about: dict[str, list[Object]] = {}
-    for q in islice(store.quads_for_pattern(node, None, None, None), _PER_FACT):
+    for q in islice(facts.quads(node), _PER_FACT):
         objects = about.setdefault(q.predicate.value, [])
         if q.object not in objects:
             objects.append(q.object)
     return about
 
 
-def _label(store: ox.Store, node: Object, cache: dict[str, str], english: bool) -> str:
+def _label(facts: Facts, node: Object, cache: dict[str, str], english: bool) -> str:
     """A node's rdfs:label ('' if none): English only if ``english``, else English first."""
     if not isinstance(node, ox.NamedNode):
         return ""
     key = f"{english}{node.value}"
     if key not in cache:
         found = ""
-        for q in store.quads_for_pattern(node, _LABEL, None, None):
+        for q in facts.quads(node, _LABEL):
             if isinstance(q.object, ox.Literal):
                 if q.object.language == "en":
                     found = q.object.value
@@ -115,8 +115,8 @@ class Titles:
     administers Abu Musa since 1992', 'Russia claims Crimea'. A citation node is 'citation 1
     of' its fact. Each node is read once per page (at most _PER_FACT triples)."""
 
-    def __init__(self, store: ox.Store) -> None:
-        self.store = store
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
         self._names: dict[str, str] = {}
         self._titles: dict[str, str] = {}
 
@@ -127,7 +127,7 @@ class Titles:
         if node.value not in self._names:
             found = ""
             for predicate in (_LABEL, _TITLE):
-                for q in self.store.quads_for_pattern(node, predicate, None, None):
+                for q in self.facts.quads(node, predicate):
                     if isinstance(q.object, ox.Literal):
                         if q.object.language in (None, "en"):
                             found = q.object.value
@@ -169,7 +169,7 @@ class Titles:
         if depth >= 2 or not kind.is_fact:
             return fallback
         if about is None:
-            about = _about(self.store, node)
+            about = _about(self.facts, node)
         claimed = _field_iri("claim", "territories")
         if kind.name == "claim" and not about.get(claimed):
             # a claim to the whole dispute: the dispute's territories
@@ -178,7 +178,7 @@ class Titles:
                 t
                 for d in disputes
                 if isinstance(d, ox.NamedNode)
-                for t in _about(self.store, d).get(_field_iri("dispute", "territories"), [])
+                for t in _about(self.facts, d).get(_field_iri("dispute", "territories"), [])
             ]
             about = {**about, claimed: whole}
 
@@ -296,22 +296,22 @@ SELECT ?date ?p ?fact (SAMPLE(?named) AS ?label) WHERE {{
 
 
 def timeline(
-    store: ox.Store,
-    facts: Iterable[ox.NamedNode],
+    facts: Facts,
+    nodes: Iterable[ox.NamedNode],
     deadline: Deadline,
     titles: Titles | None = None,
 ) -> list[Moment]:
-    """The facts among ``facts`` (an entity itself and what refers to it), oldest first, one
+    """The facts among ``nodes`` (an entity itself and what refers to it), oldest first, one
     moment per date; a fact with no date once, with the date '' (the "undated" group, last).
 
-    Reads each one's own triples; the caller bounds how many ``facts`` there are.
+    Reads each one's own triples; the caller bounds how many ``nodes`` there are.
     """
-    titles = titles or Titles(store)
+    titles = titles or Titles(facts)
     moments: set[Moment] = set()
-    for n, fact in enumerate(facts):
+    for n, fact in enumerate(nodes):
         if n % BATCH == 0:
             deadline.check()
-        about = _about(store, fact)
+        about = _about(facts, fact)
         if _FACT not in about.get(_TYPE.value, []):
             continue
         label = titles.title(fact.value, about)
@@ -390,7 +390,7 @@ class Network:
         return self.height // 2
 
 
-def network(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int) -> Network | None:
+def network(facts: Facts, iri: str, name: str, deadline: Deadline, limit: int) -> Network | None:
     """Who supplied ``iri`` (left) and whom it supplied (right); None if nobody.
 
     Counts at most ``limit`` transfers each way; if there were more, the picture carries a
@@ -401,17 +401,15 @@ def network(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int
     cut = False
     labels: dict[str, str] = {}
     for direction, own, other in (("in", _RECIPIENT, _SUPPLIER), ("out", _SUPPLIER, _RECIPIENT)):
-        subjects = (q.subject for q in store.quads_for_pattern(None, own, node, None))
+        subjects = (q.subject for q in facts.quads(None, own, node))
         transfers, more = take(subjects, limit, deadline)
         cut = cut or more
         for n, t in enumerate(transfers):
             if n % BATCH == 0:
                 deadline.check()
-            if not isinstance(t, ox.NamedNode) or not any(
-                store.quads_for_pattern(t, _TYPE, _ARMS_TRANSFER, None)
-            ):
+            if not isinstance(t, ox.NamedNode) or not any(facts.quads(t, _TYPE, _ARMS_TRANSFER)):
                 continue
-            partners = {q.object for q in store.quads_for_pattern(t, other, None, None)}
+            partners = {q.object for q in facts.quads(t, other)}
             for partner in partners:
                 if isinstance(partner, ox.NamedNode):
                     key = (direction, partner.value)
@@ -420,7 +418,7 @@ def network(store: ox.Store, iri: str, name: str, deadline: Deadline, limit: int
         return None
     rows = sorted(
         (
-            (_label(store, ox.NamedNode(other_iri), labels, english=True), other_iri, d, count)
+            (_label(facts, ox.NamedNode(other_iri), labels, english=True), other_iri, d, count)
             for (d, other_iri), count in counts.items()
         ),
     )
@@ -462,19 +460,19 @@ _RECORD = "Record"
 
 
 def register(
-    store: ox.Store, code: str, deadline: Deadline, limit: int, titles: Titles | None = None
+    facts: Facts, code: str, deadline: Deadline, limit: int, titles: Titles | None = None
 ) -> list[RegisterTable]:
     """A state's arms exports and imports in the SIPRI register's columns; the Sources
     column lists the cited sources' titles, linked; the last column links to the transfer.
 
     Each table holds at most ``limit`` rows, read in steps; a cut table says so.
     """
-    titles = titles or Titles(store)
+    titles = titles or Titles(facts)
     sources: dict[str, Cell] = {}
 
     def cited(transfer: str) -> Cell:
         if transfer not in sources:
-            found = store.quads_for_pattern(ox.NamedNode(transfer), _SOURCE, None, None)
+            found = facts.quads(ox.NamedNode(transfer), _SOURCE)
             nodes = dict.fromkeys(q.object for q in islice(found, _PER_FACT))
             links = sorted(_links(titles, nodes), key=lambda link: link.text)
             sources[transfer] = tuple(links)
@@ -495,11 +493,11 @@ def register(
         ("Exports", sipri.RegisterFilter(supplier=code)),
         ("Imports", sipri.RegisterFilter(recipient=code)),
     ):
-        selection = sipri.select(store, only, limit, deadline.check)
+        selection = sipri.select(facts.store, only, limit, deadline.check)
         rows: list[dict[str, str]] = []
         for batch in sipri.batches(selection.transfers):
             deadline.check()
-            rows += sipri.rows_of(store, batch)
+            rows += sipri.rows_of(facts.store, batch)
         note = None
         if selection.more:
             note = Capped(f"the first {limit:,} rows", sipri.query_text(only))
@@ -636,13 +634,13 @@ def _first(about: dict[str, list[Object]], predicate: ox.NamedNode) -> str:
     return next((o.value for o in about.get(predicate.value, []) if isinstance(o, ox.Literal)), "")
 
 
-def _citations(store: ox.Store, about: dict[str, list[Object]], titles: Titles) -> Cell:
+def _citations(facts: Facts, about: dict[str, list[Object]], titles: Titles) -> Cell:
     """A fact's citations as their sources' titles (and locators); else its dcterms:source."""
     cited: list[Link] = []
     for node in sorted(about.get(_CITATION.value, []), key=str):
         if not isinstance(node, ox.NamedNode):
             continue
-        parts = _about(store, node)
+        parts = _about(facts, node)
         source = next((o for o in parts.get(_CITED.value, []) if isinstance(o, ox.NamedNode)), None)
         if source is None:
             continue
@@ -655,9 +653,9 @@ def _citations(store: ox.Store, about: dict[str, list[Object]], titles: Titles) 
 
 
 def _subjects(
-    store: ox.Store, predicate: ox.NamedNode, node: ox.NamedNode, limit: int, deadline: Deadline
+    facts: Facts, predicate: ox.NamedNode, node: ox.NamedNode, limit: int, deadline: Deadline
 ) -> tuple[list[ox.NamedNode], bool]:
-    found = (q.subject for q in store.quads_for_pattern(None, predicate, node, None))
+    found = (q.subject for q in facts.quads(None, predicate, node))
     subjects, more = take(found, limit, deadline)
     named = [s for s in dict.fromkeys(subjects) if isinstance(s, ox.NamedNode)]
     return named, more
@@ -668,7 +666,7 @@ def _query_note(shown: str, template: str, **values: str) -> Capped:
 
 
 def _administrations(
-    store: ox.Store,
+    facts: Facts,
     territories: list[ox.NamedNode],
     deadline: Deadline,
     limit: int,
@@ -678,19 +676,19 @@ def _administrations(
     rows: list[tuple[str, str, str, list[Cell]]] = []
     cut = False
     for territory in territories:
-        found, more = _subjects(store, _TERRITORY, territory, limit, deadline)
+        found, more = _subjects(facts, _TERRITORY, territory, limit, deadline)
         cut = cut or more
         for n, record in enumerate(found):
             if n % BATCH == 0:
                 deadline.check()
-            about = _about(store, record)
+            about = _about(facts, record)
             since, until = _first(about, _START), _first(about, _END)
             cells = [
                 (_link(titles, territory),),
                 _links(titles, about.get(_ADMINISTERED_BY.value, [])),
                 (Link(since),) if since else (),
                 (Link(until),) if until else (),
-                _citations(store, about, titles),
+                _citations(facts, about, titles),
                 (_link(titles, record),),
             ]
             rows.append((titles.title(territory.value), since or "~", record.value, cells))
@@ -709,7 +707,7 @@ def _administrations(
 
 
 def fact_tables(
-    store: ox.Store, iri: str, kind: str, deadline: Deadline, limit: int, titles: Titles
+    facts: Facts, iri: str, kind: str, deadline: Deadline, limit: int, titles: Titles
 ) -> tuple[FactTable, ...]:
     """The tables of a dispute's page (each claimant's position; who administered its
     territories when) and of a territory's (the disputes it is in; who administered it when).
@@ -717,12 +715,12 @@ def fact_tables(
     node = ox.NamedNode(iri)
     tables: list[FactTable | None] = []
     if kind == "dispute":
-        claims, more = _subjects(store, _IN_DISPUTE, node, limit, deadline)
+        claims, more = _subjects(facts, _IN_DISPUTE, node, limit, deadline)
         rows = []
         for n, claim in enumerate(claims):
             if n % BATCH == 0:
                 deadline.check()
-            about = _about(store, claim)
+            about = _about(facts, claim)
             claimants = about.get(_CLAIMANT.value, [])
             since, until = _first(about, _START), _first(about, _END)
             cells = [
@@ -730,7 +728,7 @@ def fact_tables(
                 (Link(p),) if (p := _first(about, _POSITION)) else (),
                 (Link(since),) if since else (),
                 (Link(until),) if until else (),
-                _citations(store, about, titles),
+                _citations(facts, about, titles),
                 (_link(titles, claim),),
             ]
             who = ", ".join(c.text for c in cells[0])
@@ -741,16 +739,16 @@ def fact_tables(
                 note = _query_note(f"the first {limit:,} claims", _CLAIMANTS_QUERY, node=str(node))
             heads = ("Claimant", "Position", "Since", "Until", "Citations", "Record")
             tables.append(FactTable("Claims", heads, [r[-1] for r in sorted(rows)], note))
-        about = _about(store, node)
+        about = _about(facts, node)
         territories = [t for t in about.get(_DISPUTED.value, []) if isinstance(t, ox.NamedNode)]
-        tables.append(_administrations(store, territories, deadline, limit, titles))
+        tables.append(_administrations(facts, territories, deadline, limit, titles))
     elif kind == "territory":
-        disputes, more = _subjects(store, _DISPUTED, node, limit, deadline)
+        disputes, more = _subjects(facts, _DISPUTED, node, limit, deadline)
         rows = []
         for n, dispute in enumerate(disputes):
             if n % BATCH == 0:
                 deadline.check()
-            about = _about(store, dispute)
+            about = _about(facts, dispute)
             since, until = _first(about, _START), _first(about, _END)
             cells = [
                 (_link(titles, dispute),),
@@ -766,5 +764,5 @@ def fact_tables(
                 note = _query_note(f"the first {limit:,} disputes", _DISPUTES_QUERY, node=str(node))
             columns = ("Dispute", "Claimants", "Administered by", "Since", "Until")
             tables.append(FactTable("Disputes", columns, [r[-1] for r in sorted(rows)], note))
-        tables.append(_administrations(store, [node], deadline, limit, titles))
+        tables.append(_administrations(facts, [node], deadline, limit, titles))
     return tuple(t for t in tables if t is not None)

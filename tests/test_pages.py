@@ -7,13 +7,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, URIRef
+from rdflib.compare import isomorphic
 
 from api.pages import render
 from kb.build.pipeline import compile_data
+from kb.model.schema import GK, GRAPH_BASE, ID_BASE
 from kb.sparql.examples import examples
-from kb.stores.local import write_build
+from kb.stores.local import FILES_NAME, current_build, write_build
 
 
 def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -> None:
@@ -484,3 +487,60 @@ def test_place_pages_carry_their_map_and_point_with_its_citation(http: httpx.Cli
     assert "&quot;role&quot;: &quot;subject&quot;" in state
     source = http.get("/id/source/wikimili-abu-musa", headers={"Accept": "text/html"}).text
     assert "geokb-map" not in source and "map.js" not in source
+
+
+def _two_files_say(root: Path, graph: str, triples: list[ox.Triple], *, old_layout: bool) -> None:
+    """Make the build under ``root`` hold ``triples`` in ``graph`` too, and if ``old_layout``,
+    lay it out as builds were before they wrote the default graph (it is empty then)."""
+    build = current_build(root)
+    assert build is not None
+    store = ox.Store(str(build))
+    store.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(graph)) for t in triples)
+    if old_layout:
+        store.clear_graph(ox.DefaultGraph())
+    store.flush()
+    del store  # closes it
+    (build / FILES_NAME).unlink()  # the files changed; a build without the list is trusted
+
+
+def _get(client: httpx.Client, path: str, accept: str) -> str:
+    answer = client.get(path, headers={"Accept": accept})
+    assert answer.status_code == 200, (path, answer.text)
+    return answer.text
+
+
+def test_a_record_page_lists_a_value_once_whatever_the_store_layout(tmp_path: Path) -> None:
+    """A fact two files state is read once: listed once on its record's page, counted once in
+    the network, and every page, name and statistic is the same on a build laid out as before
+    builds wrote the default graph (there pages read every graph, each file's copy)."""
+    data = write_data(tmp_path / "data", MINI)
+    t1 = f"{ID_BASE}transfer/t1"
+    said = [
+        ox.Triple(
+            ox.NamedNode(t1),
+            ox.NamedNode(f"{GK}weaponSystem"),
+            ox.NamedNode(f"{ID_BASE}weapon/drone-x"),
+        ),
+        ox.Triple(
+            ox.NamedNode(t1), ox.NamedNode(f"{GK}supplier"), ox.NamedNode(f"{ID_BASE}state/IRN")
+        ),
+    ]
+    paths = ["/id/transfer/t1", "/id/state/IRN", "/id/state/RUS", "/id/weapon/drone-x"]
+    answers: dict[str, list[str]] = {}
+    voids: dict[str, Graph] = {}
+    for layout in ("new", "old"):
+        root = tmp_path / layout
+        write_build(root, compile_data(data))
+        _two_files_say(root, f"{GRAPH_BASE}data/states.yaml", said, old_layout=layout == "old")
+        with LiveServer(root) as live, httpx.Client(base_url=live.url) as client:
+            html = [_get(client, p, "text/html") for p in paths]
+            turtle = [_get(client, p, "text/turtle") for p in paths]
+            names = client.post("/names", data={"iri": [t1, f"{ID_BASE}state/IRN"]}).text
+            void = _get(client, "/.well-known/void", "text/turtle")
+            answers[layout] = [*html, *turtle, names]
+            voids[layout] = Graph().parse(data=void.replace(live.url, ""), format="turtle")
+        transfer, _, russia, _ = html
+        assert transfer.count(f'title="{ID_BASE}weapon/drone-x">Drone X</a>') == 1
+        assert ">Iran (1)</text>" in russia  # one transfer from Iran, not one per file
+    assert answers["old"] == answers["new"]
+    assert isomorphic(voids["old"], voids["new"])  # entities and classes counted once

@@ -8,6 +8,7 @@ that nothing left the server's origin and nothing failed, as a person's browser 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -118,6 +120,11 @@ class Browser:
         if "exceptionDetails" in answer:
             raise AssertionError(f"{expression[:80]}: {answer['exceptionDetails']}")
         return answer["result"].get("value")
+
+    def screenshot(self, path: Path) -> int:
+        """Save what the window shows as a PNG at ``path``; its size in bytes."""
+        shot = self._call("Page.captureScreenshot", {"format": "png"}, self._session)
+        return path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
         """Ask the browser to quit (/usr/bin/chromium is a shell script: a kill misses it)."""

@@ -11,10 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from api import description, entities, names, pages, search, sparql, views
 from api.cache import ResultCache
-from api.caching import HttpCaching
+from api.caching import HttpCaching, Validation
 from api.executor import QueryPool
 from api.headers import HeadAsGet, SecurityHeaders
 from api.negotiation import wants_html
@@ -45,6 +46,25 @@ DOCS_PAGE = """<!DOCTYPE html>
 """
 
 
+# What CORS lets a page on another origin read of a /sparql answer.
+EXPOSED = [sparql.TRUNCATED_HEADER, sparql.MAX_ROWS_HEADER]
+
+
+class GeokbApp(FastAPI):
+    """FastAPI with ``GET`` and ``POST /sparql`` answered in front of it, by
+    ``api.sparql.SparqlFront`` (set by :func:`create_app`), past its routing and middleware."""
+
+    sparql_front: sparql.SparqlFront | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.sparql_front
+        if front is not None and front.handles(scope):
+            scope["app"] = self  # as Starlette sets it: the route reads the app's state
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | Path) -> FastAPI:
     """The geokb web app serving the last good build (a Path is the store folder)."""
     if isinstance(settings, Path):
@@ -70,7 +90,7 @@ def create_app(settings: Settings | Path) -> FastAPI:
             if served is not None:
                 served.close()
 
-    app = FastAPI(
+    app = GeokbApp(
         title="geokb",
         description=(
             "A geopolitical event knowledge base: a read-only SPARQL 1.1 endpoint, entity "
@@ -87,15 +107,17 @@ def create_app(settings: Settings | Path) -> FastAPI:
     app.state.readings = ReadingCache()  # a repeated query text is read once
     embedded = settings.remote is None and settings.cache_mb > 0
     app.state.cache = ResultCache(settings.cache_mb * 1024 * 1024) if embedded else None
-    # /sparql as plain ASGI, innermost: inside every middleware, past FastAPI's routing
-    app.add_middleware(sparql.SparqlRoute)
-    app.add_middleware(HttpCaching, settings=settings, served=served)  # CORS wraps its 304s
+    validation = Validation(settings, served)
+    # GET and POST /sparql: answered in front of the app, with what the middleware below add
+    app.sparql_front = sparql.SparqlFront(validation, ", ".join(EXPOSED).encode())
+    # CORS wraps HttpCaching's 304s
+    app.add_middleware(HttpCaching, settings=settings, served=served, validation=validation)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST"],
         allow_headers=["Accept", "Content-Type"],
-        expose_headers=[sparql.TRUNCATED_HEADER, sparql.MAX_ROWS_HEADER],
+        expose_headers=EXPOSED,
         max_age=86400,
     )
 

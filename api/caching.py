@@ -102,12 +102,10 @@ def build_of(folder: Path, settings: Settings) -> Build:
     return Build(digest.digest(), modified, formatdate(modified, usegmt=True).encode())
 
 
-class HttpCaching:
-    """Adds the caching headers above to GET answers, and answers ``304`` when the client's
-    copy is current (``If-None-Match`` first; else ``If-Modified-Since``)."""
+class Validation:
+    """The validators of the current build's answers, and the caching policy of each GET."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, served: ServedStore | None) -> None:
-        self.app = app
+    def __init__(self, settings: Settings, served: ServedStore | None) -> None:
         self.served = served
         self.settings = settings
         self.control = b"public, max-age=%d" % settings.cache_max_age_s
@@ -127,16 +125,11 @@ class HttpCaching:
             self._builds = {folder: build}  # only the current build's is kept
         return build
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        if scope["path"].startswith("/static/"):  # files with validators of their own
-            await self.app(scope, receive, self._fresh_only(send))
-            return
-        if _volatile(scope, self.settings):  # never stored, never 304
-            await self.app(scope, receive, self._answer(send, None, None, False, store=False))
-            return
+    def policy(self, scope: Scope, volatile: bool) -> Policy:
+        """What to do with the answer to the GET in ``scope`` (``volatile``: a query whose
+        answers are meant to differ)."""
+        if volatile:  # never stored, never 304
+            return Policy(self.control, None, None, False, store=False)
         asked = _request_headers(scope["headers"])
         build = self._build()
         etag = None
@@ -145,62 +138,55 @@ class HttpCaching:
             etag = build.etag(scope, asked.get(b"host", b""), asked.get(b"accept", b""))
             if b"if-none-match" in asked:
                 match = _none_match(asked[b"if-none-match"], etag)
-                if match == "yes":  # the client's copy is this build's: nothing runs
-                    await self._not_modified(send, build, etag)
-                    return
+                if match == "yes":
+                    return Policy(self.control, build, etag, False, not_modified=True)
                 conditional = match == "any"
             elif b"if-modified-since" in asked:
                 since = _http_date(asked[b"if-modified-since"])
                 conditional = since is not None and build.modified <= since
-        await self.app(scope, receive, self._answer(send, build, etag, conditional))
+        return Policy(self.control, build, etag, conditional)
 
-    def _validators(self, build: Build | None, etag: bytes | None) -> list[tuple[bytes, bytes]]:
-        headers = [(b"cache-control", self.control)]
-        if build is not None and etag is not None:
-            headers += [(b"etag", etag), (b"last-modified", build.last_modified)]
-        return headers
 
-    async def _not_modified(self, send: Send, build: Build, etag: bytes) -> None:
-        headers = [*self._validators(build, etag), (b"vary", b"Accept")]
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+class HttpCaching:
+    """Adds the caching headers above to GET answers, and answers ``304`` when the client's
+    copy is current (``If-None-Match`` first; else ``If-Modified-Since``). ``validation``
+    may be shared with ``/sparql``'s own route (``api.sparql.SparqlFront``)."""
 
-    def _answer(
+    def __init__(
         self,
-        send: Send,
-        build: Build | None,
-        etag: bytes | None,
-        conditional: bool,
-        store: bool = True,
-    ) -> Send:
-        # Without a known build (remote store, damaged build) conditionals are not honoured:
-        # the answer goes out whole, with max-age but no validators.
-        dropping = False
+        app: ASGIApp,
+        settings: Settings,
+        served: ServedStore | None,
+        validation: Validation | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.validation = validation or Validation(settings, served)
+        self.control = self.validation.control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/static/"):  # files with validators of their own
+            await self.app(scope, receive, self._fresh_only(send))
+            return
+        policy = self.validation.policy(scope, _volatile(scope, self.settings))
+        if policy.not_modified:  # the client's copy is this build's: nothing runs
+            await send(policy.start({"type": "http.response.start", "status": 304}))
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal dropping
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                status = message["status"]
-                if status != 200 or TRUNCATED in names or not store:
-                    headers = _without(headers, b"cache-control")
-                    message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
-                elif b"cache-control" not in names:  # else the route chose: no validators
-                    headers = _with_vary_accept(headers)
-                    headers += self._validators(build, etag)
-                    if conditional and etag is not None:  # If-Modified-Since, If-None-Match: *
-                        dropping = True
-                        headers = [h for h in headers if h[0].lower() not in _DROPPED_ON_304]
-                        message = {**message, "status": 304}
-                    message = {**message, "headers": headers}
-            elif dropping and message["type"] == "http.response.body":
+                message = policy.start(message)
+            elif policy.dropping and message["type"] == "http.response.body":
                 if message.get("more_body", False):
                     return  # the 304 has no body: the answer is read and dropped
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        return send_with_headers
+        await self.app(scope, receive, send_with_headers)
 
     def _fresh_only(self, send: Send) -> Send:
         async def send_with_max_age(message: Message) -> None:
@@ -213,13 +199,60 @@ class HttpCaching:
         return send_with_max_age
 
 
+@dataclass
+class Policy:
+    """The caching headers of one GET's answer, and whether it becomes a 304.
+
+    Without a known build (remote store, damaged build) conditionals are not honoured: the
+    answer goes out whole, with max-age but no validators.
+    """
+
+    control: bytes  # Cache-Control of an answer that may be stored
+    build: Build | None
+    etag: bytes | None
+    conditional: bool  # answer 304 if the app answers 200 (If-Modified-Since, If-None-Match: *)
+    store: bool = True  # False: a volatile query's answer
+    not_modified: bool = False  # answer 304 at once, without running the app
+    dropping: bool = False  # the answer became a 304: its body is dropped
+
+    def _validators(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"cache-control", self.control)]
+        if self.build is not None and self.etag is not None:
+            headers += [(b"etag", self.etag), (b"last-modified", self.build.last_modified)]
+        return headers
+
+    def start(self, message: Message) -> Message:
+        """The ``http.response.start`` message with the caching headers (a 200 may become a
+        304: ``dropping`` is then set, and the body must go)."""
+        headers = list(message.get("headers", []))
+        status = message["status"]
+        if self.not_modified:
+            return {**message, "headers": [*self._validators(), (b"vary", b"Accept")]}
+        names = {name.lower() for name, _ in headers}
+        if status != 200 or TRUNCATED in names or not self.store:
+            headers = _without(headers, b"cache-control")
+            return {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+        if b"cache-control" in names:  # the route chose: no validators
+            return message
+        headers = _with_vary_accept(headers)
+        headers += self._validators()
+        if self.conditional and self.etag is not None:
+            self.dropping = True
+            headers = [h for h in headers if h[0].lower() not in _DROPPED_ON_304]
+            return {**message, "headers": headers, "status": 304}
+        return {**message, "headers": headers}
+
+
 def _volatile(scope: Scope, settings: Settings) -> bool:
     """Whether the GET in ``scope`` asks /sparql a query that calls RAND, NOW, UUID ...: read
     through the app's reading cache, so the route's own reading of it is a lookup."""
     if scope["path"] != "/sparql" or b"query=" not in scope["query_string"]:
         return False
-    # decoded as Starlette decodes it for the route, so both readings are of the same text
-    texts = parse_qs(scope["query_string"].decode("latin-1")).get("query", [])
+    # decoded as the route decodes it, so both readings are of the same text
+    try:
+        texts = parse_qs(scope["query_string"].decode()).get("query", [])
+    except UnicodeDecodeError:
+        return False  # the route refuses it
     if len(texts) != 1:
         return False  # the route refuses it
     try:

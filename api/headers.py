@@ -16,6 +16,42 @@ CSP = (
 )
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 _PAGES = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY")]
+_EXTRA = _ALWAYS + _PAGES  # /docs too: its Swagger UI starts from a static script
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def secure(headers: RawHeaders) -> RawHeaders:
+    """``headers`` with the security headers above that they do not set already."""
+    present = {name.lower() for name, _ in headers}
+    return headers + [(k, v) for k, v in _EXTRA if k not in present]
+
+
+def cors_simple(headers: RawHeaders, origin: bytes | None, expose: bytes) -> RawHeaders:
+    """What Starlette's CORSMiddleware (every origin allowed, no credentials, exposing
+    ``expose``) does to the headers of a response that is not a preflight: with an
+    ``Origin`` in the request, Access-Control-Allow-Origin ``*`` and the exposed headers;
+    always, ``Origin`` added to ``Vary``. For ``/sparql``'s own route, which answers
+    outside the middleware stack (``api.sparql.SparqlFront``)."""
+    headers = list(headers)
+    if origin is not None:
+        _set(headers, b"access-control-allow-origin", b"*")
+        _set(headers, b"access-control-expose-headers", expose)
+    vary = [v for k, v in headers if k == b"vary"]
+    _set(headers, b"vary", b", ".join([*vary, b"Origin"]))
+    return headers
+
+
+def _set(headers: RawHeaders, name: bytes, value: bytes) -> None:
+    """Starlette's ``MutableHeaders[name] = value``: the first header of that name takes
+    the value and the others go; without one, it is added at the end."""
+    found = [i for i, (k, _) in enumerate(headers) if k == name]
+    if not found:
+        headers.append((name, value))
+        return
+    headers[found[0]] = (name, value)
+    for i in reversed(found[1:]):
+        del headers[i]
 
 
 class SecurityHeaders:
@@ -28,14 +64,10 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _ALWAYS + _PAGES  # /docs too: its Swagger UI starts from a static script
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in extra if k not in present]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": secure(list(message.get("headers", [])))}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

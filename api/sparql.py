@@ -11,11 +11,14 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive, Scope, Send
 
 from api import description
 from api.cache import Answer, ResultCache
+from api.caching import Policy, Validation
 from api.executor import QueryPool
+from api.headers import cors_simple, secure
 from api.negotiation import choose, wants_html
 from api.openapi import FORM, SPARQL_DESCRIPTION, SPARQL_GET, SPARQL_POST, SPARQL_QUERY
 from api.responses import error
@@ -50,97 +53,139 @@ def _one(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _request_params(request: Request, limit: int) -> tuple[str | None, dict[str, list[str]]]:
+def url_params(scope: Scope) -> dict[str, list[str]]:
+    """The parameters in the request's URL (its query string, decoded as UTF-8)."""
+    raw = scope["query_string"]
+    if not raw:
+        return {}
+    try:
+        return parse_qs(raw.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "the URL's query string is not valid UTF-8") from None
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by (lower-case) name; of a repeated one, the first."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name, value)
+    return found
+
+
+async def _request_params(
+    scope: Scope,
+    receive: Receive,
+    headers: dict[bytes, bytes],
+    url: dict[str, list[str]],
+    limit: int,
+) -> tuple[str | None, dict[str, list[str]]]:
     """The query text (None if absent) and the other protocol parameters of a request."""
-    url_params = parse_qs(request.url.query, keep_blank_values=True)
-    if request.method == "GET":
-        if "update" in url_params:
+    if scope["method"] == "GET":
+        if "update" in url:
             raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
-        return _one(url_params, "query"), url_params
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        return _one(url, "query"), url
+    raw_type = headers.get(b"content-type", b"").decode("latin-1")
+    ctype = raw_type.split(";")[0].strip().lower()
     if ctype not in (FORM, SPARQL_QUERY, SPARQL_UPDATE):
         raise ProtocolError(
             415, f"unsupported Content-Type '{ctype or '(none)'}'; send {FORM} or {SPARQL_QUERY}"
         )
     if ctype == SPARQL_UPDATE:
         raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
-    body = await _read_body(request, limit)
+    body = await _read_body(receive, headers.get(b"content-length"), limit)
     if ctype == FORM:
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if "update" in form:
             raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
-        if "query" in url_params and "query" in form:
+        if "query" in url and "query" in form:
             raise ProtocolError(400, "'query' given both in the URL and in the form body")
-        params = {**url_params, **{k: v + url_params.get(k, []) for k, v in form.items()}}
+        params = {**url, **{k: v + url.get(k, []) for k, v in form.items()}}
         query = _one(params, "query")
         if query is None:
             raise ProtocolError(400, "missing 'query' field in the form body")
         return query, params
-    if "query" in url_params:
+    if "query" in url:
         raise ProtocolError(
             400, "the query was given both as the body and as a 'query' parameter; give it once"
         )
     try:
-        return body.decode("utf-8"), url_params
+        return body.decode("utf-8"), url
     except UnicodeDecodeError:
         raise ProtocolError(400, "the query body is not valid UTF-8") from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
     # Refuse oversized bodies while reading, without holding more than the limit in memory.
-    declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ProtocolError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: the client went away
+            raise ClientDisconnect
+        body += message.get("body", b"")
         if len(body) > limit:
             raise ProtocolError(413, f"request body is over the limit of {limit:,} bytes")
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 _BASES: dict[tuple[object, ...], str] = {}  # the endpoint's URL per scheme, host, root path
 _MAX_BASES = 256  # (the Host header is the client's: keep few)
 
 
-def _base_iri(request: Request) -> str:
+def _base_iri(scope: Scope, host: bytes | None) -> str:
     """This endpoint's own URL as the client named it: relative IRIs resolve against it.
     (``url_for`` builds it anew for each request: a measurable share of a point lookup.)"""
-    scope = request.scope
-    host = request.headers.get("host")
     key = (scope["scheme"], scope.get("server"), scope.get("root_path", ""), host)
     base = _BASES.get(key)
     if base is None:
         if len(_BASES) >= _MAX_BASES:
             _BASES.clear()
-        base = _BASES[key] = str(request.url_for("sparql"))
+        base = _BASES[key] = str(Request(scope).url_for("sparql"))
     return base
 
 
 async def sparql(request: Request) -> Response:
     """Answer one SPARQL protocol request (or describe the service when there is no query).
 
-    Errors are raised as geokb errors; each knows its HTTP status, and the app turns them
-    into responses in one place (``api.app``).
+    The route FastAPI declares (for the OpenAPI description) and reaches for HEAD; GET and
+    POST are answered by :class:`SparqlFront` before the app's middleware, by the same
+    :func:`respond`. Errors are raised as geokb errors; each knows its HTTP status, and the
+    app turns them into responses in one place (``api.app``).
     """
-    settings: Settings = request.app.state.settings
-    served: ServedStore = request.app.state.store
-    pool: QueryPool = request.app.state.pool
+    scope = request.scope
+    return await respond(scope, request.receive, _headers(scope), url_params(scope))
+
+
+async def respond(
+    scope: Scope, receive: Receive, headers: dict[bytes, bytes], url: dict[str, list[str]]
+) -> Response:
+    """The answer to the SPARQL protocol request in ``scope`` (its ``headers`` and ``url``
+    parameters read already); raises geokb errors."""
+    state = scope["app"].state
+    settings: Settings = state.settings
     # a form-encoded body may be up to 3x the query (percent-encoding)
-    query, params = await _request_params(request, 3 * settings.max_query_chars + 4096)
+    query, params = await _request_params(
+        scope, receive, headers, url, 3 * settings.max_query_chars + 4096
+    )
+    accept = headers.get(b"accept")
+    accept_text = accept.decode("latin-1") if accept is not None else None
     if query is None:  # only a GET gets here without one
-        if not params.get("format") and wants_html(request.headers.get("accept")):
+        if not params.get("format") and wants_html(accept_text):
             return RedirectResponse("/", status_code=303)  # a person: the query page
+        request = Request(scope, receive)
         return description.service_description_response(request, _one(params, "format"))
     dataset = kbquery.Dataset(
-        tuple(params.get("default-graph-uri", [])), tuple(params.get("named-graph-uri", []))
+        tuple(params.get("default-graph-uri", ())), tuple(params.get("named-graph-uri", ()))
     )
     kbquery.check_dataset(dataset)
     # The one reading of the query: every decision below is taken on it.
-    reading = request.app.state.readings.read(query, settings.max_query_chars)
-    fmt = choose(reading.shape, request.headers.get("accept"), _one(params, "format"))
+    reading = state.readings.read(query, settings.max_query_chars)
+    fmt = choose(reading.shape, accept_text, _one(params, "format"))
     if settings.remote is not None:
         return await _forward(settings, query, dataset, fmt)
+    served: ServedStore = state.store
     job = Job(
         str(served.current_path()),
         query,
@@ -149,55 +194,101 @@ async def sparql(request: Request) -> Response:
         settings.max_rows,
         settings.max_answer_mb * 1024 * 1024,
         reading,
-        base_iri=_base_iri(request),
+        base_iri=_base_iri(scope, headers.get(b"host")),
     )
     # None: the cache is off, or this query's answer may not be kept
-    cache: ResultCache | None = None if reading.volatile else request.app.state.cache
+    cache: ResultCache | None = None if reading.volatile else state.cache
     key = (query, dataset, fmt.name, settings.max_rows)
-    key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
     kept = cache.get(job.store, key) if cache is not None else None
     if kept is not None:
         return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
-    execution = await pool.execute(job, request.client.host if request.client else "")
+    pool: QueryPool = state.pool
+    client = scope.get("client")
+    execution = await pool.execute(job, client[0] if client else "")
     body, chunks = execution.body, execution.chunks
     if cache is not None:
+        key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
         if body is not None:
             cache.put(job.store, key, Answer(execution.truncated, body), key_size)
         elif chunks is not None:
             chunks = cache.keep_stream(job.store, key, execution.truncated, chunks, key_size)
-    state = "miss" if cache is not None else "bypass"
-    return _answer(settings, fmt, execution.truncated, body, chunks, state)
+    cache_state = "miss" if cache is not None else "bypass"
+    return _answer(settings, fmt, execution.truncated, body, chunks, cache_state)
 
 
-class SparqlRoute:
-    """``GET`` and ``POST /sparql`` as plain ASGI middleware, the innermost of the app's.
+class SparqlFront:
+    """``GET`` and ``POST /sparql`` as plain ASGI, in front of the whole app.
 
-    The endpoint answers thousands of small requests a second: FastAPI's routing, its
-    dependency solving and exception middleware cost about as much as running a point
-    lookup. Requests for ``/sparql`` are answered here, by the same :func:`sparql`, with
-    geokb errors turned into responses by ``api.responses.error`` as the app's handler does;
-    every other request, and other methods on ``/sparql`` (405), go on to the app. The routes
-    declared below stay for the OpenAPI description.
+    The endpoint answers thousands of small requests a second: FastAPI's routing and
+    middleware layers, each wrapping the response, cost about as much as running a point
+    lookup. Here one function does what they do to a ``/sparql`` answer, in the same order:
+    HTTP caching (``api.caching``, GET only), CORS (``api.headers.cors_simple``) and the
+    security headers; geokb errors become responses by ``api.responses.error`` as the app's
+    handler does. Every other request (HEAD, OPTIONS, other paths) goes to the app, where the
+    middleware do the same to the same answers (``tests/test_protocol.py`` compares them).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, validation: Validation, expose: bytes) -> None:
+        self.validation = validation
+        self.expose = expose  # the headers CORS exposes
+
+    @staticmethod
+    def handles(scope: Scope) -> bool:
+        """Whether this request is one for :meth:`__call__`."""
+        return (
+            scope["type"] == "http"
+            and scope["path"] == "/sparql"
+            and scope["method"] in ("GET", "POST")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] != "/sparql"
-            or scope["method"] not in ("GET", "POST")
-        ):
-            await self.app(scope, receive, send)
-            return
-        app = scope["app"]
-        scope["router"] = app.router  # for url_for, as the router would set it
+        """Answer a GET or POST to /sparql (``scope["app"]`` is the app)."""
+        headers = _headers(scope)
+        origin = headers.get(b"origin")
+        policy = None
         try:
-            response = await sparql(Request(scope, receive))
+            url = url_params(scope)
+            if scope["method"] == "GET":
+                policy = self.validation.policy(scope, self._volatile(scope, url))
+                if policy.not_modified:  # the client's copy is this build's: nothing runs
+                    await self._send_304(send, policy, origin)
+                    return
+            response = await respond(scope, receive, headers, url)
         except GeokbError as exc:
             response = error(exc)
-        await response(scope, receive, send)
+
+        async def send_answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if policy is not None:
+                    message = policy.start(message)
+                head = cors_simple(message.get("headers", []), origin, self.expose)
+                message = {**message, "headers": secure(head)}
+            elif policy is not None and policy.dropping:  # a 200 turned 304: no body
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await response(scope, receive, send_answer)
+
+    async def _send_304(self, send: Send, policy: Policy, origin: bytes | None) -> None:
+        start = policy.start({"type": "http.response.start", "status": 304})
+        head = cors_simple(start["headers"], origin, self.expose)
+        await send({**start, "headers": secure(head)})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    def _volatile(scope: Scope, url: dict[str, list[str]]) -> bool:
+        """Whether the GET asks a query whose answers are meant to differ (read through the
+        app's reading cache: the route's own reading of it is a lookup)."""
+        texts = url.get("query", ())
+        if len(texts) != 1:
+            return False  # the route refuses it, or describes the service
+        state = scope["app"].state
+        try:
+            return bool(state.readings.read(texts[0], state.settings.max_query_chars).volatile)
+        except GeokbError:  # not a query the route will run: its error is not stored either
+            return False
 
 
 def cut_message(settings: Settings, cut: str | bool) -> str:

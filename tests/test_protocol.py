@@ -254,6 +254,36 @@ def test_cors_allows_queries_from_other_origins(http: httpx.Client) -> None:
     assert "POST" in pre.headers["access-control-allow-methods"]
 
 
+_NOW = ("date", "x-geokb-cache")  # the clock, and the answer cache the GET filled
+
+
+@pytest.mark.parametrize(
+    "params,headers",
+    [
+        ({"query": SELECT}, {}),
+        ({"query": SELECT}, {"Origin": "https://example.org", "Accept": "text/csv"}),
+        ({"query": CONSTRUCT}, {"If-None-Match": "*"}),  # a 304
+        ({"query": SELECT}, {"If-Modified-Since": "Sun, 01 Jan 2090 00:00:00 GMT"}),
+        ({"query": "SELECT (STRLEN(STRUUID()) AS ?n) {}"}, {"Origin": "null"}),  # not stored
+        ({"query": "SELECT WHERE {"}, {}),  # 400
+        ({"query": SELECT}, {"Accept": "text/turtle"}),  # 406
+        ({"query": SELECT, "update": "x"}, {}),  # 403
+        ({}, {"Accept": "text/html"}),  # a person: sent to the query page (303)
+    ],
+)
+def test_head_has_the_status_and_headers_of_the_get(
+    http: httpx.Client, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    """GET /sparql is answered in front of the app's middleware, HEAD through them: either
+    way a client sees the same status and headers (validators, CORS, security headers)."""
+    got = http.get("/sparql", params=params, headers=headers)
+    head = http.head("/sparql", params=params, headers=headers)
+    assert head.status_code == got.status_code
+    assert head.content == b""
+    seen = [(k, v) for k, v in got.headers.multi_items() if k not in _NOW]
+    assert seen == [(k, v) for k, v in head.headers.multi_items() if k not in _NOW]
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -1,13 +1,17 @@
 """A person's view, in a real browser: headless Chromium (Debian's package, installed by
 `make test`) opens the query page, runs an example, opens an entity page. Screenshots of each
-are saved in test-artifacts/."""
+are saved in test-artifacts/.
+
+Every check drives one Chromium, started once for the module (``browser``): a start costs
+seconds. Each page is read once it has done what the check looks at (a ``ready`` condition in
+JavaScript), then as the browser built it (``_dom``) or by a JavaScript expression."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import tempfile
-import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,8 +22,10 @@ from conftest import ROOT, LiveServer
 from kb.sparql.examples import examples
 
 ARTIFACTS = ROOT / "test-artifacts"
-# The one-shot runs (--dump-dom, --screenshot) with a window and time to run the page.
-FLAGS = [*BROWSER_FLAGS, "--window-size=1300,1100", "--virtual-time-budget=15000"]
+WINDOW = (1300, 1100)  # the shared browser's window, in CSS pixels
+# A one-shot run (--dump-dom, --screenshot) with the same window and time to run the page, for
+# test_result_views.py.
+FLAGS = [*BROWSER_FLAGS, f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=15000"]
 
 
 def _chromium(*args: str) -> str:
@@ -41,9 +47,40 @@ def site(live: LiveServer) -> str:
     return live.url
 
 
-def test_query_page_runs_an_example_and_shows_rows(site: str) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module's checks (one tab, the WINDOW's size)."""
+    with Browser(*WINDOW) as shared:
+        yield shared
+
+
+@pytest.fixture()
+def window(browser: Browser) -> Iterator[Browser]:
+    """The shared browser, its window back at WINDOW's size after a check that resized it."""
+    yield browser
+    browser.resize(*WINDOW)
+
+
+# The query page has drawn its results and measured them (query.js, 50 ms after YASR's 'drawn').
+DRAWN = '"resultsRight" in document.getElementById("yasgui").dataset'
+# An entity page's map, if it has one, has been drawn (static/map.js).
+MAP_DONE = (
+    "!document.querySelector('figure.geokb-map') || document.querySelector('figure[data-drawn]')"
+)
+# The page's script has made the header's search box a combobox (static/search.js).
+SEARCH_READY = "document.querySelector('form.search input[role=\"combobox\"]')"
+
+
+def _dom(browser: Browser, url: str, ready: str = "true") -> str:
+    """The page at url as the browser built it, once it has loaded and ``ready`` is true."""
+    browser.open(url, ready=ready)
+    html: str = browser.evaluate("document.documentElement.outerHTML")
+    return html
+
+
+def test_query_page_runs_an_example_and_shows_rows(site: str, browser: Browser) -> None:
     url = f"{site}/#example=01-transfers-iran-to-russia"
-    dom = _chromium("--dump-dom", url)
+    dom = _dom(browser, url, DRAWN)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", dom, re.DOTALL)
     text = " ".join(re.sub(r"<[^>]+>", " ", c) for c in cells)
     assert "Shahed-131" in text and "Shahed-136" in text, "the example's result rows show"
@@ -55,13 +92,12 @@ def test_query_page_runs_an_example_and_shows_rows(site: str) -> None:
     )
     n = len(answer.json()["results"]["bindings"])
     assert f"{n} results" in dom or f"Showing 1 to {min(n, 10)} of {n} entries" in dom
-    _chromium(f"--screenshot={ARTIFACTS / 'query-page.png'}", url)
-    assert (ARTIFACTS / "query-page.png").stat().st_size > 10_000
+    assert browser.screenshot(ARTIFACTS / "query-page.png") > 10_000
 
 
-def test_entity_page_shows_its_timeline(site: str) -> None:
+def test_entity_page_shows_its_timeline(site: str, browser: Browser) -> None:
     url = f"{site}/id/state/RUS"
-    dom = _chromium("--dump-dom", url)
+    dom = _dom(browser, url, MAP_DONE)
     assert "<h1>Russian Federation</h1>" in dom
     entries = re.findall(r'<time datetime="([^"]+)">', dom)
     assert entries == sorted(entries) and "2014-03" in entries
@@ -79,19 +115,20 @@ def test_entity_page_shows_its_timeline(site: str) -> None:
     assert '<table class="register">' in dom
     # only the site's own scripts (the map's from static/vendor/), none inline
     assert not re.findall(r'<script(?! src="/static/[a-z0-9./-]+" defer="">)', dom)
-    _chromium(f"--screenshot={ARTIFACTS / 'entity-page.png'}", url)
-    assert (ARTIFACTS / "entity-page.png").stat().st_size > 10_000
+    assert browser.screenshot(ARTIFACTS / "entity-page.png") > 10_000
 
 
-def test_api_docs_render_under_the_pages_content_security_policy(site: str) -> None:
+def test_api_docs_render_under_the_pages_content_security_policy(
+    site: str, browser: Browser
+) -> None:
     # /docs is served with script-src 'self': Swagger UI must start from its static files
-    dom = _chromium("--dump-dom", f"{site}/docs")
+    dom = _dom(browser, f"{site}/docs", "document.querySelector('.opblock-summary-path')")
     paths = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', dom))
     assert {"/sparql", "/id/{path}"} <= paths, paths
 
 
-def test_a_fact_page_shows_references_under_its_statements(site: str) -> None:
-    dom = _chromium("--dump-dom", f"{site}/id/transfer/irn-rus-shahed-131-136")
+def test_a_fact_page_shows_references_under_its_statements(site: str, browser: Browser) -> None:
+    dom = _dom(browser, f"{site}/id/transfer/irn-rus-shahed-131-136")
     rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", dom, re.DOTALL)
     supplier = next(td for th, td in rows if ">supplier<" in th)
     refs = re.findall(r'<li class="ref">(.*?)</li>', supplier, re.DOTALL)
@@ -103,19 +140,12 @@ def test_a_fact_page_shows_references_under_its_statements(site: str) -> None:
 # ---- the query page's layout, labels, views and links ----------------------------------------
 
 
-def _evaluate(
-    url: str, width: int, expression: str, settle: float = 6.0, ready: str | None = None
-) -> object:
-    """Open url in headless Chromium at width x 1000 px and return the value of a JavaScript
-    expression (awaited).
-
-    With `ready` (a JavaScript condition), the expression runs as soon as the loaded page makes
-    it true (polled, at most 20 s); without it, `settle` seconds after the page has loaded."""
-    with Browser(width=width) as browser:
-        browser.open(url, ready=ready or "true")
-        if ready is None:
-            time.sleep(settle)
-        return browser.evaluate(expression)
+def _evaluate(browser: Browser, url: str, width: int, expression: str, ready: str) -> object:
+    """Open url in a window of width x 1000 px and return the value of a JavaScript expression
+    (awaited), run as soon as the loaded page makes ``ready`` true (polled, at most 20 s)."""
+    browser.resize(width, 1000)
+    browser.open(url, ready=ready)
+    return browser.evaluate(expression)
 
 
 # After a window resize (the column resizer's trigger), the layout numbers query.js writes.
@@ -126,20 +156,18 @@ AFTER_RESIZE = """new Promise((ok) => {
 })"""
 
 
-# The query page has drawn its results and measured them (query.js, 50 ms after YASR's 'drawn').
-DRAWN = '"resultsRight" in document.getElementById("yasgui").dataset'
-
-
 # Each width once, with the example whose long IRIs pushed the table widest at it (a run
 # costs ~16 s of Chromium: the suite's time is budgeted).
 @pytest.mark.parametrize(
     "example,width", [("01-transfers-iran-to-russia", 1000), ("07-sources", 1400)]
 )
-def test_query_results_stay_within_the_window(site: str, width: int, example: str) -> None:
+def test_query_results_stay_within_the_window(
+    site: str, window: Browser, width: int, example: str
+) -> None:
     url = f"{site}/#example={example}"
     for numbers in (
-        _evaluate(url, width, '({...document.getElementById("yasgui").dataset})', ready=DRAWN),
-        _evaluate(url, width, AFTER_RESIZE, ready=DRAWN),
+        _evaluate(window, url, width, '({...document.getElementById("yasgui").dataset})', DRAWN),
+        _evaluate(window, url, width, AFTER_RESIZE, DRAWN),
     ):
         assert isinstance(numbers, dict) and "resultsRight" in numbers, numbers
         viewport = int(numbers["viewportWidth"])
@@ -147,8 +175,8 @@ def test_query_results_stay_within_the_window(site: str, width: int, example: st
         assert 0 <= int(numbers["resultsLeft"]) < int(numbers["resultsRight"]) <= viewport, numbers
 
 
-def test_query_results_name_entities_and_show_plain_literals(site: str) -> None:
-    dom = _chromium("--dump-dom", f"{site}/#example=01-transfers-iran-to-russia")
+def test_query_results_name_entities_and_show_plain_literals(site: str, browser: Browser) -> None:
+    dom = _dom(browser, f"{site}/#example=01-transfers-iran-to-russia", DRAWN)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", dom, re.DOTALL)
     assert cells
     text = " ".join(re.sub(r"<[^>]+>", " ", c) for c in cells)
@@ -173,7 +201,7 @@ def test_query_results_name_entities_and_show_plain_literals(site: str) -> None:
     assert 'aria-label="transfer: Activate to sort"' in dom
 
 
-def test_a_link_to_a_query_reopens_and_runs_it(site: str) -> None:
+def test_a_link_to_a_query_reopens_and_runs_it(site: str, window: Browser) -> None:
     from urllib.parse import quote
 
     query = (
@@ -182,49 +210,53 @@ def test_a_link_to_a_query_reopens_and_runs_it(site: str) -> None:
         "FILTER(?state = <https://w3id.org/geokb/id/state/RUS> && lang(?name) = 'en') }"
     )
     for url in (f"{site}/#query={quote(query)}", f"{site}/?query={quote(query)}"):
-        dom = _chromium("--dump-dom", url)
+        dom = _dom(window, url, DRAWN)
         assert re.search(r'yasr_response_chip">1 results? in', dom), url
         assert f'href="{site}/id/state/RUS"' in dom and "Russian Federation" in dom
     # running an example puts the query and the view in the URL; that link reruns it
     link = _evaluate(
-        f"{site}/#example=04-facts-in-a-year&view=timeline", 1000, "location.href",
-        ready="location.href.includes('#query=')",
+        window, f"{site}/#example=04-facts-in-a-year&view=timeline", 1000, "location.href",
+        "location.href.includes('#query=')",
     )  # fmt: skip
     assert isinstance(link, str) and "#query=" in link and "view=timeline" in link
-    dom = _chromium("--dump-dom", link)
+    dom = _dom(window, link, "document.querySelector('ol.geokb-timeline time')")
     assert '<ol class="timeline geokb-timeline">' in dom
     assert re.search(r'<time datetime="1971" title="xsd:gYear">1971</time>', dom)
 
 
-def test_a_count_per_label_can_be_seen_as_a_bar_chart(site: str) -> None:
+def test_a_count_per_label_can_be_seen_as_a_bar_chart(site: str, window: Browser) -> None:
     url = f"{site}/#example=07-sources&view=chart"
-    dom = _chromium("--dump-dom", url)
+    window.resize(1000, 1100)
+    dom = _dom(window, url, "document.querySelector('.geokb-chart rect.bar')")
     assert '<svg viewBox="0 0 750' in dom and 'class="geokb-chart"' in dom
     assert len(re.findall(r'<rect [^>]*class="bar"', dom)) == 40
     assert "The first 40 of" in dom
-    _chromium("--window-size=1000,1100", f"--screenshot={ARTIFACTS / 'query-chart.png'}", url)
+    assert window.screenshot(ARTIFACTS / "query-chart.png") > 5_000
 
 
-def test_search_page_shows_results_and_every_page_has_the_search_box(site: str) -> None:
-    dom = _chromium("--dump-dom", f"{site}/search?q=crim")
+def test_search_page_shows_results_and_every_page_has_the_search_box(
+    site: str, browser: Browser
+) -> None:
+    dom = _dom(browser, f"{site}/search?q=crim", SEARCH_READY)
     headings = re.findall(r"<h2>([^<]+)</h2>", dom)
     assert headings[0] == "Territorial disputes" and "Territories" in headings
     assert '<a href="/id/territory/crimea">Crimea</a>' in dom
     # the script set up the header's box as a combobox with a (closed) list of suggestions
     assert re.search(r'<input[^>]*name="q"[^>]*value="crim"', dom)
     assert 'role="combobox"' in dom and 'id="search-suggestions"' in dom
-    entity = _chromium("--dump-dom", f"{site}/id/state/RUS")
+    entity = _dom(browser, f"{site}/id/state/RUS", SEARCH_READY)
     assert re.search(r'<form class="search" action="/search" method="get" role="search">', entity)
     assert 'role="combobox"' in entity
-    listed = _chromium("--dump-dom", f"{site}/id/state/")
+    listed = _dom(browser, f"{site}/id/state/")
     assert '<a href="/id/state/AFG">Afghanistan</a>' in listed
-    _chromium(f"--screenshot={ARTIFACTS / 'search-page.png'}", f"{site}/search?q=crim")
-    assert (ARTIFACTS / "search-page.png").stat().st_size > 5_000
+    browser.open(f"{site}/search?q=crim", ready=SEARCH_READY)
+    assert browser.screenshot(ARTIFACTS / "search-page.png") > 5_000
 
 
-def test_two_letters_in_the_header_box_show_suggestions(site: str) -> None:
+def test_two_letters_in_the_header_box_show_suggestions(site: str, window: Browser) -> None:
     # Typing, as the page sees it: the box's value changes and an input event fires.
     found = _evaluate(
+        window,
         f"{site}/id/state/RUS",
         1300,
         """(async () => {
@@ -244,7 +276,7 @@ def test_two_letters_in_the_header_box_show_suggestions(site: str) -> None:
             selected: items.findIndex(li => li.getAttribute('aria-selected') === 'true'),
           };
         })()""",
-        ready="document.querySelector('form.search input[role=\"combobox\"]')",
+        SEARCH_READY,
     )
     assert isinstance(found, dict), found
     assert found["labels"][0] == "Iran" and found["hrefs"][0] == "/id/state/IRN"
@@ -266,8 +298,11 @@ CLICK_FIRST_SUPPLIER = """location.search.includes('supplier=') || (() => {
 })()"""
 
 
-def test_a_facet_click_narrows_the_list(site: str) -> None:
+def test_a_facet_click_narrows_the_list(site: str, window: Browser) -> None:
+    window.open(f"{site}/id/")
+    window.evaluate("sessionStorage.clear()")  # the tab's, kept across the module's checks
     found = _evaluate(
+        window,
         f"{site}/id/transfer/",
         1300,
         """({
@@ -281,7 +316,7 @@ def test_a_facet_click_narrows_the_list(site: str) -> None:
           facetsLeft: document.querySelector('aside.facets').getBoundingClientRect().right,
           rowsLeft: document.querySelector('table.list').getBoundingClientRect().left,
         })""",
-        ready=CLICK_FIRST_SUPPLIER,
+        CLICK_FIRST_SUPPLIER,
     )
     assert isinstance(found, dict), found
     assert found["supplier"] and found["rows"] == found["count"] < found["before"]
@@ -311,7 +346,9 @@ MAP_FACTS = """(() => {
 MAP_DRAWN = "document.querySelector('figure[data-drawn]')"
 
 
-def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(site: str) -> None:
+def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(
+    site: str, window: Browser
+) -> None:
     from urllib.parse import urlsplit
 
     example = next(e for e in examples() if e.name == "16-disputed-territories-with-coordinates")
@@ -322,24 +359,24 @@ def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(site: str
     assert len(territories) >= 15, "the example finds the territories with a point"
     origin = urlsplit(site)[:2]
     seen = {}
-    with Browser(width=1000) as browser:
-        for path in (
-            "/id/territory/abu-musa",
-            "/id/state/IRN",
-            "/#example=16-disputed-territories-with-coordinates&view=map",
-        ):
-            visit = browser.open(site + path, ready=MAP_DRAWN)
-            facts = browser.evaluate(MAP_FACTS)
-            assert facts and facts["drawn"] not in ("failed", "0"), (path, facts)
-            # within the window, big enough to read, the world's outlines behind
-            assert 0 <= facts["left"] < facts["right"] <= facts["viewport"], (path, facts)
-            assert facts["width"] > 300 and facts["height"] > 150, (path, facts)
-            assert facts["countries"] > 150, (path, facts)
-            assert not visit.errors, (path, visit.errors)
-            for url in visit.requests:  # the atlas and scripts too: all from this server
-                assert urlsplit(url).scheme in ("data", "blob") or urlsplit(url)[:2] == origin, url
-            assert any(u.endswith("/countries-110m.json") for u in visit.requests), path
-            seen[path] = facts
+    window.resize(1000)
+    for path in (
+        "/id/territory/abu-musa",
+        "/id/state/IRN",
+        "/#example=16-disputed-territories-with-coordinates&view=map",
+    ):
+        visit = window.open(site + path, ready=MAP_DRAWN)
+        facts = window.evaluate(MAP_FACTS)
+        assert facts and facts["drawn"] not in ("failed", "0"), (path, facts)
+        # within the window, big enough to read, the world's outlines behind
+        assert 0 <= facts["left"] < facts["right"] <= facts["viewport"], (path, facts)
+        assert facts["width"] > 300 and facts["height"] > 150, (path, facts)
+        assert facts["countries"] > 150, (path, facts)
+        assert not visit.errors, (path, visit.errors)
+        for url in visit.requests:  # the atlas and scripts too: all from this server
+            assert urlsplit(url).scheme in ("data", "blob") or urlsplit(url)[:2] == origin, url
+        assert any(u.endswith("/countries-110m.json") for u in visit.requests), path
+        seen[path] = facts
     island = seen["/id/territory/abu-musa"]
     assert island["places"] == [["/id/territory/abu-musa", "Abu Musa"]]
     assert sorted(island["states"]) == ["state role-claimant"] * 2  # Iran and the UAE

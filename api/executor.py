@@ -172,10 +172,13 @@ class _Pipe(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             while not self.frames and not self.closed:  # (woken by part of a frame too)
-                self.waiter = loop.create_future()
+                self.waiter = waiter = loop.create_future()
+                # a timer, rather than asyncio.wait_for (a callback and a timer per frame)
+                timer = loop.call_at(deadline, _timed_out, waiter)
                 try:
-                    await asyncio.wait_for(self.waiter, max(0.0, deadline - loop.time()))
+                    await waiter
                 finally:
+                    timer.cancel()
                     self.waiter = None
         if not self.frames:
             raise _Closed
@@ -359,14 +362,15 @@ class QueryPool:
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        self._refuse_if_barred(client, _digest(job.query), now)
+        digest = _digest(job.query)
+        self._refuse_if_barred(client, digest, now)
         self._want_workers()
         queue_deadline = now + self.queue_timeout_s
         # A worker that recycled itself just as it got the job never read it: another one
         # answers. At most one try per worker that could have been found that way.
         for _ in range(self.size + 1):
             w, heavy = await self._acquire(client, queue_deadline)
-            run = _Run(client, _digest(job.query), heavy)
+            run = _Run(client, digest, heavy)
             try:
                 return await self._run(w, job, run)
             except _Gone:
@@ -399,16 +403,22 @@ class QueryPool:
         self._waiters.setdefault(client, deque()).append(waiter)
         self._dispatch()
         fut = waiter.future
-        try:
-            if not fut.done():
-                await asyncio.wait({fut}, timeout=max(0.0, deadline - loop.time()))
-        except BaseException:  # the request was cancelled (its client went away)
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                self._release(*fut.result(), client)
-            fut.cancel()
-            raise
         if not fut.done():
-            fut.cancel()  # _dispatch skips cancelled waiters
+            # a timer, rather than asyncio.wait (a set, a callback and a timer per request)
+            timer = loop.call_at(deadline, _out_of_time, fut)
+            try:
+                await fut
+            except _OutOfTime:
+                pass
+            except BaseException:  # cancelled (the client went away), or no worker can start
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    self._release(*fut.result(), client)
+                fut.cancel()
+                raise
+            finally:
+                timer.cancel()
+        if not fut.cancelled() and isinstance(fut.exception(), _OutOfTime):
+            # (_dispatch skips waiters that are done)
             if self._is_heavy(client, loop.time()):
                 raise ServerBusy(
                     f"this client's queries ran long lately, and long queries are limited to "
@@ -740,6 +750,20 @@ class QueryPool:
             _LOG.warning("client %s stopped %d query workers: refused", run.client, CRASH_LIMIT)
         elif len(self._crashes) > REMEMBERED:
             del self._crashes[next(iter(self._crashes))]
+
+
+def _timed_out(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+class _OutOfTime(Exception):
+    """A request waited for a worker until its deadline."""
+
+
+def _out_of_time(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(_OutOfTime())
 
 
 def _digest(query: str) -> bytes:

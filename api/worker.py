@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from multiprocessing import context, popen_spawn_posix, reduction, spawn, util
 from multiprocessing.process import BaseProcess
 from typing import NoReturn
@@ -75,8 +75,10 @@ class Job:
 
     def encode(self) -> bytes:
         """The job as the payload of a JOB frame."""
-        reading = astuple(self.reading) if self.reading is not None else None
-        fields = [
+        r = self.reading
+        # (not dataclasses.astuple, which deep-copies: 5x the time)
+        reading = None if r is None else [getattr(r, f.name) for f in fields(r)]
+        values = [
             self.store,
             self.query,
             self.dataset.default_graphs,
@@ -88,7 +90,7 @@ class Job:
             self.base_iri,
         ]
         # ensure_ascii: a lone surrogate in a query travels as an escape, not as bad UTF-8
-        return json.dumps(fields, separators=(",", ":")).encode("ascii")
+        return json.dumps(values, separators=(",", ":")).encode("ascii")
 
     @staticmethod
     def decode(payload: bytes) -> Job:
@@ -184,15 +186,17 @@ def main(pipe: socket.socket, parent_pid: int = 0, memory_mb: int = 0) -> None:
 
 
 def _serve(fd: int) -> None:
-    stores: dict[str, ox.Store] = {}
+    stores: dict[str, tuple[ox.Store, bool]] = {}
+    reader = _Reader(fd)
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
     while True:
         try:
-            payload = _read_frame(fd)
+            payload = reader.frame()
             if payload is None:
                 return
             job = Job.decode(payload)
             try:
-                answer = _answer(_open(stores, job.store), job)
+                answer = _answer(*_open(stores, job.store), job)
             except QueryRefused as exc:
                 _write(fd, frame(REFUSED, str(exc).encode()))
                 continue
@@ -214,29 +218,37 @@ def _serve(fd: int) -> None:
             _send(fd, answer)
         except OSError:  # the server closed the pipe (it is stopping, or killed us)
             return
-        if answer.size > RECYCLE_ANSWER_BYTES or _rss() > RECYCLE_RSS_BYTES:
+        if answer.size > RECYCLE_ANSWER_BYTES or _rss(statm) > RECYCLE_RSS_BYTES:
             _exit(fd)
 
 
-def _read_frame(fd: int) -> bytes | None:
-    """The payload of the next frame from the server (always a JOB); None once it closed."""
-    head = _read_exactly(fd, FRAME_HEAD.size)
-    if head is None:
-        return None
-    size, kind = FRAME_HEAD.unpack(head)
-    if kind != JOB:
-        raise OSError(f"unexpected frame {kind} from the server")
-    return _read_exactly(fd, size)
+class _Reader:
+    """Frames from the server (always JOBs), read in as few system calls as they allow: the
+    server sends a job only once the one before was answered, so one read is one job."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        piece = os.read(fd, size - len(data))
-        if not piece:
-            return None
-        data += piece
-    return bytes(data)
+    def frame(self) -> bytes | None:
+        """The payload of the next frame; None once the server closed the pipe."""
+        head = FRAME_HEAD.size
+        while True:
+            buf = self.buffer
+            if len(buf) >= head:
+                size, kind = FRAME_HEAD.unpack_from(buf)
+                if kind != JOB:
+                    raise OSError(f"unexpected frame {kind} from the server")
+                if len(buf) >= head + size:
+                    self.buffer = buf[head + size :]
+                    return buf[head : head + size]
+                want = head + size - len(buf)
+            else:
+                want = head - len(buf)
+            piece = os.read(self.fd, max(want, 64 * 1024))
+            if not piece:
+                return None
+            self.buffer = buf + piece
 
 
 def _write(fd: int, buffers: Iterable[bytes | memoryview]) -> None:
@@ -254,20 +266,23 @@ def _write(fd: int, buffers: Iterable[bytes | memoryview]) -> None:
                 written = 0
 
 
-def _open(stores: dict[str, ox.Store], path: str) -> ox.Store:
-    store = stores.get(path)
-    if store is None:
+def _open(stores: dict[str, tuple[ox.Store, bool]], path: str) -> tuple[ox.Store, bool]:
+    """The store of the build in ``path``, and whether its queries need the union of its
+    graphs (both found once per build)."""
+    opened = stores.get(path)
+    if opened is None:
         stores.clear()  # a new build was swapped in: drop the old handle
         if not os.path.isdir(path):
             raise BuildGone("the knowledge base was rebuilt while the query waited; send it again")
-        store = stores[path] = ox.Store.read_only(path)
-    return store
+        store = ox.Store.read_only(path)
+        opened = stores[path] = (store, kbquery.needs_union(store))
+    return opened
 
 
-def _answer(store: ox.Store, job: Job) -> results.Bounded:
+def _answer(store: ox.Store, union: bool, job: Job) -> results.Bounded:
     fmt = formats.lookup(job.format)
     assert fmt is not None
-    result = kbquery.run(store, job.query, job.dataset, job.reading, job.base_iri)
+    result = kbquery.run(store, job.query, job.dataset, job.reading, job.base_iri, union)
     if isinstance(result, ox.QuerySolutions):
         # pyoxigraph's serialiser (Rust) writes the answer, several times faster than reading
         # rows into Python, under both caps, checked on its bytes as they come. An answer
@@ -275,7 +290,7 @@ def _answer(store: ox.Store, job: Job) -> results.Bounded:
         native = _native(result, fmt, job)
         if native is not None:
             return native
-        result = kbquery.run(store, job.query, job.dataset, job.reading, job.base_iri)
+        result = kbquery.run(store, job.query, job.dataset, job.reading, job.base_iri, union)
     return results.write_bounded(results.cap(result, job.max_rows), fmt, job.max_bytes)
 
 
@@ -314,9 +329,13 @@ def _send(fd: int, answer: results.Bounded) -> None:
     _write(fd, frame(END))
 
 
-def _rss() -> int:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _rss(statm: int) -> int:
+    """The resident memory of this process (``statm``: /proc/self/statm, kept open: one
+    system call a job)."""
+    return int(os.pread(statm, 256, 0).split()[1]) * _PAGE
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _exit(fd: int) -> NoReturn:

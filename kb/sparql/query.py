@@ -35,12 +35,25 @@ class Dataset:
     named_graphs: tuple[str, ...] = ()
 
 
+def needs_union(store: ox.Store) -> bool:
+    """Whether queries on ``store`` must ask for the union of its graphs: a build made
+    before builds wrote the default graph has it empty, and the union of all graphs is then
+    the same triples. (The union includes the default graph, so it must not be asked for
+    when the default graph is written: each triple would come twice.) A build never changes:
+    the answer may be kept as long as the store is open.
+
+    (The test of kb.stores.local.facts_graph, one index seek, made here: that module's
+    imports, rdflib among them, would cost every query worker ~18 MB.)"""
+    return next(store.quads_for_pattern(None, None, None, _DEFAULT_GRAPH), None) is None
+
+
 def run(
     store: ox.Store,
     query: str,
     dataset: Dataset = Dataset(),
     reading: Reading | None = None,
     base_iri: str | None = None,
+    union: bool | None = None,
 ) -> QueryResult:
     """Run a read-only query (read here unless its ``reading`` is given).
 
@@ -48,16 +61,13 @@ def run(
     Protocol §2.1.4: it overrides the query's own), else the query's FROM / FROM NAMED,
     else the store's default graph (the union of the data and ontology graphs, written by
     the build) with every named graph. Relative IRIs resolve against ``base_iri``.
+    ``union``: :func:`needs_union` of the store, if known (else found here).
     """
     if reading is None:
         reading = query_reading.read(query)
     kwargs: dict[str, object] = {}
-    # A build made before builds wrote the default graph has it empty: the union of all
-    # graphs is then the same triples. (The union includes the default graph, so it must
-    # not be asked for when the default graph is written: each triple would come twice.)
-    # (The test of kb.stores.local.facts_graph, one index seek, made here: that module's
-    # imports, rdflib among them, would cost every query worker ~18 MB.)
-    union = next(store.quads_for_pattern(None, None, None, _DEFAULT_GRAPH), None) is None
+    if union is None:
+        union = needs_union(store)
     if dataset.default_graphs or dataset.named_graphs:
         if dataset.default_graphs:
             kwargs["default_graph"] = _graphs(dataset.default_graphs, "default-graph-uri")

@@ -1,10 +1,10 @@
 """The HTTP server under ``geokb serve``: uvicorn with the limits a public endpoint needs.
 
 ``geokb serve`` runs uvicorn on uvloop with the httptools parser (C: what they save per
-request is most of what uvicorn costs with asyncio and h11); the h11 protocol, guarded the
-same way, stays for servers started without them. uvicorn alone keeps a connection that never
-sends a request open for ever (neither protocol has a header timeout) and accepts connections
-until the process runs out of file descriptors; then every accept fails and is logged. Here:
+request is most of what uvicorn costs with asyncio and h11). uvicorn alone keeps a connection
+that never sends a request open for ever (its protocols have no header timeout) and accepts
+connections until the process runs out of file descriptors; then every accept fails and is
+logged. Here:
 
 * a connection that has not sent a complete request head within ``header_timeout_s`` of
   opening (or of its first byte after a kept-alive response) is closed;
@@ -25,15 +25,13 @@ import logging
 import resource
 import sys
 import time
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, cast
 
-import h11
 import httptools  # noqa: F401  (the parser under GuardedHttpToolsProtocol: a dependency)
 import uvicorn
 import uvloop
 from starlette.types import ASGIApp
 from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -131,7 +129,7 @@ class HeaderClock:
 
 
 class _Guards:
-    """What both guarded protocols add to uvicorn's: a connection limit (refused connections
+    """What the guarded protocol adds to uvicorn's: a connection limit (refused connections
     are closed at once and never parsed), a header clock and a float keep-alive.
 
     Mixed in before the uvicorn protocol class; the limits are a class attribute:
@@ -179,22 +177,6 @@ class _Guards:
             super().connection_lost(exc)  # type: ignore[misc]
 
 
-class GuardedH11Protocol(_Guards, H11Protocol):
-    """uvicorn's h11 protocol with a connection limit, a header timeout and a float keep-alive."""
-
-    def data_received(self, data: bytes) -> None:
-        """Parse as uvicorn does; the header clock runs until a whole request head is in."""
-        if self.client_key is None:
-            return
-        if self.conn.their_state is h11.IDLE:
-            # The first bytes of the next request on a kept-alive connection: the clock starts
-            # now (on a new connection it has run since the connection opened).
-            self.clock.start(self.transport)
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self.clock.stop()  # the head is complete (or was refused with a 400)
-
-
 class CoalescingTransport:
     """A transport whose writes in one turn of the event loop go out in one system call.
 
@@ -235,8 +217,8 @@ class CoalescingTransport:
 
 
 class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
-    """uvicorn's httptools protocol with the same limits as :class:`GuardedH11Protocol`, its
-    responses' head and body leaving in one write."""
+    """uvicorn's httptools protocol with a connection limit, a header timeout and a float
+    keep-alive, its responses' head and body leaving in one write."""
 
     def _wrap(self, transport: asyncio.Transport) -> asyncio.Transport:
         return CoalescingTransport(transport, self.loop)  # type: ignore[return-value]
@@ -258,16 +240,10 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         super().on_headers_complete()
 
 
-Http = Literal["h11", "httptools"]
-
-
-def protocol_class(
-    settings: Settings, max_connections: int, http: Http = "httptools"
-) -> type[GuardedH11Protocol] | type[GuardedHttpToolsProtocol]:
+def protocol_class(settings: Settings, max_connections: int) -> type[GuardedHttpToolsProtocol]:
     """The protocol class uvicorn makes for each connection, with these limits."""
-    base = GuardedHttpToolsProtocol if http == "httptools" else GuardedH11Protocol
 
-    class Protocol(base):  # type: ignore[valid-type,misc]
+    class Protocol(GuardedHttpToolsProtocol):
         limits = Limits(
             max_connections,
             settings.max_client_connections,

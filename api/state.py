@@ -33,6 +33,7 @@ class ServedStore:
 
     def __init__(self, root: Path, grace_s: float = 120.0) -> None:
         self.root = root
+        self._link_file = os.fspath(root / "current")  # (a str: read once per request)
         self.grace_s = grace_s
         self._lock = threading.Lock()
         self._link: str | None = None
@@ -48,7 +49,7 @@ class ServedStore:
 
     def _read_link(self) -> str | None:
         try:
-            return os.readlink(self.root / "current")
+            return os.readlink(self._link_file)
         except OSError:
             return None
 

@@ -112,26 +112,27 @@ class Validation:
         self._builds: dict[Path, Build] = {}
         code_identity()  # read now, not in the first request
 
-    def _build(self) -> Build | None:
+    def _build(self, folder: Path | None = None) -> Build | None:
         if self.served is None:
             return None
-        try:
-            folder = self.served.current_path()  # one readlink when nothing changed
-        except GeokbError:  # a damaged build: the app says so, and errors are not stored
-            return None
+        if folder is None:
+            try:
+                folder = self.served.current_path()  # one readlink when nothing changed
+            except GeokbError:  # a damaged build: the app says so, and errors are not stored
+                return None
         build = self._builds.get(folder)
         if build is None:
             build = build_of(folder, self.settings)
             self._builds = {folder: build}  # only the current build's is kept
         return build
 
-    def policy(self, scope: Scope, volatile: bool) -> Policy:
+    def policy(self, scope: Scope, volatile: bool, folder: Path | None = None) -> Policy:
         """What to do with the answer to the GET in ``scope`` (``volatile``: a query whose
-        answers are meant to differ)."""
+        answers are meant to differ; ``folder``: the current build's, if it was looked up)."""
         if volatile:  # never stored, never 304
             return Policy(self.control, None, None, False, store=False)
         asked = _request_headers(scope["headers"])
-        build = self._build()
+        build = self._build(folder)
         etag = None
         conditional = False  # answer 304 if the app answers 200
         if build is not None:

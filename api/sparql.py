@@ -6,6 +6,7 @@ Without a query, ``GET /sparql`` answers with the SPARQL Service Description.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
@@ -28,6 +29,7 @@ from api.worker import Job
 from kb.errors import GeokbError, QueryTimeout
 from kb.sparql import formats, results
 from kb.sparql import query as kbquery
+from kb.sparql.reading import Reading
 from kb.stores.remote import remote_answer
 
 router = APIRouter()
@@ -159,10 +161,16 @@ async def sparql(request: Request) -> Response:
 
 
 async def respond(
-    scope: Scope, receive: Receive, headers: dict[bytes, bytes], url: dict[str, list[str]]
+    scope: Scope,
+    receive: Receive,
+    headers: dict[bytes, bytes],
+    url: dict[str, list[str]],
+    reading: Reading | None = None,
+    folder: Path | None = None,
 ) -> Response:
     """The answer to the SPARQL protocol request in ``scope`` (its ``headers`` and ``url``
-    parameters read already); raises geokb errors."""
+    parameters read already; ``reading``: of the query in ``url``, if it was read; ``folder``:
+    the current build, if it was looked up); raises geokb errors."""
     state = scope["app"].state
     settings: Settings = state.settings
     # a form-encoded body may be up to 3x the query (percent-encoding)
@@ -181,13 +189,16 @@ async def respond(
     )
     kbquery.check_dataset(dataset)
     # The one reading of the query: every decision below is taken on it.
-    reading = state.readings.read(query, settings.max_query_chars)
+    if reading is None:
+        reading = state.readings.read(query, settings.max_query_chars)
     fmt = choose(reading.shape, accept_text, _one(params, "format"))
     if settings.remote is not None:
         return await _forward(settings, query, dataset, fmt)
-    served: ServedStore = state.store
+    if folder is None:
+        served: ServedStore = state.store
+        folder = served.current_path()
     job = Job(
-        str(served.current_path()),
+        str(folder),
         query,
         dataset,
         fmt.name,
@@ -249,11 +260,16 @@ class SparqlFront:
         try:
             url = url_params(scope)
             if scope["method"] == "GET":
-                policy = self.validation.policy(scope, self._volatile(scope, url))
+                reading = self._reading(scope, url)
+                folder = self._folder(scope)  # looked up once for the policy and the query
+                volatile = reading is not None and reading.volatile
+                policy = self.validation.policy(scope, volatile, folder)
                 if policy.not_modified:  # the client's copy is this build's: nothing runs
                     await self._send_304(send, policy, origin)
                     return
-            response = await respond(scope, receive, headers, url)
+                response = await respond(scope, receive, headers, url, reading, folder)
+            else:
+                response = await respond(scope, receive, headers, url)
         except GeokbError as exc:
             response = error(exc)
 
@@ -278,17 +294,30 @@ class SparqlFront:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
-    def _volatile(scope: Scope, url: dict[str, list[str]]) -> bool:
-        """Whether the GET asks a query whose answers are meant to differ (read through the
-        app's reading cache: the route's own reading of it is a lookup)."""
+    def _reading(scope: Scope, url: dict[str, list[str]]) -> Reading | None:
+        """The reading of the GET's query (through the app's reading cache), None if there
+        is none to run (the route then says why: its error is not stored either)."""
         texts = url.get("query", ())
         if len(texts) != 1:
-            return False  # the route refuses it, or describes the service
+            return None  # the route refuses it, or describes the service
         state = scope["app"].state
         try:
-            return bool(state.readings.read(texts[0], state.settings.max_query_chars).volatile)
-        except GeokbError:  # not a query the route will run: its error is not stored either
-            return False
+            reading: Reading = state.readings.read(texts[0], state.settings.max_query_chars)
+        except GeokbError:
+            return None
+        return reading
+
+    @staticmethod
+    def _folder(scope: Scope) -> Path | None:
+        """The current build's folder; None with a remote store, or a damaged build (the
+        route then says so)."""
+        served: ServedStore | None = scope["app"].state.store
+        if served is None:
+            return None
+        try:
+            return served.current_path()
+        except GeokbError:
+            return None
 
 
 def cut_message(settings: Settings, cut: str | bool) -> str:

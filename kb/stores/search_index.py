@@ -23,6 +23,7 @@ tokenizer cannot remove diacritics itself: the text is folded before it is store
 from __future__ import annotations
 
 import gc
+import json
 import re
 import sqlite3
 import unicodedata
@@ -918,7 +919,7 @@ def _fill(
     listed: Listed = []
     terms: list[tuple[str, int, int, int]] = []
     names: list[tuple[str, int]] = []
-    values: list[tuple[str, str, str, int]] = []
+    values: dict[FacetKey, list[int]] = {}  # the entities of each facet value
     for n, iri in enumerate(entities if only is None else only, first):
         e = entities[iri]
         kind, record_id = e.kind, e.id
@@ -933,7 +934,12 @@ def _fill(
             if years and years[0][0].isdigit():
                 year = int(years[0][0])
             for name, found in mine.items():
-                values += [(kind, name, value, n) for value, _ in found]
+                for value, _ in found:
+                    numbers = values.get((kind, name, value))
+                    if numbers is None:
+                        values[(kind, name, value)] = [n]
+                    else:
+                        numbers.append(n)
         listed.append((n, iri, kind, record_id, label, folded.get(label, own), rank, year))
         seen: set[str] = set()
         for text in dict.fromkeys((*folded.values(), own)):
@@ -946,7 +952,13 @@ def _fill(
     db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", listed)
     db.executemany("INSERT INTO term VALUES (?, ?, ?, ?)", terms)
     db.executemany("INSERT INTO names(name, entity) VALUES (?, ?)", names)
-    db.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)", values)
+    # A row per facet value (~3k at 1M triples), its entities as one JSON array: binding
+    # ~475k rows one by one cost ~7x SQLite's own work. In (kind, field, value) order, the
+    # order of the index built on them afterwards, which is then cheaper to sort.
+    db.executemany(
+        "INSERT INTO facet SELECT ?, ?, ?, value FROM json_each(?)",
+        ((*key, json.dumps(values[key])) for key in sorted(values)),
+    )
 
 
 def _facet_labels(db: sqlite3.Connection, labels: dict[FacetKey, str]) -> None:

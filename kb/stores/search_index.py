@@ -43,6 +43,12 @@ from kb.model.rdf import NTriples
 
 INDEX_NAME = "search.sqlite"
 FORMAT = 2  # PRAGMA user_version of the file: a reader refuses other formats
+# PRAGMA application_id of a file whose term and names rows are numbered by entity: those of
+# entity n are rowids n * _STRIDE to n * _STRIDE + _STRIDE - 1 (an update removes them by
+# rowid range, not by a scan of both tables). Readers ignore it; a file without it is
+# rewritten, not updated.
+_LAYOUT = 0x67656B31
+_STRIDE = 1024  # > the terms of an entity: (MAX_NAMES + a composed title + its id) words
 MAX_NAME_CHARS = 200  # characters kept of a name
 MAX_NAMES = 16  # names kept per entity
 MAX_TERM_WORDS = 12  # word-starts indexed per name
@@ -279,7 +285,7 @@ def _write(
 ) -> Path:
     path = folder / INDEX_NAME
     graph = _graph(store)
-    if changed is not None and _format(path) == FORMAT:
+    if changed is not None and _format(path) == (FORMAT, _LAYOUT):
         previous = load_manifest(folder)  # the previous build's, copied with its store
         if previous is not None:
             _update(store, graph, path, previous, changed)
@@ -301,6 +307,7 @@ def _write(
         _facet_labels(db, labels)
         db.execute("INSERT INTO names(names) VALUES ('optimize')")
         db.execute(f"PRAGMA user_version = {FORMAT}")
+        db.execute(f"PRAGMA application_id = {_LAYOUT}")
         db.commit()
     finally:
         db.close()
@@ -308,14 +315,15 @@ def _write(
     return path
 
 
-def _format(path: Path) -> int | None:
-    """The format of the index at ``path``, or None if there is none."""
+def _format(path: Path) -> tuple[int, int] | None:
+    """The format and layout of the index at ``path``, or None if there is none."""
     if not path.is_file():
         return None
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        found: int = db.execute("PRAGMA user_version").fetchone()[0]
-        return found
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        layout: int = db.execute("PRAGMA application_id").fetchone()[0]
+        return version, layout
     except sqlite3.DatabaseError:
         return None
     finally:
@@ -369,11 +377,21 @@ def _update(
         gone_kinds = db.execute(
             "SELECT kind, count(*) FROM entity WHERE n IN (SELECT n FROM temp.gone) GROUP BY kind"
         ).fetchall()
-        gone_values = db.execute(_VALUE_COUNTS.format("entity IN (SELECT n FROM temp.gone)"))
-        counts = Counter({(k, f, v): -n for k, f, v, n in gone_values})
-        for table, column in (("entity", "n"), ("term", "entity"), ("facet", "entity")):
+        # (counted here: SQLite would GROUP BY through the facet_value index, all of it)
+        counts: Counter[FacetKey] = Counter()
+        counts.subtract(
+            db.execute("SELECT kind, field, value FROM facet WHERE entity IN temp.gone")
+        )
+        for table, column in (("entity", "n"), ("facet", "entity")):
             db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT n FROM temp.gone)")
-        db.execute("DELETE FROM names WHERE entity IN (SELECT n FROM temp.gone)")
+        ranges = [(n * _STRIDE, n * _STRIDE + _STRIDE - 1) for (n,) in db.execute(_GONE)]
+        removed = [
+            name
+            for bounds in ranges
+            for (name,) in db.execute("SELECT name FROM names WHERE rowid BETWEEN ? AND ?", bounds)
+        ]
+        db.executemany("DELETE FROM term WHERE rowid BETWEEN ? AND ?", ranges)
+        db.executemany("DELETE FROM names WHERE rowid BETWEEN ? AND ?", ranges)
         read, triples = _by_subject(store, graph, sorted(affected))
         fresh = _entities(store, graph, read=read)
         known = _Known(fresh, db)
@@ -382,26 +400,24 @@ def _update(
         _compose_titles(objects, known, facets, only=list(fresh))
         del objects  # (holds the store)
         first = (db.execute("SELECT max(n) FROM entity").fetchone()[0] or 0) + 1
-        _fill(db, known, facets, only=list(fresh), first=first)
-        for k, f, v, n in db.execute(_VALUE_COUNTS.format("entity >= ?"), (first,)):
-            counts[(k, f, v)] += n
+        added = _fill(db, known, facets, only=list(fresh), first=first)
+        counts.update(
+            (known[iri].kind, name, value)
+            for iri, mine in facets.items()
+            for name, values in mine.items()
+            for value, _ in values
+        )
         _update_facet_labels(db, labels, counts)
         kinds = Counter(e.kind for e in fresh.values())
         kinds.subtract(dict(gone_kinds))
         _update_kinds(db, kinds)
-        db.executescript(
-            """CREATE VIRTUAL TABLE temp.names_vocab USING fts5vocab(main, names, row);
-            DELETE FROM gram;
-            INSERT INTO gram SELECT term, doc FROM temp.names_vocab;"""
-        )
+        _update_grams(db, removed, added)
         db.commit()
     finally:
         db.close()
 
 
-_VALUE_COUNTS = (
-    "SELECT kind, field, value, count(*) FROM facet WHERE {} GROUP BY kind, field, value"
-)
+_GONE = "SELECT n FROM temp.gone"
 
 
 def _update_facet_labels(
@@ -409,16 +425,36 @@ def _update_facet_labels(
 ) -> None:
     """Apply to facet_label the change of each value's count (``counts``) and the labels of
     the values of the rows written (``labels``): as ``_facet_labels`` would rewrite it."""
-    for key in {*labels, *(k for k, n in counts.items() if n)}:
-        row = db.execute(
-            "SELECT label, n FROM facet_label WHERE kind = ? AND field = ? AND value = ?", key
-        ).fetchone()
-        n = (row[1] if row else 0) + counts.get(key, 0)
-        if n <= 0:
-            db.execute("DELETE FROM facet_label WHERE kind = ? AND field = ? AND value = ?", key)
-            continue
-        label = labels.get(key, row[0] if row else key[2])
-        db.execute("INSERT OR REPLACE INTO facet_label VALUES (?, ?, ?, ?, ?)", (*key, label, n))
+    db.executemany(
+        """INSERT INTO facet_label VALUES (?1, ?2, ?3, coalesce(?4, ?3), ?5)
+           ON CONFLICT (kind, field, value)
+           DO UPDATE SET n = n + ?5, label = coalesce(?4, label)""",
+        (
+            (*key, labels.get(key), counts.get(key, 0))
+            for key in {*labels, *(k for k, n in counts.items() if n)}
+        ),
+    )
+    db.execute("DELETE FROM facet_label WHERE n <= 0")
+
+
+def _update_grams(db: sqlite3.Connection, removed: list[str], added: list[str]) -> None:
+    """Apply to gram the names ``removed`` from and ``added`` to the names table: each
+    trigram's count of names changes by how many of those hold it, as the table's own
+    tokenizer finds them (in a small table of each; recounting the whole table read every
+    name's trigrams: ~50 ms at 1M triples)."""
+    change: Counter[str] = Counter()
+    for sign, texts in ((-1, removed), (1, added)):
+        table = "gone_names" if sign < 0 else "new_names"
+        db.execute(f"CREATE VIRTUAL TABLE temp.{table} USING fts5(name, tokenize='trigram')")
+        db.execute(f"CREATE VIRTUAL TABLE temp.{table}_vocab USING fts5vocab(temp, {table}, row)")
+        db.executemany(f"INSERT INTO temp.{table} VALUES (?)", ((t,) for t in texts))
+        for gram, docs in db.execute(f"SELECT term, doc FROM temp.{table}_vocab"):
+            change[gram] += sign * docs
+    db.executemany(
+        """INSERT INTO gram VALUES (?1, ?2) ON CONFLICT (gram) DO UPDATE SET docs = docs + ?2""",
+        ((gram, n) for gram, n in change.items() if n),
+    )
+    db.execute("DELETE FROM gram WHERE docs <= 0")
 
 
 def _update_kinds(db: sqlite3.Connection, change: Counter[str]) -> None:
@@ -911,14 +947,15 @@ def _fill(
     facets: FacetValues,
     only: Iterable[str] | None = None,
     first: int = 1,
-) -> None:
-    """Insert the rows of ``entities`` (of ``only`` if given), numbered from ``first``.
+) -> list[str]:
+    """Insert the rows of ``entities`` (of ``only`` if given), numbered from ``first``; the
+    names written into the names table.
     (One pass, each name folded once: at 1M triples, the rows of ~80k entities, ~250k
     terms and ~475k facet values.)"""
     years_of = {kind: f.name for kind in schema.KINDS_BY_NAME if (f := year_facet(kind))}
     listed: Listed = []
-    terms: list[tuple[str, int, int, int]] = []
-    names: list[tuple[str, int]] = []
+    terms: list[tuple[int, str, int, int, int]] = []  # rowids by entity (see _LAYOUT)
+    names: list[tuple[int, str, int]] = []
     values: dict[FacetKey, list[int]] = {}  # the entities of each facet value
     for n, iri in enumerate(entities if only is None else only, first):
         e = entities[iri]
@@ -945,13 +982,15 @@ def _fill(
         for text in dict.fromkeys((*folded.values(), own)):
             for pos, term in enumerate(word_starts(text)):
                 if term not in seen:
+                    terms.append((n * _STRIDE + len(seen), term, n, min(pos, 1), rank))
                     seen.add(term)
-                    terms.append((term, n, min(pos, 1), rank))
-        for text in dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own]):
-            names.append((text, n))
+        texts = dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own])
+        names += [(n * _STRIDE + j, text, n) for j, text in enumerate(texts)]
     db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", listed)
-    db.executemany("INSERT INTO term VALUES (?, ?, ?, ?)", terms)
-    db.executemany("INSERT INTO names(name, entity) VALUES (?, ?)", names)
+    db.executemany(
+        "INSERT INTO term(rowid, text, entity, pos, kind_rank) VALUES (?, ?, ?, ?, ?)", terms
+    )
+    db.executemany("INSERT INTO names(rowid, name, entity) VALUES (?, ?, ?)", names)
     # A row per facet value (~3k at 1M triples), its entities as one JSON array: binding
     # ~475k rows one by one cost ~7x SQLite's own work. In (kind, field, value) order, the
     # order of the index built on them afterwards, which is then cheaper to sort.
@@ -959,6 +998,7 @@ def _fill(
         "INSERT INTO facet SELECT ?, ?, ?, value FROM json_each(?)",
         ((*key, json.dumps(values[key])) for key in sorted(values)),
     )
+    return [text for _, text, _ in names]
 
 
 def _facet_labels(db: sqlite3.Connection, labels: dict[FacetKey, str]) -> None:

@@ -301,7 +301,7 @@ def _write(
     db = sqlite3.connect(tmp)
     try:
         db.executescript(_FRESH + _SCHEMA)
-        _fill(db, entities, facets)
+        _fill(db, _rows(entities, facets, enumerate(entities, 1)))
         db.executescript(_INDEXES)
         _update_kinds(db, Counter(e.kind for e in entities.values()))
         _facet_labels(db, labels)
@@ -337,7 +337,10 @@ def _update(
     previous: Manifest,
     changed: Sequence[str],
 ) -> None:
-    """Update the index at ``path`` for the graphs ``changed`` since ``previous``."""
+    """Update the index at ``path`` for the graphs ``changed`` since ``previous``: the rows
+    of the records they held or hold and of the records that refer to them are computed
+    anew, and only those that differ from the rows held are written (an entity keeps its
+    number). Most of an update's cost was writing pages all over the file's indexes."""
     graphs = set(changed)
     touched = {
         schema.ID_BASE + key
@@ -369,29 +372,12 @@ def _update(
             "INSERT INTO temp.affected VALUES (?, ?)",
             (k for k in (_entity_kind(iri) for iri in affected) if k is not None),
         )
-        db.execute(
-            """CREATE TEMP TABLE gone AS SELECT e.n AS n FROM temp.affected a
-               JOIN entity e ON e.kind = a.kind AND e.id = a.id"""
-        )
-        # what the rows going out counted, so that the counts are updated, not recounted
-        gone_kinds = db.execute(
-            "SELECT kind, count(*) FROM entity WHERE n IN (SELECT n FROM temp.gone) GROUP BY kind"
+        old_entity = db.execute(
+            """SELECT e.* FROM temp.affected a CROSS JOIN entity e
+               ON e.kind = a.kind AND e.id = a.id"""
         ).fetchall()
-        # (counted here: SQLite would GROUP BY through the facet_value index, all of it)
-        counts: Counter[FacetKey] = Counter()
-        counts.subtract(
-            db.execute("SELECT kind, field, value FROM facet WHERE entity IN temp.gone")
-        )
-        for table, column in (("entity", "n"), ("facet", "entity")):
-            db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT n FROM temp.gone)")
-        ranges = [(n * _STRIDE, n * _STRIDE + _STRIDE - 1) for (n,) in db.execute(_GONE)]
-        removed = [
-            name
-            for bounds in ranges
-            for (name,) in db.execute("SELECT name FROM names WHERE rowid BETWEEN ? AND ?", bounds)
-        ]
-        db.executemany("DELETE FROM term WHERE rowid BETWEEN ? AND ?", ranges)
-        db.executemany("DELETE FROM names WHERE rowid BETWEEN ? AND ?", ranges)
+        held = {row[1]: row[0] for row in old_entity}  # IRI -> number
+        old = _held_rows(db, sorted(held.values()))
         read, triples = _by_subject(store, graph, sorted(affected))
         fresh = _entities(store, graph, read=read)
         known = _Known(fresh, db)
@@ -400,16 +386,17 @@ def _update(
         _compose_titles(objects, known, facets, only=list(fresh))
         del objects  # (holds the store)
         first = (db.execute("SELECT max(n) FROM entity").fetchone()[0] or 0) + 1
-        added = _fill(db, known, facets, only=list(fresh), first=first)
-        counts.update(
-            (known[iri].kind, name, value)
-            for iri, mine in facets.items()
-            for name, values in mine.items()
-            for value, _ in values
-        )
+        numbers: list[tuple[int, str]] = []
+        for iri in fresh:
+            n = held.get(iri)
+            if n is None:
+                n, first = first, first + 1
+            numbers.append((n, iri))
+        new = _rows(known, facets, numbers)
+        counts, removed, added = _apply(db, old, new)
         _update_facet_labels(db, labels, counts)
-        kinds = Counter(e.kind for e in fresh.values())
-        kinds.subtract(dict(gone_kinds))
+        kinds: Counter[str] = Counter(row[2] for row in new.entity if row[0] not in held.values())
+        kinds.subtract(row[2] for row in old_entity if row[1] not in fresh)
         _update_kinds(db, kinds)
         _update_grams(db, removed, added)
         db.commit()
@@ -417,7 +404,70 @@ def _update(
         db.close()
 
 
-_GONE = "SELECT n FROM temp.gone"
+def _held_rows(db: sqlite3.Connection, numbers: list[int]) -> _Rows:
+    """The rows the index holds for the entities ``numbers``."""
+    marks = ", ".join("?" * len(numbers))  # (a few thousand at most: under SQLite's limit)
+    ranges = [(n * _STRIDE, n * _STRIDE + _STRIDE - 1) for n in numbers]
+    facet: dict[FacetKey, list[int]] = {}
+    for kind, field, value, n in db.execute(
+        "SELECT * FROM facet WHERE entity IN (SELECT value FROM json_each(?))",
+        (json.dumps(numbers),),
+    ):
+        facet.setdefault((kind, field, value), []).append(n)
+    return _Rows(
+        db.execute(f"SELECT * FROM entity WHERE n IN ({marks})", numbers).fetchall(),
+        [
+            row
+            for bounds in ranges
+            for row in db.execute("SELECT rowid, * FROM term WHERE rowid BETWEEN ? AND ?", bounds)
+        ],
+        [
+            row
+            for bounds in ranges
+            for row in db.execute(
+                "SELECT rowid, name, entity FROM names WHERE rowid BETWEEN ? AND ?", bounds
+            )
+        ],
+        facet,
+    )
+
+
+def _apply(
+    db: sqlite3.Connection, old: _Rows, new: _Rows
+) -> tuple[Counter[FacetKey], list[str], list[str]]:
+    """Write ``new`` over ``old`` (the rows held for the same entities, and those of
+    entities gone): only the rows that differ. The change of each facet value's count, and
+    the names removed from and added to the names table."""
+    entity_new = {row[0]: row for row in new.entity}
+    entity_old = {row[0]: row for row in old.entity}
+    db.executemany(
+        "DELETE FROM entity WHERE n = ?", ((n,) for n in entity_old.keys() - entity_new.keys())
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (row for n, row in entity_new.items() if entity_old.get(n) != row),
+    )
+    term_old, term_new = set(old.term), set(new.term)
+    db.executemany("DELETE FROM term WHERE rowid = ?", ((r[0],) for r in term_old - term_new))
+    db.executemany(
+        "INSERT INTO term(rowid, text, entity, pos, kind_rank) VALUES (?, ?, ?, ?, ?)",
+        term_new - term_old,
+    )
+    names_old, names_new = set(old.names), set(new.names)
+    gone_names, new_names = names_old - names_new, names_new - names_old
+    db.executemany("DELETE FROM names WHERE rowid = ?", ((r[0],) for r in gone_names))
+    db.executemany("INSERT INTO names(rowid, name, entity) VALUES (?, ?, ?)", new_names)
+    facet_old = {(*key, n) for key, numbers in old.facet.items() for n in numbers}
+    facet_new = {(*key, n) for key, numbers in new.facet.items() for n in numbers}
+    gone_facets, new_facets = facet_old - facet_new, facet_new - facet_old
+    db.executemany(
+        "DELETE FROM facet WHERE entity = ?4 AND field = ?2 AND value = ?3 AND kind = ?1",
+        gone_facets,
+    )
+    db.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)", new_facets)
+    counts: Counter[FacetKey] = Counter(row[:3] for row in new_facets)
+    counts.subtract(row[:3] for row in gone_facets)
+    return counts, [r[1] for r in gone_names], [r[1] for r in new_names]
 
 
 def _update_facet_labels(
@@ -605,6 +655,20 @@ def _subject_triples(
     return out
 
 
+def _subject_objects(
+    store: ox.Store, graph: ox.DefaultGraph | None, iri: str, predicate: str
+) -> list[Node]:
+    """The objects of ``iri``'s ``predicate`` triples (each once)."""
+    out: list[Node] = []
+    for quad in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(predicate), None, graph):
+        obj = quad.object
+        if isinstance(obj, ox.NamedNode | ox.Literal):
+            node = (obj.value, isinstance(obj, ox.NamedNode))
+            if node not in out:
+                out.append(node)
+    return out
+
+
 def _field_predicates() -> set[str]:
     """The predicates of every field a facet or a composed title reads."""
     keys = {k for facets in FACETS.values() for f in facets for k in (*f.path, *f.fallback)}
@@ -703,6 +767,7 @@ class _Objects:
         self.triples = triples if triples is not None else {}  # IRI -> predicate -> objects
         self.read: dict[str, dict[str, list[Node]]] = dict(read.objects) if read else {}
         self.fields: dict[tuple[str, str], dict[str, list[Node]]] = {}
+        self.others: dict[tuple[str, str], list[Node]] = {}  # (IRI, predicate) -> objects
 
     def of(self, kind: str, key: str, iri: str) -> list[Node]:
         """The objects of field ``key`` of the ``kind`` record ``iri``."""
@@ -710,10 +775,17 @@ class _Objects:
             field = schema.KINDS_BY_NAME[kind].field(key)
             if field is None:
                 return []
+            predicate = str(field.prop.iri)
             mine = self.triples.get(iri)
-            if mine is None:
-                mine = self.triples[iri] = _subject_triples(self.store, self.graph, iri)
-            return mine.get(str(field.prop.iri), [])
+            if mine is not None:
+                return mine.get(predicate, [])
+            # a record not read whole (a transfer's weapon, for its category): the one field
+            found = self.others.get((iri, predicate))
+            if found is None:
+                found = self.others[(iri, predicate)] = _subject_objects(
+                    self.store, self.graph, iri, predicate
+                )
+            return found
         return self._field(kind, key).get(iri, [])
 
     def getter(self, kind: str, key: str) -> Getter:
@@ -941,23 +1013,48 @@ def _compose_titles(
 Listed = list[tuple[int, str, str, str, str, str, int, int | None]]
 
 
-def _fill(
-    db: sqlite3.Connection,
-    entities: dict[str, _Entity],
-    facets: FacetValues,
-    only: Iterable[str] | None = None,
-    first: int = 1,
-) -> list[str]:
-    """Insert the rows of ``entities`` (of ``only`` if given), numbered from ``first``; the
-    names written into the names table.
-    (One pass, each name folded once: at 1M triples, the rows of ~80k entities, ~250k
-    terms and ~475k facet values.)"""
+def _fill(db: sqlite3.Connection, rows: _Rows) -> None:
+    """Insert ``rows`` into a new index."""
+    db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows.entity)
+    db.executemany(
+        "INSERT INTO term(rowid, text, entity, pos, kind_rank) VALUES (?, ?, ?, ?, ?)", rows.term
+    )
+    db.executemany("INSERT INTO names(rowid, name, entity) VALUES (?, ?, ?)", rows.names)
+    # A row per facet value (~3k at 1M triples), its entities as one JSON array: binding
+    # ~475k rows one by one cost ~7x SQLite's own work. In (kind, field, value) order, the
+    # order of the index built on them afterwards, which is then cheaper to sort.
+    db.executemany(
+        "INSERT INTO facet SELECT ?, ?, ?, value FROM json_each(?)",
+        ((*key, json.dumps(rows.facet[key])) for key in sorted(rows.facet)),
+    )
+
+
+Term = tuple[int, str, int, int, int]  # rowid (see _LAYOUT), text, entity, pos, kind_rank
+Name = tuple[int, str, int]  # rowid, folded name, entity
+
+
+@dataclass
+class _Rows:
+    """The rows of some entities, as the index holds them."""
+
+    entity: Listed
+    term: list[Term]
+    names: list[Name]
+    facet: dict[FacetKey, list[int]]  # the entities of each facet value
+
+
+def _rows(
+    entities: dict[str, _Entity], facets: FacetValues, numbers: Iterable[tuple[int, str]]
+) -> _Rows:
+    """The rows of the entities ``numbers`` gives (number, IRI). (One pass, each name
+    folded once: at 1M triples, the rows of ~80k entities, ~250k terms and ~475k facet
+    values.)"""
     years_of = {kind: f.name for kind in schema.KINDS_BY_NAME if (f := year_facet(kind))}
     listed: Listed = []
-    terms: list[tuple[int, str, int, int, int]] = []  # rowids by entity (see _LAYOUT)
-    names: list[tuple[int, str, int]] = []
-    values: dict[FacetKey, list[int]] = {}  # the entities of each facet value
-    for n, iri in enumerate(entities if only is None else only, first):
+    terms: list[Term] = []
+    names: list[Name] = []
+    values: dict[FacetKey, list[int]] = {}
+    for n, iri in numbers:
         e = entities[iri]
         kind, record_id = e.kind, e.id
         rank = KIND_RANK.get(kind, 99)
@@ -972,11 +1069,11 @@ def _fill(
                 year = int(years[0][0])
             for name, found in mine.items():
                 for value, _ in found:
-                    numbers = values.get((kind, name, value))
-                    if numbers is None:
+                    held = values.get((kind, name, value))
+                    if held is None:
                         values[(kind, name, value)] = [n]
                     else:
-                        numbers.append(n)
+                        held.append(n)
         listed.append((n, iri, kind, record_id, label, folded.get(label, own), rank, year))
         seen: set[str] = set()
         for text in dict.fromkeys((*folded.values(), own)):
@@ -986,19 +1083,7 @@ def _fill(
                     seen.add(term)
         texts = dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own])
         names += [(n * _STRIDE + j, text, n) for j, text in enumerate(texts)]
-    db.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?, ?, ?, ?)", listed)
-    db.executemany(
-        "INSERT INTO term(rowid, text, entity, pos, kind_rank) VALUES (?, ?, ?, ?, ?)", terms
-    )
-    db.executemany("INSERT INTO names(rowid, name, entity) VALUES (?, ?, ?)", names)
-    # A row per facet value (~3k at 1M triples), its entities as one JSON array: binding
-    # ~475k rows one by one cost ~7x SQLite's own work. In (kind, field, value) order, the
-    # order of the index built on them afterwards, which is then cheaper to sort.
-    db.executemany(
-        "INSERT INTO facet SELECT ?, ?, ?, value FROM json_each(?)",
-        ((*key, json.dumps(values[key])) for key in sorted(values)),
-    )
-    return [text for _, text, _ in names]
+    return _Rows(listed, terms, names, values)
 
 
 def _facet_labels(db: sqlite3.Connection, labels: dict[FacetKey, str]) -> None:

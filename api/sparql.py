@@ -272,6 +272,8 @@ class SparqlFront:
                 response = await respond(scope, receive, headers, url)
         except GeokbError as exc:
             response = error(exc)
+            if policy is None and scope["method"] == "GET":  # the URL could not be read
+                policy = self.validation.policy(scope, volatile=True)  # an error: no-store
 
         async def send_answer(message: Message) -> None:
             if message["type"] == "http.response.start":

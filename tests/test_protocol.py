@@ -1,5 +1,6 @@
 """SPARQL 1.1 Protocol behaviour of /sparql, over real HTTP against the running app."""
 
+import asyncio
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ import pytest
 from conftest import DATA, MINI, LiveServer, OxigraphServer, write_data
 from rdflib import Graph
 
+from api.app import create_app
 from api.settings import Settings
 from kb.build.pipeline import compile_data
 from kb.stores.local import write_build
@@ -282,6 +284,36 @@ def test_head_has_the_status_and_headers_of_the_get(
     assert head.content == b""
     seen = [(k, v) for k, v in got.headers.multi_items() if k not in _NOW]
     assert seen == [(k, v) for k, v in head.headers.multi_items() if k not in _NOW]
+
+
+def test_a_query_string_that_is_not_utf8_is_400_and_not_stored(real_store: Path) -> None:
+    # (uvicorn's parser refuses such bytes itself; another ASGI server may pass them on)
+    app = create_app(real_store)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/sparql",
+        "raw_path": b"/sparql",
+        "query_string": b"query=ASK%7B%7D&x=\xff",
+        "headers": [(b"host", b"localhost")],
+        "scheme": "http",
+        "server": ("localhost", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    asyncio.run(app(scope, receive, send))
+    start, body = sent[0], sent[1]
+    assert start["status"] == 400
+    assert (b"cache-control", b"no-store") in start["headers"]  # type: ignore[operator]
+    assert b"not valid UTF-8" in body["body"]  # type: ignore[operator]
 
 
 @pytest.mark.parametrize(

@@ -347,7 +347,9 @@ def _contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
         db.close()
 
 
-def test_an_incremental_build_updates_the_index_as_a_full_one_writes_it(tmp_path: Path) -> None:
+def _edited_builds(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A full build of the mini data, then an incremental one after an edit: both builds,
+    and the graphs the second replaced or removed."""
     folder = write_data(tmp_path / "data", MINI)
     root = tmp_path / "store"
     write_build(root, compile_data(folder))
@@ -365,27 +367,54 @@ def test_an_incremental_build_updates_the_index_as_a_full_one_writes_it(tmp_path
     write_build(root, compiled)
     second = current_build(root)
     assert second is not None
-    changed = [str(g) for g in (*compiled.removed, *compiled.graphs)]
-    updated = tmp_path / "updated"
-    updated.mkdir()
-    shutil.copy(first / search_index.INDEX_NAME, updated)
-    shutil.copy(first / "geokb-manifest.json", updated)
-    search_index.write(open_build(second), updated, changed)
+    return first, second, [str(g) for g in (*compiled.removed, *compiled.graphs)]
+
+
+def _updated(first: Path, second: Path, changed: list[str], folder: Path) -> Path:
+    """The index of ``first`` updated in ``folder`` for ``second``'s ``changed`` graphs."""
+    folder.mkdir()
+    shutil.copy(first / search_index.INDEX_NAME, folder)
+    shutil.copy(first / "geokb-manifest.json", folder)
+    search_index.write(open_build(second), folder, changed)
+    return folder / search_index.INDEX_NAME
+
+
+def test_an_incremental_build_updates_the_index_as_a_full_one_writes_it(tmp_path: Path) -> None:
+    first, second, changed = _edited_builds(tmp_path)
+    updated = _updated(first, second, changed, tmp_path / "updated")
     numbers = "SELECT iri, n FROM entity"
-    kept = dict(sqlite3.connect(updated / search_index.INDEX_NAME).execute(numbers).fetchall())
+    kept = dict(sqlite3.connect(updated).execute(numbers).fetchall())
     before = dict(sqlite3.connect(first / search_index.INDEX_NAME).execute(numbers).fetchall())
     source = schema.ID_BASE + "source/test-source"
     assert kept[source] == before[source]  # updated in place: the unchanged source kept its row
+    assert kept == {iri: n for iri, n in kept.items() if iri not in before} | {
+        iri: before[iri] for iri in kept if iri in before
+    }  # every entity still there kept its number
     whole = tmp_path / "whole"
     whole.mkdir()
     search_index.write(open_build(second), whole)
-    assert _contents(updated / search_index.INDEX_NAME) == _contents(
-        whole / search_index.INDEX_NAME
-    )
+    assert _contents(updated) == _contents(whole / search_index.INDEX_NAME)
     # the build itself updated the index it copied, the same way
     assert _contents(second / search_index.INDEX_NAME) == _contents(whole / search_index.INDEX_NAME)
-    labels = [row[3] for row in _contents(updated / search_index.INDEX_NAME)["entity"]]
+    labels = [row[3] for row in _contents(updated)["entity"]]
     assert "Iran → Russian Federation: Drone Y (arms transfer)" in labels
+
+
+def test_an_update_reaching_most_records_rewrites_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at scale, a change to the states reaches nearly every record: rewriting is cheaper
+    monkeypatch.setattr(search_index, "_REWRITE_MIN", 0)
+    first, second, changed = _edited_builds(tmp_path)
+    updated = _updated(first, second, changed, tmp_path / "updated")
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    search_index.write(open_build(second), whole)
+    rows = "SELECT * FROM entity ORDER BY n"
+    assert sqlite3.connect(updated).execute(rows).fetchall() == (
+        sqlite3.connect(whole / search_index.INDEX_NAME).execute(rows).fetchall()
+    )  # numbered anew, as a whole write numbers them
+    assert _contents(updated) == _contents(whole / search_index.INDEX_NAME)
 
 
 def test_a_full_build_reads_its_index_from_the_graphs_it_loaded_as_from_the_store(

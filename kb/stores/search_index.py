@@ -48,6 +48,7 @@ FORMAT = 2  # PRAGMA user_version of the file: a reader refuses other formats
 # rowid range, not by a scan of both tables). Readers ignore it; a file without it is
 # rewritten, not updated.
 _LAYOUT = 0x67656B31
+_REWRITE_MIN = 10_000  # records to update above which an update may be a rewrite instead
 _STRIDE = 1024  # > the terms of an entity: (MAX_NAMES + a composed title + its id) words
 MAX_NAME_CHARS = 200  # characters kept of a name
 MAX_NAMES = 16  # names kept per entity
@@ -287,8 +288,7 @@ def _write(
     graph = _graph(store)
     if changed is not None and _format(path) == (FORMAT, _LAYOUT):
         previous = load_manifest(folder)  # the previous build's, copied with its store
-        if previous is not None:
-            _update(store, graph, path, previous, changed)
+        if previous is not None and _update(store, graph, path, previous, changed):
             return path
     read = _parse(graphs) if graphs is not None and changed is None else None
     entities = _entities(store, graph, read=read)
@@ -336,11 +336,15 @@ def _update(
     path: Path,
     previous: Manifest,
     changed: Sequence[str],
-) -> None:
+) -> bool:
     """Update the index at ``path`` for the graphs ``changed`` since ``previous``: the rows
     of the records they held or hold and of the records that refer to them are computed
     anew, and only those that differ from the rows held are written (an entity keeps its
-    number). Most of an update's cost was writing pages all over the file's indexes."""
+    number). Most of an update's cost was writing pages all over the file's indexes.
+
+    False, the index untouched, when the records to update are more than ``_REWRITE_MIN``
+    and a third of those held (a change to the states reaches nearly every record two steps
+    away): reading each from the store costs ~2x a whole rewrite then."""
     graphs = set(changed)
     touched = {
         schema.ID_BASE + key
@@ -366,6 +370,9 @@ def _update(
         frontier = found
     db = sqlite3.connect(path)
     try:
+        held_count = db.execute("SELECT sum(n) FROM kinds").fetchone()[0] or 0
+        if len(affected) > _REWRITE_MIN and 3 * len(affected) > held_count:
+            return False
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
         db.execute("CREATE TEMP TABLE affected(kind TEXT, id TEXT)")
         db.executemany(
@@ -377,7 +384,8 @@ def _update(
                ON e.kind = a.kind AND e.id = a.id"""
         ).fetchall()
         held = {row[1]: row[0] for row in old_entity}  # IRI -> number
-        old = _held_rows(db, sorted(held.values()))
+        numbered = set(held.values())
+        old = _held_rows(db, sorted(numbered))
         read, triples = _by_subject(store, graph, sorted(affected))
         fresh = _entities(store, graph, read=read)
         known = _Known(fresh, db)
@@ -395,13 +403,14 @@ def _update(
         new = _rows(known, facets, numbers)
         counts, removed, added = _apply(db, old, new)
         _update_facet_labels(db, labels, counts)
-        kinds: Counter[str] = Counter(row[2] for row in new.entity if row[0] not in held.values())
+        kinds: Counter[str] = Counter(row[2] for row in new.entity if row[0] not in numbered)
         kinds.subtract(row[2] for row in old_entity if row[1] not in fresh)
         _update_kinds(db, kinds)
         _update_grams(db, removed, added)
         db.commit()
     finally:
         db.close()
+    return True
 
 
 def _held_rows(db: sqlite3.Connection, numbers: list[int]) -> _Rows:

@@ -50,6 +50,7 @@ FORMAT = 2  # PRAGMA user_version of the file: a reader refuses other formats
 _LAYOUT = 0x67656B31
 _REWRITE_MIN = 10_000  # records to update above which an update may be a rewrite instead
 _STRIDE = 1024  # > the terms of an entity: (MAX_NAMES + a composed title + its id) words
+_BOUNDS = (_STRIDE, _STRIDE, _STRIDE - 1)
 MAX_NAME_CHARS = 200  # characters kept of a name
 MAX_NAMES = 16  # names kept per entity
 MAX_TERM_WORDS = 12  # word-starts indexed per name
@@ -415,28 +416,29 @@ def _update(
 
 def _held_rows(db: sqlite3.Connection, numbers: list[int]) -> _Rows:
     """The rows the index holds for the entities ``numbers``."""
-    marks = ", ".join("?" * len(numbers))  # (a few thousand at most: under SQLite's limit)
-    ranges = [(n * _STRIDE, n * _STRIDE + _STRIDE - 1) for n in numbers]
+    listed = json.dumps(numbers)
+    # each entity's term and names rows by their rowid range (see _LAYOUT), in one query
+    ranges = "json_each(?) j CROSS JOIN {} ON {}.rowid BETWEEN j.value * {} AND j.value * {} + {}"
+    entity = db.execute(
+        "SELECT * FROM entity WHERE n IN (SELECT value FROM json_each(?))", (listed,)
+    ).fetchall()
+    kinds = {row[0]: row[2] for row in entity}
     facet: dict[FacetKey, list[int]] = {}
-    for kind, field, value, n in db.execute(
-        "SELECT * FROM facet WHERE entity IN (SELECT value FROM json_each(?))",
-        (json.dumps(numbers),),
+    # (the kind from the entity: the rest from the facet_entity index alone, not the rows)
+    for n, field, value in db.execute(
+        "SELECT entity, field, value FROM facet WHERE entity IN (SELECT value FROM json_each(?))",
+        (listed,),
     ):
-        facet.setdefault((kind, field, value), []).append(n)
+        facet.setdefault((kinds[n], field, value), []).append(n)
     return _Rows(
-        db.execute(f"SELECT * FROM entity WHERE n IN ({marks})", numbers).fetchall(),
-        [
-            row
-            for bounds in ranges
-            for row in db.execute("SELECT rowid, * FROM term WHERE rowid BETWEEN ? AND ?", bounds)
-        ],
-        [
-            row
-            for bounds in ranges
-            for row in db.execute(
-                "SELECT rowid, name, entity FROM names WHERE rowid BETWEEN ? AND ?", bounds
-            )
-        ],
+        entity,
+        db.execute(
+            "SELECT t.rowid, t.* FROM " + ranges.format("term t", "t", *_BOUNDS), (listed,)
+        ).fetchall(),
+        db.execute(
+            "SELECT m.rowid, m.name, m.entity FROM " + ranges.format("names m", "m", *_BOUNDS),
+            (listed,),
+        ).fetchall(),
         facet,
     )
 

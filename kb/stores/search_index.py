@@ -294,7 +294,8 @@ def _write(
     read = _parse(graphs) if graphs is not None and changed is None else None
     entities = _entities(store, graph, read=read)
     objects = _Objects(store, graph, read=read)
-    facets, labels = _facet_rows(objects, entities)
+    numbers = list(enumerate(entities, 1))
+    facets, labels, groups = _facet_rows(objects, entities, numbers)
     _compose_titles(objects, entities, facets)
     del objects  # (holds the store)
     tmp = folder / (INDEX_NAME + ".tmp")
@@ -302,7 +303,7 @@ def _write(
     db = sqlite3.connect(tmp)
     try:
         db.executescript(_FRESH + _SCHEMA)
-        _fill(db, _rows(entities, facets, enumerate(entities, 1)))
+        _fill(db, _rows(entities, facets, numbers, groups))
         db.executescript(_INDEXES)
         _update_kinds(db, Counter(e.kind for e in entities.values()))
         _facet_labels(db, labels)
@@ -391,9 +392,6 @@ def _update(
         fresh = _entities(store, graph, read=read)
         known = _Known(fresh, db)
         objects = _Objects(store, graph, per_subject=True, triples=triples)
-        facets, labels = _facet_rows(objects, known, only=list(fresh))
-        _compose_titles(objects, known, facets, only=list(fresh))
-        del objects  # (holds the store)
         first = (db.execute("SELECT max(n) FROM entity").fetchone()[0] or 0) + 1
         numbers: list[tuple[int, str]] = []
         for iri in fresh:
@@ -401,7 +399,10 @@ def _update(
             if n is None:
                 n, first = first, first + 1
             numbers.append((n, iri))
-        new = _rows(known, facets, numbers)
+        facets, labels, groups = _facet_rows(objects, known, numbers)
+        _compose_titles(objects, known, facets, only=list(fresh))
+        del objects  # (holds the store)
+        new = _rows(known, facets, numbers, groups)
         counts, removed, added = _apply(db, old, new)
         _update_facet_labels(db, labels, counts)
         kinds: Counter[str] = Counter(row[2] for row in new.entity if row[0] not in numbered)
@@ -894,17 +895,17 @@ class _Known(dict[str, _Entity]):
 
 
 def _facet_rows(
-    objects: _Objects, entities: dict[str, _Entity], only: Iterable[str] | None = None
-) -> tuple[FacetValues, dict[FacetKey, str]]:
-    """Each entity's facet values (value, label), by facet name (of ``only``, if given:
-    ``entities`` then names the others by the labels the index holds); the label of each
-    value found."""
+    objects: _Objects, entities: dict[str, _Entity], numbers: Sequence[tuple[int, str]]
+) -> tuple[FacetValues, dict[FacetKey, str], dict[FacetKey, list[int]]]:
+    """The facet values (value, label) of the entities ``numbers`` gives (number, IRI), by
+    facet name (``entities`` may name others: those the index holds, by their labels); the
+    label of each value found; the entities (numbers) of each value."""
     choices = _choice_labels()
     shown = _Shown(entities)
     plans: dict[str, list[_Plan]] = {}
     labels: dict[FacetKey, str] = {}
     out: FacetValues = {}
-    for iri in entities if only is None else only:
+    for n, iri in numbers:
         kind = entities[iri].kind
         plan = plans.get(kind)
         if plan is None:
@@ -932,11 +933,22 @@ def _facet_rows(
                         labels[(kind, facet.name, found[0])] = found[1]
                 if found is not None and found not in values:
                     values.append(found)
+                    held = step.numbers.get(found[0])
+                    if held is None:
+                        step.numbers[found[0]] = [n]
+                    else:
+                        held.append(n)
             if values:
                 mine[facet.name] = values
         if mine:
             out[iri] = mine
-    return out, labels
+    groups = {
+        (kind, step.facet.name, value): held
+        for kind, plan in plans.items()
+        for step in plan
+        for value, held in step.numbers.items()
+    }
+    return out, labels, groups
 
 
 class _Plan:
@@ -950,6 +962,7 @@ class _Plan:
         self.further = facet.path[1:]
         self.met: dict[Node, tuple[str, str] | None] = {}
         self.reached: dict[Node, list[Node]] = {}
+        self.numbers: dict[str, list[int]] = {}  # the entities of each value
 
     def follow(
         self, objects: _Objects, entities: dict[str, _Entity], nodes: list[Node]
@@ -971,9 +984,10 @@ class _Plan:
 
 def shown_name(entity: _Entity) -> str:
     """The name an entity is shown by: its best-ranked name, else its id."""
-    if not entity.names:
-        return entity.id
-    return min(entity.names, key=lambda t: (entity.names[t], t))
+    names = entity.names
+    if len(names) < 2:  # most records: a single label
+        return next(iter(names)) if names else entity.id
+    return min(names, key=lambda t: (names[t], t))
 
 
 # The fields a record without a name is called by, in the composed title's shape:
@@ -1055,16 +1069,18 @@ class _Rows:
 
 
 def _rows(
-    entities: dict[str, _Entity], facets: FacetValues, numbers: Iterable[tuple[int, str]]
+    entities: dict[str, _Entity],
+    facets: FacetValues,
+    numbers: Iterable[tuple[int, str]],
+    groups: dict[FacetKey, list[int]],
 ) -> _Rows:
-    """The rows of the entities ``numbers`` gives (number, IRI). (One pass, each name
-    folded once: at 1M triples, the rows of ~80k entities, ~250k terms and ~475k facet
-    values.)"""
+    """The rows of the entities ``numbers`` gives (number, IRI), with the facet values'
+    entities ``groups`` (from ``_facet_rows``). (One pass, each name folded once: at 1M
+    triples, the rows of ~80k entities and ~250k terms.)"""
     years_of = {kind: f.name for kind in schema.KINDS_BY_NAME if (f := year_facet(kind))}
     listed: Listed = []
     terms: list[Term] = []
     names: list[Name] = []
-    values: dict[FacetKey, list[int]] = {}
     for n, iri in numbers:
         e = entities[iri]
         kind, record_id = e.kind, e.id
@@ -1074,27 +1090,19 @@ def _rows(
         label = shown_name(e)
         year = None
         mine = facets.get(iri)
-        if mine:
-            years = mine.get(years_of.get(kind, ""))
-            if years and years[0][0].isdigit():
-                year = int(years[0][0])
-            for name, found in mine.items():
-                for value, _ in found:
-                    held = values.get((kind, name, value))
-                    if held is None:
-                        values[(kind, name, value)] = [n]
-                    else:
-                        held.append(n)
+        years = mine.get(years_of.get(kind, "")) if mine else None
+        if years and years[0][0].isdigit():
+            year = int(years[0][0])
         listed.append((n, iri, kind, record_id, label, folded.get(label, own), rank, year))
         seen: set[str] = set()
         for text in dict.fromkeys((*folded.values(), own)):
             for pos, term in enumerate(word_starts(text)):
                 if term not in seen:
-                    terms.append((n * _STRIDE + len(seen), term, n, min(pos, 1), rank))
+                    terms.append((n * _STRIDE + len(seen), term, n, 1 if pos else 0, rank))
                     seen.add(term)
         texts = dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own])
         names += [(n * _STRIDE + j, text, n) for j, text in enumerate(texts)]
-    return _Rows(listed, terms, names, values)
+    return _Rows(listed, terms, names, groups)
 
 
 def _facet_labels(db: sqlite3.Connection, labels: dict[FacetKey, str]) -> None:

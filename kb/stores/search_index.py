@@ -1087,23 +1087,33 @@ def _rows(
         e = entities[iri]
         kind, record_id = e.kind, e.id
         rank = KIND_RANK.get(kind, 99)
-        folded = {text: fold(text) for text in e.names}
         own = fold(record_id)
-        label = shown_name(e)
+        held = e.names
+        if len(held) == 1 and len(e.own) == 1:  # most records: one name of their own
+            (label,) = held
+            key = fold(label)
+            texts: Iterable[str] = (key, own) if key != own else (key,)
+            owned = texts
+        else:
+            folded = {text: fold(text) for text in held}
+            label = shown_name(e)
+            key = folded.get(label, own)
+            texts = dict.fromkeys((*folded.values(), own))
+            owned = dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own])
         year = None
         mine = facets.get(iri)
         years = mine.get(years_of.get(kind, "")) if mine else None
         if years and years[0][0].isdigit():
             year = int(years[0][0])
-        listed.append((n, iri, kind, record_id, label, folded.get(label, own), rank, year))
+        listed.append((n, iri, kind, record_id, label, key, rank, year))
+        base = n * _STRIDE
         seen: set[str] = set()
-        for text in dict.fromkeys((*folded.values(), own)):
+        for text in texts:
             for pos, term in enumerate(word_starts(text)):
                 if term not in seen:
-                    terms.append((n * _STRIDE + len(seen), term, n, 1 if pos else 0, rank))
+                    terms.append((base + len(seen), term, n, 1 if pos else 0, rank))
                     seen.add(term)
-        texts = dict.fromkeys([*(folded.get(t) or fold(t) for t in e.own), own])
-        names += [(n * _STRIDE + j, text, n) for j, text in enumerate(texts)]
+        names += [(base + j, text, n) for j, text in enumerate(owned)]
     return _Rows(listed, terms, names, groups)
 
 

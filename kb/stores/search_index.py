@@ -924,8 +924,16 @@ def _facet_rows(
                 if not facet.fallback:
                     continue
                 nodes = _follow(objects, entities, kind, iri, facet.fallback)
-            values: list[tuple[str, str]] = []
             met = step.met
+            if len(nodes) == 1:  # most fields: one value, met before
+                node = nodes[0]
+                if node in met:
+                    found = met[node]
+                    if found is not None:
+                        mine[facet.name] = [found]
+                        step.numbers[found[0]].append(n)
+                    continue
+            values: list[tuple[str, str]] = []
             for node in nodes:
                 if node in met:
                     found = met[node]

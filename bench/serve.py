@@ -69,8 +69,8 @@ def _classes(transfers: int) -> list[QueryClass]:
         return f"<{ID}state/{STATES[n % len(STATES)]}>"
 
     return [
-        QueryClass("point", lambda n: f"SELECT ?p ?o WHERE {{ {transfer(n)} ?p ?o }}"),
-        QueryClass("describe", lambda n: f"DESCRIBE {transfer(n)}", "text/turtle"),
+        QueryClass("point", lambda n: f"SELECT ?p ?o WHERE {{ {transfer(n)} ?p ?o }} # {n}"),
+        QueryClass("describe", lambda n: f"DESCRIBE {transfer(n)} # {n}", "text/turtle"),
         QueryClass(
             "join",
             lambda n: (

@@ -21,7 +21,7 @@ Each file's triples sit in a named graph of their own (for ``GRAPH``, ``FROM`` a
 protocol's dataset parameters), and the store's default graph holds the union of the data
 and ontology graphs, each triple once: queries that name no graph read it, which answers
 joins and scans several times faster than a union of ~100 named graphs computed per query.
-An incremental build keeps it exact (``_drop_orphans``). A build made before builds wrote
+An incremental build keeps it exact (``_update_default``). A build made before builds wrote
 a default graph has an empty one: ``facts_graph`` says to read every graph instead.
 """
 
@@ -258,8 +258,7 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
             # scans (bench/serve.py).
             store.optimize()
         else:
-            _add_new_facts(store, old, compiled.graphs)
-            _drop_orphans(store, old, compiled.graphs)
+            _update_default(store, old, compiled.graphs)
         store.flush()
         del store  # closes the RocksDB handle (no cycles: no need for a costly gc.collect)
         if indexing is not None:
@@ -354,48 +353,37 @@ def _load_batch(store: ox.Store, batch: list[tuple[URIRef, bytes]], into_default
     store.bulk_load(quads, ox.RdfFormat.N_QUADS)
 
 
-def _add_new_facts(store: ox.Store, old: list[bytes], new: dict[URIRef, NTriples]) -> None:
-    """Add to the default graph the triples of the new graphs that the graphs they replace
-    (``old``, as N-Triples) did not have: the rest are there already.
+def _update_default(store: ox.Store, old: list[bytes], new: dict[URIRef, NTriples]) -> None:
+    """Keep the default graph the union after a rebuild replaced or removed graphs (``old``:
+    their triples as N-Triples): add what the new graphs say that the old did not, then
+    remove what the old said that the new do not and no named graph still holds.
 
-    A rebuild writes them as an ordinary transaction, not with bulk_load: bulk_load would
-    add a table file spanning every subject for a handful of new triples, and each join's
-    index seeks would then read two files (joins ~40% slower after a one-line edit at 1M
-    triples); a transaction's few keys go to a small file the seeks pass by. A triple
-    spelled two ways, or one another graph holds, is only written again: the store keeps
-    one of each."""
-    added = set(b"".join(new_graph.data for new_graph in new.values()).splitlines())
-    added.difference_update(b"".join(old).splitlines())
+    The comparison is of N-Triples lines: a triple spelled two ways is only written or looked
+    up needlessly, and the store decides. The additions are an ordinary transaction, not
+    bulk_load: bulk_load would add a table file spanning every subject for a handful of new
+    triples, and each join's index seeks would then read two files (joins ~40% slower after a
+    one-line edit at 1M triples); a transaction's few keys go to a small file seeks pass by."""
+    before = set(b"".join(old).splitlines())
+    after = set(b"".join(graph.data for graph in new.values()).splitlines())
+    added, gone = after - before, before - after
     added.discard(b"")
-    if not added:
-        return
-    data = b"\n".join(sorted(added)) + b"\n"
-    store.extend(
-        ox.Quad(q.subject, q.predicate, q.object, FACTS)
-        for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
-    )
-
-
-def _drop_orphans(store: ox.Store, old: list[bytes], new: dict[URIRef, NTriples]) -> None:
-    """Remove from the default graph the triples of replaced or removed graphs (``old``, as
-    N-Triples) that no named graph holds any more, once the new graphs are loaded.
-
-    Only a triple the new graphs do not have can have lost its last graph, so the rest are
-    not looked up. The comparison is of N-Triples lines: a triple spelled two ways is only
-    looked up needlessly, and the store decides."""
-    if not old:
-        return
-    gone = set(b"".join(old).splitlines())
-    for graph in new.values():
-        gone.difference_update(graph.data.splitlines())
-    if not gone:
-        return
-    data = b"\n".join(sorted(gone)) + b"\n"
-    for quad in ox.parse(data, format=ox.RdfFormat.N_TRIPLES):
+    gone.discard(b"")
+    if added:
+        store.extend(
+            ox.Quad(q.subject, q.predicate, q.object, FACTS) for q in _parse_lines(added)
+        )
+    for quad in _parse_lines(gone):
         t = quad.triple
         holders = store.quads_for_pattern(t.subject, t.predicate, t.object, None)
         if not any(q.graph_name != FACTS for q in holders):
             store.remove(ox.Quad(t.subject, t.predicate, t.object, FACTS))
+
+
+def _parse_lines(lines: set[bytes]) -> list[ox.Quad]:
+    if not lines:
+        return []
+    data = b"\n".join(sorted(lines)) + b"\n"
+    return list(ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
 
 
 def _copy_store(source: Path, target: Path) -> None:

@@ -32,6 +32,10 @@ ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Nothing is known about this IRI.",
         "content": {"text/html": {"schema": {"type": "string"}}, **_TEXT},
     },
+    # /id/<kind> (one segment) is redirected (307) to the kind's list, /id/<kind>/, which
+    # refuses an unknown format= with 400: a client that follows redirects meets it here.
+    307: {"description": "A kind's name without the final slash: its list, /id/<kind>/."},
+    400: error("After the redirect to a kind's list: an unknown format, facet or sort column."),
     406: error("No acceptable format."),
     501: error("Not available with a remote store."),
 }

@@ -22,7 +22,12 @@ busy server, a client's quota (429), each with its ``Retry-After``, are of the m
 the build); answers cut at a limit (``X-Geokb-Truncated``); redirects. POST is left alone:
 caches do not store it.
 
-With a remote store the build is not known here: answers get ``max-age`` but no validators.
+With a remote store the build is not known here, and the store may change under the server at
+any time: a ``/sparql`` answer's ``ETag`` is then strong, a hash of the answer itself
+(:func:`answer_etag`, made by ``api.sparql`` from the bytes the store's answer became), and
+``If-None-Match`` is compared with it once the query has run: a ``304`` saves sending the
+answer, not running it. No ``Last-Modified`` (the store does not say when its data changed), so
+``If-Modified-Since`` is not honoured there.
 """
 
 from __future__ import annotations
@@ -133,6 +138,8 @@ class Validation:
             return Policy(self.control, None, None, False, store=False)
         asked = _request_headers(scope["headers"])
         build = self._build(folder)
+        if build is None:  # a remote store: the answer brings its own ETag, if any
+            return Policy(self.control, None, None, False, none_match=asked.get(b"if-none-match"))
         etag = None
         conditional = False  # answer 304 if the app answers 200
         if build is not None:
@@ -204,8 +211,10 @@ class HttpCaching:
 class Policy:
     """The caching headers of one GET's answer, and whether it becomes a 304.
 
-    Without a known build (remote store, damaged build) conditionals are not honoured: the
-    answer goes out whole, with max-age but no validators.
+    Without a known build (remote store, damaged build) the answer goes out with max-age and
+    the ``ETag`` its route gave it, if any (a remote store's answers: :func:`answer_etag`);
+    ``If-None-Match`` is compared with that tag when the answer's head comes, and a match (or
+    ``*``) turns the ``200`` into a ``304``. ``If-Modified-Since`` is not honoured there.
     """
 
     control: bytes  # Cache-Control of an answer that may be stored
@@ -215,6 +224,7 @@ class Policy:
     store: bool = True  # False: a volatile query's answer
     not_modified: bool = False  # answer 304 at once, without running the app
     dropping: bool = False  # the answer became a 304: its body is dropped
+    none_match: bytes | None = None  # If-None-Match, for an answer with its own ETag (no build)
 
     def _validators(self) -> list[tuple[bytes, bytes]]:
         headers = [(b"cache-control", self.control)]
@@ -237,11 +247,31 @@ class Policy:
             return message
         headers = _with_vary_accept(headers)
         headers += self._validators()
-        if self.conditional and self.etag is not None:
+        if (self.conditional and self.etag is not None) or (
+            self.none_match is not None and _current(self.none_match, headers)
+        ):
             self.dropping = True
             headers = [h for h in headers if h[0].lower() not in _DROPPED_ON_304]
             return {**message, "headers": headers, "status": 304}
         return {**message, "headers": headers}
+
+
+def answer_etag(content_type: bytes, shape: bytes, parts: Iterable[bytes]) -> bytes:
+    """The strong ETag of an answer held whole: a hash of its media type, ``shape`` (the other
+    headers that shape it) and its bytes, so the tag changes when, and only when, they do."""
+    digest = hashlib.blake2b(content_type + b"\0" + shape + b"\0", digest_size=16)
+    for part in parts:  # hashlib lets go of the GIL for the large ones
+        digest.update(part)
+    return b'"' + digest.hexdigest().encode() + b'"'
+
+
+def _current(none_match: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether ``If-None-Match`` names the answer whose ``headers`` carry its ETag (or is ``*``:
+    the answer exists). An answer without an ETag (no-store ones) is never a 304."""
+    for name, value in headers:
+        if name.lower() == b"etag":
+            return _none_match(none_match, value) != "no"
+    return False
 
 
 def _volatile(scope: Scope, settings: Settings) -> bool:

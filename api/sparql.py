@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api import description
 from api.cache import Answer, ResultCache
-from api.caching import Policy, Validation
+from api.caching import Policy, Validation, answer_etag
 from api.executor import QueryPool
 from api.headers import cors_simple, secure
 from api.negotiation import choose, wants_html
@@ -193,7 +193,9 @@ async def respond(
         reading = state.readings.read(query, settings.max_query_chars)
     fmt = choose(reading.shape, accept_text, _one(params, "format"))
     if settings.remote is not None:
-        return await _forward(settings, query, dataset, fmt)
+        # a GET's (or HEAD's) answer gets an ETag; POST answers are not stored by caches
+        tagged = scope["method"] != "POST" and not reading.volatile
+        return await _forward(settings, query, dataset, fmt, tagged)
     if folder is None:
         served: ServedStore = state.store
         folder = served.current_path()
@@ -351,13 +353,28 @@ def _answer(
 
 
 async def _forward(
-    settings: Settings, query: str, dataset: kbquery.Dataset, fmt: formats.Format
+    settings: Settings,
+    query: str,
+    dataset: kbquery.Dataset,
+    fmt: formats.Format,
+    tagged: bool = False,
 ) -> Response:
-    """Answer from the remote store, under the same limits and in the same formats."""
+    """Answer from the remote store, under the same limits and in the same formats.
+
+    With ``tagged`` (a GET or HEAD of a query not meant to differ each time), an answer not
+    cut at a limit carries a strong ``ETag``: a hash of its bytes, media type and row cap
+    (``api.caching.answer_etag``). The store can change at any time, so nothing short of
+    running the query tells whether a client's copy is current: ``If-None-Match`` is compared
+    with this tag afterwards (``api.caching.Policy``), and a ``304`` saves sending the answer,
+    not the query. Every answer is held whole before its head is sent (large ones go out in
+    pieces, but are all read from the store first), so each can have its tag in the head.
+    Cut answers get none: they are ``no-store``, as with the embedded store.
+    """
     remote = settings.remote
     assert remote is not None
+    max_rows = str(settings.max_rows)
 
-    def answer() -> tuple[results.Bounded, str | None]:
+    def answer() -> tuple[results.Bounded, str | None, bytes | None]:
         # All in one thread: pyoxigraph's parsed results must not cross threads.
         answered = remote_answer(
             remote,
@@ -372,10 +389,13 @@ async def _forward(
         except SyntaxError as exc:  # the answer broke off: say what the store said
             raise answered.broken(exc) from None
         bounded = results.write_bounded(capped, fmt, settings.max_answer_mb * 1024 * 1024)
-        return bounded, answered.store_cut
+        etag = None
+        if tagged and not bounded.cut and not answered.store_cut:  # hashed here, off the loop
+            etag = answer_etag(fmt.content_type.encode(), max_rows.encode(), bounded.parts)
+        return bounded, answered.store_cut, etag
 
     try:
-        bounded, store_cut = await run_in_threadpool(answer)
+        bounded, store_cut, etag = await run_in_threadpool(answer)
     except TimeoutError as exc:
         raise QueryTimeout(str(exc)) from None
     if bounded.size <= 256 * 1024:
@@ -384,6 +404,8 @@ async def _forward(
         response = _answer(settings, fmt, bounded.cut, None, _pieces(bounded.parts), "bypass")
     if store_cut and not bounded.cut:  # the store's own row cap (or partial answer)
         response.headers[TRUNCATED_HEADER] = store_cut
+    if etag is not None:
+        response.headers["ETag"] = etag.decode()
     return response
 
 

@@ -466,3 +466,66 @@ def test_digest_authentication_for_queries_updates_and_gsp(
         assert main(["query", ASK_T1, "--store", proxy.query_url]) == 1
         err = capsys.readouterr().err
         assert "401" in err and "wrong" not in err and "s3cret" not in err
+
+
+def test_remote_answers_carry_an_etag_of_their_bytes_and_revalidate(
+    oxigraph: OxigraphServer, project: Path
+) -> None:
+    """A cache in front of a remote-backed endpoint can revalidate: the ETag is the answer's
+    own (it changes with the store's data and the format), and a current copy gets 304."""
+    assert main(["build", "--store", oxigraph.query_url, "--quiet"]) == 0
+    settings = Settings(remote=RemoteStore.from_urls(oxigraph.query_url))
+    count = {"query": COUNT_ALL}
+    with LiveServer(settings) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+        first = http.get("/sparql", params=count)
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and etag.startswith('"')  # strong: the bytes'
+        assert http.get("/sparql", params=count).headers["etag"] == etag
+        assert first.headers["cache-control"] == "public, max-age=60"
+        assert "last-modified" not in first.headers  # the store does not say when it changed
+        csv = http.get("/sparql", params={**count, "format": "csv"})
+        assert csv.status_code == 200 and csv.headers["etag"] not in (etag, "")
+
+        def ask(tags: str) -> httpx.Response:
+            return http.get("/sparql", params=count, headers={"If-None-Match": tags})
+
+        for tags in (etag, f'"other", W/{etag}', "*"):
+            current = ask(tags)
+            assert current.status_code == 304 and current.content == b"", tags
+            assert current.headers["etag"] == etag
+            assert current.headers["cache-control"] == "public, max-age=60"
+        stale = ask('"other"')
+        assert stale.status_code == 200 and stale.json() == first.json()
+        for headers in ({}, {"If-None-Match": etag}, {"Origin": "https://example.org"}):
+            got = http.get("/sparql", params=count, headers=headers)
+            head = http.head("/sparql", params=count, headers=headers)
+            assert head.status_code == got.status_code and head.content == b""
+            assert [h for h in got.headers.multi_items() if h[0] != "date"] == [
+                h for h in head.headers.multi_items() if h[0] != "date"
+            ]
+        # the store's data changes under the server: the old copy is no longer current
+        graph = "https://w3id.org/geokb/graph/data/transfers.yaml"
+        httpx.post(
+            oxigraph.query_url.replace("/query", "/update"),
+            content=f"INSERT DATA {{ GRAPH <{graph}> {{ <urn:x:s> <urn:x:p> <urn:x:o> }} }}",
+            headers={"Content-Type": "application/sparql-update"},
+        ).raise_for_status()
+        changed = ask(etag)
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+        n = int(changed.json()["results"]["bindings"][0]["n"]["value"])
+        assert n == int(first.json()["results"]["bindings"][0]["n"]["value"]) + 1
+        # a query meant to differ each time: never stored, never 304
+        rand = http.get(
+            "/sparql", params={"query": "SELECT (RAND() AS ?r) {}"}, headers={"If-None-Match": "*"}
+        )
+        assert rand.status_code == 200 and rand.headers["cache-control"] == "no-store"
+        assert "etag" not in rand.headers
+        assert "etag" not in http.post("/sparql", data=count).headers  # caches keep no POST
+        # a large answer goes out in pieces, and still has its tag in the head
+        values = " ".join(str(i) for i in range(100))
+        rows = {"query": f"SELECT * {{ VALUES ?a {{ {values} }} VALUES ?b {{ {values} }} }}"}
+        large = http.get("/sparql", params=rows)
+        assert large.headers.get("transfer-encoding") == "chunked"
+        assert len(large.json()["results"]["bindings"]) == 10_000
+        again = http.get("/sparql", params=rows, headers={"If-None-Match": large.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""

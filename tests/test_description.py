@@ -1,10 +1,17 @@
 """The Service Description at GET /sparql and the VoID description."""
 
+from pathlib import Path
+
 import httpx
+import pyoxigraph as ox
 import pytest
+from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, Namespace, URIRef
 
+from kb.build.pipeline import compile_data
 from kb.model.countries import OTHER_STATES, UN_MEMBERS, UN_OBSERVERS
+from kb.model.schema import GRAPH_BASE, ID_BASE
+from kb.stores.local import FILES_NAME, current_build, write_build
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
@@ -56,3 +63,41 @@ def test_a_browser_at_sparql_gets_the_query_page(http: httpx.Client) -> None:
     assert resp.status_code == 303 and resp.headers["location"] == "/"
     assert http.get("/sparql", headers={"Accept": "text/turtle"}).status_code == 200
     assert http.get("/sparql").headers["content-type"].startswith("text/turtle")
+
+
+def test_void_counts_a_triple_two_files_state_once(tmp_path: Path) -> None:
+    """The dataset, and the Service Description's default graph, hold as many triples as a
+    query over the default graph counts: a triple two files state is one triple, though each
+    file's graph counts it."""
+    root = tmp_path / "store"
+    write_build(root, compile_data(write_data(tmp_path / "data", MINI)))
+    build = current_build(root)
+    assert build is not None
+    # states.yaml says too that Iran supplied t1, as transfers.yaml does
+    said = ox.Triple(
+        ox.NamedNode(f"{ID_BASE}transfer/t1"),
+        ox.NamedNode(f"{GK}supplier"),
+        ox.NamedNode(f"{ID_BASE}state/IRN"),
+    )
+    store = ox.Store(str(build))
+    assert ox.Quad(*said, ox.NamedNode(f"{GRAPH_BASE}data/transfers.yaml")) in store
+    store.add(ox.Quad(*said, ox.NamedNode(f"{GRAPH_BASE}data/states.yaml")))
+    store.flush()
+    del store  # closes it
+    (build / FILES_NAME).unlink()  # the files changed; a build without the list is trusted
+    with LiveServer(root) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        answer = client.post(
+            "/sparql",
+            data={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"},
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        counted = int(answer.json()["results"]["bindings"][0]["n"]["value"])
+        void = _graph(client.get("/.well-known/void"), "turtle")
+        sd = _graph(client.get("/sparql", headers={"Accept": "text/turtle"}), "turtle")
+    [dataset] = void.subjects(VOID.sparqlEndpoint, None)
+    assert int(void.value(dataset, VOID.triples)) == counted
+    [default] = sd.objects(None, SD.defaultGraph)
+    assert int(sd.value(default, VOID.triples)) == counted
+    # each file's graph counts the triple: their sum, the count these gave before, is one more
+    per_graph = [int(void.value(s, VOID.triples)) for s in void.objects(dataset, VOID.subset)]
+    assert sum(per_graph) == counted + 1

@@ -173,7 +173,7 @@ def test_void_statistics_are_kept_per_build(big: Server, big_store: Path) -> Non
             Graph().parse(data=second.text, format="turtle"),
         )
         assert description._kept[build] is kept  # not computed again
-        graphs, _, _ = kept.result()
+        graphs = kept.result().graphs
         assert graphs["https://w3id.org/geokb/graph/data/transfers.yaml"] > 7 * TRANSFERS
         # The Service Description at /sparql reads the same kept statistics.
         assert client.get("/sparql", headers={"Accept": "text/turtle"}).status_code == 200

@@ -32,6 +32,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: The window of the browser the page tests share (conftest's ``browser``), in CSS pixels.
+WINDOW = (1300, 1100)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import httpx
 import pyoxigraph as ox
 import pytest
 import uvicorn
+from chromium import WINDOW, Browser
 from rdflib import Graph
 from virtuoso_server import virtuoso, virtuoso_server  # noqa: F401 - fixtures for all tests
 
@@ -175,3 +176,11 @@ def http(live: LiveServer) -> Iterator[httpx.Client]:
     """An HTTP client for the live app."""
     with httpx.Client(base_url=live.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium (one tab, WINDOW's size) for every page check of a test process:
+    a start costs seconds. Started at the first check that asks for it."""
+    with Browser(*WINDOW) as shared:
+        yield shared

@@ -2,56 +2,30 @@
 `make test`) opens the query page, runs an example, opens an entity page. Screenshots of each
 are saved in test-artifacts/.
 
-Every check drives one Chromium, started once for the module (``browser``): a start costs
-seconds. Each page is read once it has done what the check looks at (a ``ready`` condition in
-JavaScript), then as the browser built it (``_dom``) or by a JavaScript expression."""
+Every check drives one Chromium, shared with the other page tests of the test process
+(conftest's ``browser``): a start costs seconds. Each page is read once it has done what the
+check looks at (a ``ready`` condition in JavaScript), then as the browser built it (``_dom``)
+or by a JavaScript expression."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import tempfile
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from chromium import CHROMIUM, Browser
-from chromium import FLAGS as BROWSER_FLAGS
+from chromium import WINDOW, Browser
 from conftest import ROOT, LiveServer
 
 from kb.sparql.examples import examples
 
 ARTIFACTS = ROOT / "test-artifacts"
-WINDOW = (1300, 1100)  # the shared browser's window, in CSS pixels
-# A one-shot run (--dump-dom, --screenshot) with the same window and time to run the page, for
-# test_result_views.py.
-FLAGS = [*BROWSER_FLAGS, f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=15000"]
-
-
-def _chromium(*args: str) -> str:
-    assert CHROMIUM, "chromium is installed by 'make test' (Debian package 'chromium')"
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def site(live: LiveServer) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     return live.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module's checks (one tab, the WINDOW's size)."""
-    with Browser(*WINDOW) as shared:
-        yield shared
 
 
 @pytest.fixture()

@@ -1,16 +1,24 @@
-"""The query page's result views beyond the table, in headless Chromium (see test_browser)."""
+"""The query page's result views beyond the table, in headless Chromium (conftest's shared
+``browser``, as in test_browser)."""
 
 from __future__ import annotations
 
 import re
 
 import httpx
+from chromium import Browser
 from conftest import LiveServer
-from test_browser import _chromium
+
+# The Network view has drawn its figure, caption included (static/query-network.js appends it
+# whole, once the labels have come).
+NETWORK_DRAWN = "document.querySelector('figure.geokb-network-view figcaption')"
 
 
-def test_rows_pairing_two_entities_can_be_seen_as_a_network(live: LiveServer) -> None:
-    dom = _chromium("--dump-dom", f"{live.url}/#example=15-who-supplied-whom&view=network")
+def test_rows_pairing_two_entities_can_be_seen_as_a_network(
+    live: LiveServer, browser: Browser
+) -> None:
+    browser.open(f"{live.url}/#example=15-who-supplied-whom&view=network", ready=NETWORK_DRAWN)
+    dom: str = browser.evaluate("document.documentElement.outerHTML")
     svg = re.search(r'<svg class="geokb-network".*?</svg>', dom, re.DOTALL)
     assert svg, "the Network view is drawn when the link names it"
     pairs = httpx.post(

@@ -32,6 +32,7 @@ MAX_QUERY_CHARS = 200  # characters of a query that are looked at
 FUZZY_CANDIDATES = 200  # names sharing trigrams with a query that are scored
 FUZZY_RATIO = 0.7
 FACET_VALUES = 12  # values shown per facet
+FACET_ALL_VALUES = 1_000  # values shown of the one facet a list is asked to show in full
 FEW_ROWS = 5_000  # picked rows sorted outright, at most
 MAX_TOTAL = 10_000  # matches of a search counted, at most
 RARE_GRAM_DOCS = 2_000  # a trigram in more names is not used to find close spellings
@@ -118,12 +119,14 @@ def sort_columns(kind: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ListQuery:
-    """What a list shows: a kind's records matching ``q`` and every (facet, value) filter."""
+    """What a list shows: a kind's records matching ``q`` and every (facet, value) filter;
+    ``all_values``: the facet whose values are all shown (up to FACET_ALL_VALUES), if any."""
 
     kind: str
     q: str = ""
     filters: tuple[tuple[str, str], ...] = ()
     sort: Sort = Sort()
+    all_values: str = ""
 
 
 class SearchIndex:
@@ -330,7 +333,7 @@ class SearchIndex:
             rows = self._page(db, query, picked, limit + 1, offset, after, few)
             if rows is None:
                 return None
-            facets = self._facets(db, query.kind, picked)
+            facets = self._facets(db, query.kind, picked, query.all_values)
             values = self._values(db, rows[:limit])
             labels = {
                 (name, value): self._label(db, query.kind, name, value)
@@ -401,10 +404,13 @@ class SearchIndex:
         return [_entry(row) for row in found]
 
     @staticmethod
-    def _facets(db: sqlite3.Connection, kind: str, picked: bool) -> list[FacetCounts]:
+    def _facets(
+        db: sqlite3.Connection, kind: str, picked: bool, all_values: str = ""
+    ) -> list[FacetCounts]:
         out = []
         for facet in FACETS.get(kind, ()):
-            params = {"kind": kind, "field": facet.name, "n": FACET_VALUES}
+            shown = FACET_ALL_VALUES if facet.name == all_values else FACET_VALUES
+            params = {"kind": kind, "field": facet.name, "n": shown}
             if not picked:
                 rows = db.execute(
                     """SELECT value, label, n FROM facet_label WHERE kind = :kind
@@ -425,7 +431,7 @@ class SearchIndex:
                 distinct = len(counted)
                 rows = [(v, SearchIndex._label(db, kind, facet.name, v), c) for v, c in counted]
                 rows.sort(key=lambda r: (-r[2], r[1]))
-                rows = rows[:FACET_VALUES]
+                rows = rows[:shown]
             values = [FacetValue(v, label, n) for v, label, n in rows]
             out.append(FacetCounts(facet, values, distinct))
         return out

@@ -10,9 +10,12 @@ the computation goes on).
 
 A list (``/id/<kind>/``) takes, besides ``q`` (a text filter), ``page`` and ``format``:
 ``<facet>=<value>`` filters (several combine: a row must have each), ``sort=<column>`` or
-``sort_desc=<column>`` (label, id, and year where the kind has dates), and ``after=<id>``, a
+``sort_desc=<column>`` (label, id, and year where the kind has dates), ``after=<id>``, a
 keyset cursor: the rows after that record in the list's order, stable while the data
-changes, unlike page numbers. CSV and JSON give exactly the rows the page shows.
+changes, unlike page numbers, and ``all_values=<facet>``: that facet shows all its values
+(up to ``FACET_ALL_VALUES``), not only the most frequent. CSV and JSON give exactly the rows
+the page shows. A list takes at most ``MAX_FILTERS`` filters: once that many are in force,
+the page shows the other values without links to add them (a link would only be refused).
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ FUZZY_S = 1.0  # seconds the not-found page spends on close matches, at most
 MAX_PAGE = 1_000_000
 MAX_FILTERS = 10
 #: Parameters of a list that are not facet filters.
-LIST_PARAMS = ("q", "page", "after", "sort", "sort_desc", "format")
+LIST_PARAMS = ("q", "page", "after", "sort", "sort_desc", "format", "all_values")
 
 __all__ = ["fold", "kind_label", "kind_plural"]
 
@@ -338,8 +341,9 @@ class ShownFacet:
 
     name: str
     label: str
-    values: list[tuple[FacetValue, str, bool]]  # (value, link adding it, in force)
+    values: list[tuple[FacetValue, str, bool]]  # (value, link adding or removing it, in force)
     distinct: int
+    all_href: str = ""  # the list with all of this facet's values, if some are not shown
 
 
 def _list_query(
@@ -368,7 +372,11 @@ def _list_query(
         if column not in sort_columns(kind):
             return f"sort by one of: {', '.join(sort_columns(kind))}"
         sort = Sort(column, desc=bool(asked[1]))
-    return ListQuery(kind, q, tuple(filters), sort), params
+    all_values = request.query_params.get("all_values", "")
+    if all_values and all_values not in names:
+        known = ", ".join(sorted(names)) or "none"
+        return f"all_values: {all_values!r} is not a facet of {kind_plural(kind)} (facets: {known})"
+    return ListQuery(kind, q, tuple(filters), sort, all_values), params
 
 
 @router.get(
@@ -465,22 +473,28 @@ async def kind_list(
         return _csv(kind, rows, found, base, number if not after else None)
     first = (number - 1) * PAGE_SIZE + 1
     in_force = set(query.filters)
+    full = len(in_force) >= MAX_FILTERS  # no link adds a filter: the list would refuse it
+
+    def value_href(name: str, value: str) -> str:
+        """The list without the value if in force, else with it added ('' if no more fit)."""
+        if (name, value) in in_force:
+            return link.href(drop=("page", "after"), without=(name, value))
+        if full:
+            return ""
+        return link.href(drop=("page", "after"), add=[(name, value)])
+
     shown = [
         ShownFacet(
             c.facet.name,
             c.facet.label,
             [
-                (
-                    v,
-                    # a value in force links to the list without it
-                    link.href(drop=("page", "after"), without=(c.facet.name, v.value))
-                    if (c.facet.name, v.value) in in_force
-                    else link.href(drop=("page", "after"), add=[(c.facet.name, v.value)]),
-                    (c.facet.name, v.value) in in_force,
-                )
+                (v, value_href(c.facet.name, v.value), (c.facet.name, v.value) in in_force)
                 for v in c.values
             ],
             c.distinct,
+            link.href(drop=("all_values",), add=[("all_values", c.facet.name)])
+            if c.distinct > len(c.values) and c.facet.name != query.all_values
+            else "",
         )
         for c in found.facets
     ]
@@ -516,6 +530,8 @@ async def kind_list(
         columns=facets,
         facets=shown,
         filters=filters,
+        max_filters=MAX_FILTERS,
+        all_values=query.all_values,
         sort=query.sort,
         sorts=sorts,
         total=found.total,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from conftest import MINI, LiveServer, write_data
 
+from api import search
 from kb.build.pipeline import compile_data
 from kb.stores.local import write_build
 
@@ -76,6 +77,46 @@ def test_the_page_links_each_value_and_a_way_to_remove_a_filter(http: httpx.Clie
     assert added, "each recipient links to the list with both filters"
     narrower = http.get(html.unescape(added[0]), headers=HTML).text
     assert narrower.count('<a class="remove"') == 2
+
+
+def _facet_links(page: str, facet: str) -> list[str]:
+    """The links of one facet's values on a list page, unescaped."""
+    found = re.search(rf'<section class="facet" data-facet="{facet}">(.*?)</section>', page, re.S)
+    assert found is not None, f"no facet {facet!r} on the page"
+    return [html.unescape(h) for h in re.findall(r'<li[^>]*><a href="([^"]+)"', found.group(1))]
+
+
+def test_a_facet_shows_all_its_values_when_asked(http: httpx.Client) -> None:
+    page = http.get("/id/transfer/", headers=HTML).text
+    distinct = _json(http, "/id/transfer/", all_values="recipient")
+    everyone = _facet(distinct, "recipient")
+    assert len(everyone) > len(_facet(_json(http, "/id/transfer/"), "recipient")), (
+        "the real data has more recipients than a facet shows at first"
+    )
+    assert len(_facet_links(page, "recipient")) < len(everyone)
+    more = re.search(r'<a href="([^"]*all_values=recipient[^"]*)"[^>]*>show all (\d+)</a>', page)
+    assert more is not None and int(more.group(2)) == len(everyone)
+    full = http.get(html.unescape(more.group(1)), headers=HTML).text
+    assert len(_facet_links(full, "recipient")) == len(everyone)
+    assert "show all" in full  # the other facets are still cut, each with its own link
+    assert http.get("/id/transfer/", params={"all_values": "colour"}).status_code == 400
+
+
+def test_no_link_offers_a_filter_past_the_limit(http: httpx.Client) -> None:
+    """Following value links adds filters; once the list's limit is in force, the other
+    values are shown without links (the list would refuse them), and every link works."""
+    href, added = "/id/dispute/", 0
+    while True:
+        page = http.get(href, headers=HTML).text
+        facets = "".join(re.findall(r'<section class="facet".*?</section>', page, re.S))
+        offered = [html.unescape(h) for h in re.findall(r'<li><a href="([^"]+)"', facets)]
+        if not offered or added > search.MAX_FILTERS:
+            break
+        href, added = offered[0], added + 1
+    assert added == search.MAX_FILTERS, "the real data has a dispute with enough facet values"
+    assert 'class="full"' in page, "the values past the limit are shown, not linked"
+    for link in re.findall(r'<a href="(/id/dispute/\?[^"]+)"', page):
+        assert http.get(html.unescape(link), headers=HTML).status_code == 200, link
 
 
 def test_sort_by_a_column_either_way(http: httpx.Client) -> None:

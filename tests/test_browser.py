@@ -365,3 +365,32 @@ def test_maps_show_places_and_outlines_and_load_nothing_from_elsewhere(
     assert len(view["places"]) == len(territories)  # a point per territory, each linked
     assert all(href.startswith(f"{site}/id/territory/") for href, _ in view["places"])
     assert "Crimea" in {label for _, label in view["places"]}
+
+
+# What sticks out of the window, sideways, outside any element that scrolls on its own.
+STICKING_OUT = """(() => {
+  const width = document.documentElement.clientWidth, out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || (box.left >= -1 && box.right <= width + 1)) continue;
+    let up = el.parentElement, scrolls = false;
+    for (; up && up !== document.body; up = up.parentElement) {
+      if (/auto|scroll|hidden/.test(getComputedStyle(up).overflowX)) { scrolls = true; break; }
+    }
+    const where = `${Math.round(box.left)}..${Math.round(box.right)}`;
+    if (!scrolls) out.push(`${el.tagName}.${el.className} ${where}`);
+  }
+  return {width, page: document.documentElement.scrollWidth, out: out.slice(0, 5)};
+})()"""
+
+
+def test_pages_fit_a_phones_width(site: str, window: Browser) -> None:
+    """On a 390 px screen the header's search box stays on screen and wide tables (facts with
+    long URLs, a dispute's claims, a state's register, a list) scroll within themselves:
+    the page itself never scrolls sideways."""
+    window.resize(390, 900)
+    for path in ("/id/state/RUS", "/id/dispute/crimea", "/id/transfer/", "/id/territory/crimea"):
+        visit = window.open(site + path, ready=SEARCH_READY)
+        fit = window.evaluate(STICKING_OUT)
+        assert fit["page"] <= fit["width"] and not fit["out"], (path, fit)
+        assert not visit.errors, (path, visit.errors)

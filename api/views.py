@@ -8,7 +8,8 @@ Each part is read here into plain data, and rendered on the server from its temp
 api/templates/ (timeline.html, network.html, register.html), which escapes every value. Each
 part reads at most ``limit`` facts or transfers in small steps under the page's deadline (see
 api/pagework.py); a part that was cut says so and links to the SPARQL query that lists
-everything. The queries behind those links are for reading: written out, the IRI in them.
+everything (on the query page, which runs it and shows a table). The queries behind those
+links are for reading: written out, the IRI in them.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ Object = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 
 def sparql_href(query: str) -> str:
-    """The link to /sparql with ``query`` filled in (URL-encoded; templates escape it)."""
-    return "/sparql?" + urlencode({"query": query})
+    """The link to the query page with ``query`` filled in and run (URL-encoded; templates
+    escape it). Not /sparql itself: a browser asking it gets the raw results as XML."""
+    return "/?" + urlencode({"query": query})
 
 
 @dataclass(frozen=True)

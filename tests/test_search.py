@@ -146,6 +146,22 @@ def test_the_search_page_groups_results_by_kind(http: httpx.Client) -> None:
     assert "<script>" not in page  # no inline script
 
 
+def test_a_search_with_more_matches_than_shown_links_to_each_kinds_list(
+    http: httpx.Client,
+) -> None:
+    page = http.get("/search", params={"q": "c"}).text
+    shown = len(re.findall(r'<span class="tag">[^<]+</span></li>', page.split("<h2>Browse")[0]))
+    assert shown == search.SEARCH_PAGE_LIMIT, "one letter matches more than a page shows"
+    sources = page[page.index("<h2>Sources</h2>") :]
+    more = re.search(r'<p class="more"><a href="([^"]+)">All sources matching', sources)
+    assert more is not None and html.unescape(more.group(1)) == "/id/source/?q=c"
+    listed = http.get("/id/source/", params={"q": "c", "format": "json"}).json()
+    in_group = sources.index("</ul>")
+    assert listed["total"] > sources[:in_group].count("<li>")  # the rest are reachable
+    # a search whose matches all show needs no such links
+    assert 'class="more"' not in http.get("/search", params={"q": "crimea"}).text
+
+
 def test_every_page_has_the_search_box(http: httpx.Client) -> None:
     for path in ("/", "/id/state/IRN", "/id/", "/id/state/", "/search"):
         page = http.get(path, headers=HTML).text

@@ -32,6 +32,8 @@ def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -
     for ex in examples():
         assert ex.name in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    # a heading for screen readers and outlines, as every other page has
+    assert re.search(r'<h1 class="visually-hidden">[^<]*SPARQL[^<]*</h1>', page.text)
 
 
 def test_openapi_docs_work_offline(http: httpx.Client) -> None:

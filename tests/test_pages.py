@@ -34,6 +34,12 @@ def test_query_page_is_yasgui_served_locally_with_examples(http: httpx.Client) -
     assert "default-src 'self'" in page.headers["content-security-policy"]
     # a heading for screen readers and outlines, as every other page has
     assert re.search(r'<h1 class="visually-hidden">[^<]*SPARQL[^<]*</h1>', page.text)
+    # the VoID link asks for Turtle, which a browser shows: with a browser's Accept the
+    # description comes as RDF/XML, which Chromium downloads instead of opening
+    void = re.search(r'<a href="(\.well-known/void[^"]*)">VoID</a>', page.text)
+    assert void is not None
+    shown = http.get("/" + void.group(1), headers={"Accept": "text/html,*/*;q=0.8"})
+    assert shown.headers["content-type"].startswith("text/turtle")
 
 
 def test_openapi_docs_work_offline(http: httpx.Client) -> None:

@@ -6,7 +6,9 @@ turn under a lock (each is a few milliseconds). Every query runs under a ``Deadl
 calls back every few thousand steps and the query is interrupted once the deadline passed.
 
 Search ranks, best first: a name equal to the query, a name starting with it, a word of a name
-starting with it, the query inside a name (3 letters or more), then close spellings
+starting with it, the query inside a name (3 letters or more), names whose words start with
+each word of the query, in any order ("iran russia" finds "drones from Iran to Russia"), then
+close spellings
 ("Shahid 136" finds Shahed 136): names sharing trigrams with the query, kept when
 difflib's ratio to the query (or to the name's start of the same length) is 0.7 or more.
 Within a rank: by kind (states and disputes first, sources last), then by label.
@@ -226,6 +228,13 @@ class SearchIndex:
                     total += 1
                     if len(found) < limit:
                         found.setdefault(n)
+            words = list(dict.fromkeys(_WORDS.findall(q)))
+            if len(words) > 1 and len(found) < limit:  # each word, anywhere in the names
+                every = [n for n in self._all_words(db, words) if n not in found]
+                for n in self._ordered(db, every, kind):
+                    total += 1
+                    if len(found) < limit:
+                        found.setdefault(n)
             hits = self._entries(db, list(found)[:limit], kind)
         if len(hits) < limit and len(q) >= 3:
             seen = {h.iri for h in hits}
@@ -235,6 +244,34 @@ class SearchIndex:
                     hits.append(entry)
                     total += 1
         return hits, min(total, MAX_TOTAL)
+
+    @staticmethod
+    def _all_words(db: sqlite3.Connection, words: list[str]) -> list[int]:
+        """Entities with, for each of ``words`` (folded), a word of a name starting with it.
+
+        The longest word's entities are read first (at most MAX_TOTAL: none if it has more),
+        then narrowed by each other word in turn."""
+        first, *rest = sorted(words, key=len, reverse=True)
+        rows = db.execute(
+            "SELECT DISTINCT entity FROM term WHERE text >= :q AND text < :hi LIMIT :cap",
+            {"q": first, "hi": first + _TOP, "cap": MAX_TOTAL + 1},
+        ).fetchall()
+        if len(rows) > MAX_TOTAL:
+            return []
+        found = [n for (n,) in rows]
+        for word in rest:
+            if not found:
+                break
+            marks = ", ".join("?" * len(found))
+            found = [
+                n
+                for (n,) in db.execute(
+                    f"""SELECT DISTINCT entity FROM term WHERE text >= ? AND text < ?
+                        AND entity IN ({marks})""",
+                    [word, word + _TOP, *found],
+                )
+            ]
+        return found
 
     @staticmethod
     def _ordered(db: sqlite3.Connection, numbers: list[int], kind: str | None) -> list[int]:

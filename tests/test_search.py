@@ -96,6 +96,16 @@ def test_misspelt_names_are_found(http: httpx.Client) -> None:
     assert ("/id/territory/crimea", "Crimea") in _links(page)
 
 
+def test_several_words_find_names_holding_each_in_any_order(http: httpx.Client) -> None:
+    shahed = "/id/transfer/irn-rus-shahed-131-136"  # "Shahed-131/136 drones from Iran to Russia"
+    for q in ("iran russia", "Russia Iran", "drones russia"):
+        assert shahed in [r["url"] for r in _suggest(http, q, limit=50)], q
+    page = http.get("/search", params={"q": "iran russia"}, headers=HTML).text
+    assert shahed in [href for href, _ in _links(page)]
+    # every word must start a word of a name: a stray one finds nothing of it
+    assert shahed not in [r["url"] for r in _suggest(http, "iran russia qqq", limit=50)]
+
+
 def test_any_text_is_searched_as_text(http: httpx.Client) -> None:
     # quotes, FTS5 operators and control characters are part of what is looked for
     for q in ('Cri"mea', "Crim\x00ea", "Crimea*", "Crimea OR Iran", "NEAR(Crimea)", "'--"):

@@ -104,6 +104,11 @@ def test_several_words_find_names_holding_each_in_any_order(http: httpx.Client) 
     assert shahed in [href for href, _ in _links(page)]
     # every word must start a word of a name: a stray one finds nothing of it
     assert shahed not in [r["url"] for r in _suggest(http, "iran russia qqq", limit=50)]
+    # a list's text filter too, when nothing holds the words as typed
+    listed = http.get("/id/transfer/", params={"q": "russia iran", "format": "json"}).json()
+    assert "irn-rus-shahed-131-136" in [r["id"] for r in listed["rows"]]
+    stray = http.get("/id/transfer/", params={"q": "russia qqq", "format": "json"}).json()
+    assert stray["total"] == 0
 
 
 def test_any_text_is_searched_as_text(http: httpx.Client) -> None:

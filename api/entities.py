@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import maps, pagework, search, views
 from api.negotiation import wants_html
@@ -372,6 +372,9 @@ def _rdf(entity: Entity) -> list[ox.Triple]:
 )
 async def entity_page(path: str, request: Request, format: str | None = None) -> Response:
     """Describe the entity ``https://w3id.org/geokb/id/{path}``."""
+    if path in schema.KINDS_BY_NAME:  # a kind's name, typed without the final slash: its list
+        query = request.url.query
+        return RedirectResponse(f"/id/{path}/" + (f"?{query}" if query else ""), status_code=307)
     served: ServedStore | None = request.app.state.store
     if served is None:
         return plain(501, "entity pages are not available with a remote store; query /sparql")

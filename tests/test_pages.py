@@ -85,6 +85,16 @@ def test_unknown_entity_is_404(http: httpx.Client) -> None:
     assert http.get("/id/state/XXX", headers={"Accept": "text/turtle"}).status_code == 404
 
 
+def test_a_kinds_name_without_the_final_slash_leads_to_its_list(http: httpx.Client) -> None:
+    # typed as the README names the lists, less the slash: the list, not 'nothing is known'
+    moved = http.get("/id/transfer", params={"supplier": "state/IRN"})
+    assert moved.status_code == 307
+    assert moved.headers["location"] == "/id/transfer/?supplier=state%2FIRN"
+    listed = http.get("/id/transfer", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert listed.status_code == 200 and "<h1>Arms transfers</h1>" in listed.text
+    assert http.get("/id/transfers").status_code == 404  # no such kind
+
+
 def test_markup_in_data_is_shown_as_text(tmp_path: Path) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>\u202e\u200b\U0001f4a3 "&amp;'
     files = {**MINI, "states.yaml": MINI["states.yaml"].replace("label: Iran", f"label: '{evil}'")}

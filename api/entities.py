@@ -379,6 +379,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
     if served is None:
         return plain(501, "entity pages are not available with a remote store; query /sparql")
     iri = schema.ID_BASE + path
+    format = format or None  # ?format= left empty (a form's blank field): as if not given
     accept = request.headers.get("accept")
     html = (format in ("html", None) and wants_html(accept, default=True)) or format == "html"
     store = served.get()

@@ -78,6 +78,9 @@ def test_entity_page_rdf_by_content_negotiation(http: httpx.Client) -> None:
         .headers["content-type"]
         .startswith("application/ld+json")
     )
+    # an empty format= is no format, as on the lists: the page (it was 406)
+    blank = http.get("/id/state/IRN?format=", headers={"Accept": "text/html"})
+    assert blank.status_code == 200 and blank.headers["content-type"].startswith("text/html")
 
 
 def test_unknown_entity_is_404(http: httpx.Client) -> None:

@@ -394,3 +394,12 @@ def test_pages_fit_a_phones_width(site: str, window: Browser) -> None:
         fit = window.evaluate(STICKING_OUT)
         assert fit["page"] <= fit["width"] and not fit["out"], (path, fit)
         assert not visit.errors, (path, visit.errors)
+    # the header box's suggestions too
+    window.evaluate(
+        """(() => { const box = document.querySelector('form.search input[name="q"]');
+        box.focus(); box.value = 'cr'; box.dispatchEvent(new Event('input', {bubbles: true}));
+        })()"""
+    )
+    window.wait("document.querySelectorAll('#search-suggestions li').length > 0")
+    fit = window.evaluate(STICKING_OUT)
+    assert fit["page"] <= fit["width"] and not fit["out"], ("suggestions", fit)

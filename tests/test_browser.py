@@ -403,3 +403,16 @@ def test_pages_fit_a_phones_width(site: str, window: Browser) -> None:
     window.wait("document.querySelectorAll('#search-suggestions li').length > 0")
     fit = window.evaluate(STICKING_OUT)
     assert fit["page"] <= fit["width"] and not fit["out"], ("suggestions", fit)
+
+
+def test_the_example_buttons_show_where_the_keyboard_is(site: str, browser: Browser) -> None:
+    """The examples are buttons styled as links ('all: unset'): focused from the keyboard,
+    each still shows an outline, or a person tabbing through them cannot see where they are."""
+    browser.open(f"{site}/", ready="document.querySelectorAll('#example-list button').length")
+    focused = browser.evaluate(
+        """(() => { const button = document.querySelector('#example-list button');
+        button.focus(); const style = getComputedStyle(button);
+        return {focused: document.activeElement === button, outline: style.outlineStyle,
+                width: parseFloat(style.outlineWidth)}; })()"""
+    )
+    assert focused["focused"] and focused["outline"] != "none" and focused["width"] >= 1, focused

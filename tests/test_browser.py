@@ -416,3 +416,43 @@ def test_the_example_buttons_show_where_the_keyboard_is(site: str, browser: Brow
                 width: parseFloat(style.outlineWidth)}; })()"""
     )
     assert focused["focused"] and focused["outline"] != "none" and focused["width"] >= 1, focused
+
+
+# Each text's colour against the first background behind it: contrast ratios below 4.5:1
+# (WCAG 2's AA level for text), with how often each (element, colour, ratio) occurs.
+LOW_CONTRAST = r"""(() => {
+  const luminance = (colour) => {
+    const [r, g, b] = colour.match(/[\d.]+/g).slice(0, 3).map((v) => {
+      v = Number(v) / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const behind = (el) => {
+    for (; el; el = el.parentElement) {
+      const colour = getComputedStyle(el).backgroundColor;
+      if (!/rgba\(0, 0, 0, 0\)|transparent/.test(colour)) return colour;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const low = {};
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el.getClientRects().length || el.closest("svg")) continue;
+    const style = getComputedStyle(el);
+    const [a, b] = [luminance(style.color), luminance(behind(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const key = `${el.tagName}.${el.className} ${style.color} ${ratio.toFixed(2)}`;
+    if (ratio < 4.5) low[key] = (low[key] || 0) + 1;
+  }
+  return low;
+})()"""
+
+
+def test_the_pages_text_stands_out_from_its_background(site: str, browser: Browser) -> None:
+    """Ids, counts, tags and credits in grey are still readable: every text on an entity
+    page, a list and the search page has a contrast of at least 4.5:1 (WCAG AA)."""
+    for path in ("/id/state/RUS", "/id/transfer/", "/search?q=crimea"):
+        browser.open(site + path, ready=MAP_DONE)
+        assert browser.evaluate(LOW_CONTRAST) == {}, path

@@ -251,6 +251,16 @@ def test_a_list_filters_and_gives_exactly_its_rows_as_csv_and_json(http: httpx.C
     )
 
 
+def test_a_list_that_nothing_matches_says_so_and_offers_the_search(http: httpx.Client) -> None:
+    page = http.get("/id/state/", params={"q": "crimia"}, headers=HTML).text
+    summary = html.unescape(re.sub(r"<[^>]+>", "", page.split('<p class="summary">')[1]))
+    assert summary.startswith("No states match “crimia”."), summary[:80]  # not 'None of 0'
+    offer = re.search(r'<a href="(/search\?q=[^"]+)">Search everything', page)
+    assert offer is not None and html.unescape(offer.group(1)) == "/search?q=crimia"
+    found = http.get(html.unescape(offer.group(1)), headers=HTML).text
+    assert ("/id/territory/crimea", "Crimea") in _links(found)
+
+
 def test_an_unknown_entity_suggests_the_closest(http: httpx.Client) -> None:
     r = http.get("/id/state/IRNN", headers=HTML)
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")

@@ -14,7 +14,7 @@ links are for reading: written out, the IRI in them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -28,7 +28,7 @@ from api import pagework
 from api.pagework import BATCH, Deadline, Facts, PagesBusy, PageTimeout, take
 from api.settings import Settings
 from api.sparql import MAX_ROWS_HEADER, TRUNCATED_HEADER
-from kb.model import schema
+from kb.model import schema, titles
 from kb.review import sipri
 
 _DATES = ("date", "startDate", "endDate", "orderDate", "deliveryStartDate", "deliveryEndDate")
@@ -101,33 +101,33 @@ def _label(facts: Facts, node: Object, cache: dict[str, str], english: bool) -> 
 
 
 _TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
-_MAX_NAMES = 4  # names listed in a composed title (weapon systems, parties), then '…'
-
-
-def _field_iri(kind: str, key: str) -> str:
-    found = schema.KINDS_BY_NAME[kind].field(key)
-    assert found is not None, (kind, key)
-    return str(found.prop.iri)
 
 
 class Titles:
     """What the pages call a node: its label (English first) or a source's title; for a record
-    without either (a transfer, claim, administration, event ...), a title composed from the
-    model's fields, e.g. 'Iran → Russia: Shahed-131, Shahed-136 (arms transfer)', 'Iran
-    administers Abu Musa since 1992', 'Russia claims Crimea'. A citation node is 'citation 1
-    of' its fact. Each node is read once per page (at most _PER_FACT triples)."""
+    without either (a transfer, claim, administration, event ...), the title composed from its
+    fields that search results and lists show too (``kb.model.titles``), e.g. 'Iran → Russia:
+    Shahed-131, Shahed-136 (arms transfer)', 'Iran administers Abu Musa since 1992'. A
+    citation node is 'citation 1 of' its fact. Each node is read once per page (at most
+    _PER_FACT triples)."""
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self._names: dict[str, str] = {}
-        self._titles: dict[str, str] = {}
+        self._about: dict[str, dict[str, list[Object]]] = {}
+        self._titles = titles.Titles(self._own_name, self._values)
 
     def name(self, node: Object) -> str:
         """``node``'s own rdfs:label (English, else any) or dcterms:title; '' if none."""
         if not isinstance(node, ox.NamedNode):
             return ""
-        if node.value not in self._names:
+        return self._own_name(node.value)
+
+    def _own_name(self, iri: str) -> str:
+        found = self._names.get(iri)
+        if found is None:
             found = ""
+            node = ox.NamedNode(iri)
             for predicate in (_LABEL, _TITLE):
                 for q in self.facts.quads(node, predicate):
                     if isinstance(q.object, ox.Literal):
@@ -137,132 +137,34 @@ class Titles:
                         found = found or q.object.value
                 if found:
                     break
-            self._names[node.value] = found
-        return self._names[node.value]
+            self._names[iri] = found
+        return found
+
+    def _values(self, iri: str, kind: str, key: str) -> list[titles.Value]:
+        """The values of field ``key`` of the ``kind`` record ``iri`` (its triples read once)."""
+        field = schema.KINDS_BY_NAME[kind].field(key)
+        if field is None:
+            return []
+        about = self._about.get(iri)
+        if about is None:
+            about = self._about[iri] = _about(self.facts, ox.NamedNode(iri))
+        return [
+            (o.value, isinstance(o, ox.NamedNode))
+            for o in about.get(str(field.prop.iri), [])
+            if isinstance(o, ox.NamedNode | ox.Literal)
+        ]
 
     def title(self, iri: str, about: dict[str, list[Object]] | None = None, depth: int = 0) -> str:
         """What to call ``iri``: its name, a composed title, else its kind and id (or the IRI).
 
         ``about``: its triples by predicate, if already read."""
-        if iri in self._titles:
-            return self._titles[iri]
         try:
-            node = ox.NamedNode(iri)
+            ox.NamedNode(iri)
         except ValueError:
             return iri
-        title = self.name(node)
-        if not title:
-            base, hash_, fragment = iri.partition("#")
-            if hash_ and base.startswith(schema.ID_BASE) and depth < 2:
-                title = f"{fragment.replace('-', ' ')} of {self.title(base, depth=depth + 1)}"
-            else:
-                title = self._composed(node, about, depth)
-        self._titles[iri] = title
-        return title
-
-    def _composed(
-        self, node: ox.NamedNode, about: dict[str, list[Object]] | None, depth: int
-    ) -> str:
-        found = schema.kind_of_iri(node.value)
-        if found is None:
-            return node.value
-        kind, record_id = found
-        fallback = f"{kind.label} {record_id}"
-        if depth >= 2 or not kind.is_fact:
-            return fallback
-        if about is None:
-            about = _about(self.facts, node)
-        claimed = _field_iri("claim", "territories")
-        if kind.name == "claim" and not about.get(claimed):
-            # a claim to the whole dispute: the dispute's territories
-            disputes = about.get(_field_iri("claim", "dispute"), [])
-            whole = [
-                t
-                for d in disputes
-                if isinstance(d, ox.NamedNode)
-                for t in _about(self.facts, d).get(_field_iri("dispute", "territories"), [])
-            ]
-            about = {**about, claimed: whole}
-
-        def names(key: str) -> str:
-            objects = about.get(_field_iri(kind.name, key), []) if kind.field(key) else []
-            listed = sorted(
-                set(
-                    self.title(o.value, depth=depth + 1) if isinstance(o, ox.NamedNode) else o.value
-                    for o in objects
-                    if isinstance(o, ox.NamedNode | ox.Literal)
-                )
-            )
-            if len(listed) > _MAX_NAMES:
-                listed = [*listed[:_MAX_NAMES], "…"]
-            return ", ".join(listed)
-
-        composed = _compose(kind.name, names)
-        return composed or fallback
-
-
-def _compose(kind: str, names: Callable[[str], str]) -> str:
-    """A title for a record of ``kind`` from its fields' values (``names(key)``), or ''."""
-    since, until = names("start_date"), names("end_date")
-    if kind == "transfer":
-        supplier, recipient, weapons = (
-            names("supplier"),
-            names("recipient"),
-            names("weapon_systems"),
-        )
-        if supplier and recipient:
-            return (
-                f"{supplier} → {recipient}"
-                + (f": {weapons}" if weapons else "")
-                + (" (arms transfer)")
-            )
-    elif kind == "administration":
-        who, where = names("administered_by"), names("territory")
-        if who and where:
-            if until:
-                period = f" from {since} to {until}" if since else f" until {until}"
-                return f"{who} administered {where}{period}"
-            return f"{who} administers {where}" + (f" since {since}" if since else "")
-    elif kind == "claim":
-        who, what = names("claimant"), names("territories") or names("dispute")
-        if who and what:
-            if until:
-                return f"{who} claimed {what}" + (f" until {until}")
-            return f"{who} claims {what}"
-    elif kind == "dispute":
-        where, who = names("territories"), names("claimants")
-        if where:
-            return f"Dispute over {where}" + (f" ({who})" if who else "")
-    elif kind == "event":
-        who, what, whom, when = (
-            names("actors"),
-            names("event_type"),
-            names("targets"),
-            names("date"),
-        )
-        if who and what:
-            return f"{who}: {what}" + (f" → {whom}" if whom else "") + (f", {when}" if when else "")
-    elif kind == "cooperation":
-        what = names("cooperation_type")
-        givers, takers = names("providers"), names("beneficiaries")
-        parties = f"{givers} → {takers}" if givers and takers else names("participants")
-        parties = parties or givers or takers
-        if parties and what:
-            return f"{parties}: {what} (military cooperation)"
-    elif kind == "use":
-        who, weapons, whom = names("user"), names("weapon_systems"), names("targets")
-        if who and weapons:
-            return (
-                f"{who} uses {weapons}"
-                + (f" against {whom}" if whom else "")
-                + (f" since {since}" if since and not until else "")
-            )
-    elif kind == "assertion":
-        who, stance, what = names("asserted_by"), names("stance"), names("about")
-        if what:
-            said = " ".join(x for x in (who, stance) if x)
-            return f"{said}: {what}" if said else what
-    return ""
+        if about is not None:
+            self._about.setdefault(iri, about)
+        return self._titles.title(iri, depth)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MINI, write_data
+from conftest import MINI, LiveServer, write_data
 
 from api import search
 from api.lookup import Entry, ListQuery, SearchIndex
@@ -221,6 +221,59 @@ def test_a_kind_lists_its_entities_by_label_a_hundred_a_page(http: httpx.Client)
     assert http.get("/id/state/", params={"page": "x"}).status_code == 400
     assert http.get("/id/state/", params={"page": 0}).status_code == 400
     assert http.get("/id/state/", params={"format": "xml"}).status_code == 400
+
+
+# Two administrations of one territory by one state, told apart only by their dates.
+ALIKE = {
+    **MINI,
+    "places.yaml": """\
+        territories:
+          - id: isle
+            label: Isle
+            type: region
+        administrations:
+          - id: isle-under-iran-once
+            territory: isle
+            administered_by: IRN
+            start_date: "1971"
+            end_date: "1980"
+            sources: [test-source]
+          - id: isle-under-iran
+            territory: isle
+            administered_by: IRN
+            start_date: "1992"
+            sources: [test-source]
+        """,
+}
+
+
+def test_records_alike_but_for_their_dates_are_called_in_search_and_lists_as_on_their_pages(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "store"
+    write_build(root, compile_data(write_data(tmp_path / "data", ALIKE)))
+    with LiveServer(root) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        pages = {}
+        for record in ("isle-under-iran-once", "isle-under-iran"):
+            path = f"/id/administration/{record}"
+            page = client.get(path, headers=HTML).text
+            [heading] = re.findall(r"<h1>([^<]*)</h1>", page)
+            assert f"<title>{heading} — geokb</title>" in page
+            pages[path] = html.unescape(heading)
+        assert pages == {
+            "/id/administration/isle-under-iran-once": "Iran administered Isle from 1971 to 1980",
+            "/id/administration/isle-under-iran": "Iran administers Isle since 1992",
+        }
+        searched = client.get("/search", params={"q": "isle"}, headers=HTML).text
+        listed = client.get("/id/administration/", headers=HTML).text
+        for shown in (searched, listed):
+            assert {href: text for href, text in _links(shown) if href in pages} == pages
+        as_json = [
+            *client.get("/search.json", params={"q": "isle"}).json()["results"],
+            *client.get("/id/administration/", params={"format": "json"}).json()["rows"],
+        ]
+        named = {r["iri"].removeprefix(schema.ID_BASE): r["label"] for r in as_json}
+        assert {f"/id/{k}": v for k, v in named.items() if f"/id/{k}" in pages} == pages
 
 
 def test_a_list_filters_and_gives_exactly_its_rows_as_csv_and_json(http: httpx.Client) -> None:

@@ -6,9 +6,10 @@ puts ``search.sqlite`` in the build folder beside it; the server opens it read-o
 (``api.lookup``). It holds, per entity (every record of every kind):
 
 - ``entity``: IRI, kind, id, the label to show (English label first, else any label, a source's
-  title, a label in another language, an alternative name, else a title composed from the
-  record's fields: "Iran → Russia: Drone X (arms transfer)"), its folded form (the order of
-  lists) and a year (the order year of a transfer, the date of an event ...), for sorting;
+  title, a label in another language; else the title its page has, composed from the record's
+  fields by ``kb.model.titles``: "Iran administers Abu Musa since 1992", else its kind and
+  id), its folded form (the order of lists) and a year (the order year of a transfer, the
+  date of an event ...), for sorting;
 - ``term``: every folded name (all labels in every language, ``skos:altLabel``, titles, the
   composed title, the id) and each of its word-starts ("russian federation", "federation"),
   for exact, prefix and word-prefix matching through one B-tree;
@@ -45,11 +46,13 @@ import pyoxigraph as ox
 
 from kb.build.manifest import Manifest
 from kb.build.manifest import load as load_manifest
-from kb.model import schema
+from kb.model import schema, titles
 from kb.model.rdf import NTriples
 
 INDEX_NAME = "search.sqlite"
-FORMAT = 2  # PRAGMA user_version of the file: a reader refuses other formats
+# PRAGMA user_version of the file: a reader refuses other formats (and computes an index
+# afresh), a build rewrites them. 3: composed titles as the pages compose them (with dates).
+FORMAT = 3
 # PRAGMA application_id of a file whose term and names rows are numbered by entity: those of
 # entity n are rowids n * _STRIDE to n * _STRIDE + _STRIDE - 1 (an update removes them by
 # rowid range, not by a scan of both tables). Readers ignore it; a file without it is
@@ -304,9 +307,9 @@ def _write(
     read = _parse(graphs) if graphs is not None and changed is None else None
     entities = _entities(store, graph, read=read)
     objects = _Objects(store, graph, read=read)
+    _compose_titles(objects, entities)  # before the facets: their values' labels use them
     numbers = list(enumerate(entities, 1))
     facets, labels, groups = _facet_rows(objects, entities, numbers)
-    _compose_titles(objects, entities, facets)
     del objects  # (holds the store)
     tmp = folder / (INDEX_NAME + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -409,8 +412,8 @@ def _update(
             if n is None:
                 n, first = first, first + 1
             numbers.append((n, iri))
+        _compose_titles(objects, known, only=list(fresh))
         facets, labels, groups = _facet_rows(objects, known, numbers)
-        _compose_titles(objects, known, facets, only=list(fresh))
         del objects  # (holds the store)
         new = _rows(known, facets, numbers, groups)
         counts, removed, added = _apply(db, old, new)
@@ -694,7 +697,7 @@ def _subject_objects(
 def _field_predicates() -> set[str]:
     """The predicates of every field a facet or a composed title reads."""
     keys = {k for facets in FACETS.values() for f in facets for k in (*f.path, *f.fallback)}
-    keys |= {"territories", "dispute"}  # the places of a composed title
+    keys |= {key for read in titles.KEYS.values() for key in read}  # what composed titles read
     return {
         str(field.prop.iri)
         for kind in schema.KINDS_BY_NAME.values()
@@ -1008,49 +1011,59 @@ def shown_name(entity: _Entity) -> str:
     return min(names, key=lambda t: (names[t], t))
 
 
-# The fields a record without a name is called by, in the composed title's shape:
-# (kind, fields joined in order, the template). Kept to the shapes of the entity pages'
-# titles (api.views.Titles), which compose them with the whole record at hand.
-_TITLE_PARTS: dict[str, tuple[tuple[str, ...], str]] = {
-    "transfer": (("supplier", "recipient", "weapon"), "{0} → {1}: {2} (arms transfer)"),
-    "claim": (("claimant", "dispute"), "{0} claims {1}"),
-    "administration": (("administrator", "territory"), "{0} administers {1}"),
-    "dispute": (("territory", "claimant"), "Dispute over {0} ({1})"),
-    "event": (("actor", "type", "year"), "{0}: {1}, {2}"),
-    "cooperation": (("provider", "type"), "{0}: {1} (military cooperation)"),
-    "use": (("user", "weapon"), "{0} uses {1}"),
-    "assertion": (("asserted_by", "stance"), "{0} {1}"),
-}
+_COMPOSED = 4  # the rank of a composed title among an entity's names (see _entities)
+
+
+def own_name(entity: _Entity) -> str:
+    """The name an entity has of its own, as its page shows it (a label or title, not an
+    alternative name nor a composed title); '' if none."""
+    names = entity.names
+    best, rank = "", _COMPOSED
+    for text, priority in names.items():
+        if priority < rank or (priority == rank and text < best):
+            best, rank = text, priority
+    return best
 
 
 def _compose_titles(
-    objects: _Objects,
-    entities: dict[str, _Entity],
-    facets: FacetValues,
-    only: Iterable[str] | None = None,
+    objects: _Objects, entities: dict[str, _Entity], only: Iterable[str] | None = None
 ) -> None:
-    """A title for each record without a name (of ``only``, if given), from its facet
-    values (and territories)."""
+    """The title of each record without a name of its own (of ``only``, if given), as its
+    page, search results and lists call it (``kb.model.titles``): kept among its names."""
+    reader = _TitleReader(objects, entities)
+    composer = titles.Titles(reader.name, reader.values)
     for iri in entities if only is None else only:
         entity = entities[iri]
-        if entity.names or entity.kind not in _TITLE_PARTS:
+        names = entity.names
+        if names and min(names.values()) < _COMPOSED:  # most records: a name of their own
             continue
-        keys, template = _TITLE_PARTS[entity.kind]
-        mine = dict(facets.get(iri, {}))
-        places: list[Node] = []
-        if entity.kind == "dispute":
-            places = _follow(objects, entities, "dispute", iri, ("territories",))
-        elif entity.kind == "claim":  # what it claims, else the whole dispute's territories
-            places = _follow(objects, entities, "claim", iri, ("territories",))
-            places = places or _follow(objects, entities, "claim", iri, ("dispute", "territories"))
-        if places:
-            named = [("", shown_name(e)) for p in places if (e := entities.get(p[0])) is not None]
-            mine["territory" if entity.kind == "dispute" else "dispute"] = named
-        parts = [", ".join(sorted(label for _, label in mine.get(k, []))) for k in keys]
-        if not parts[0]:
-            continue
-        title = template.format(*parts).replace(" ()", "").replace(": ,", ":").rstrip(" ,:")
-        entity.names[title[:MAX_NAME_CHARS]] = 4
+        entity.names[composer.title(iri)[:MAX_NAME_CHARS]] = _COMPOSED
+
+
+class _TitleReader:
+    """What ``titles.Titles`` reads, from a build's entities and their field values."""
+
+    def __init__(self, objects: _Objects, entities: dict[str, _Entity]) -> None:
+        self.objects = objects
+        self.entities = entities
+        self.choices = _choice_labels()
+        self.getters = {
+            (kind, key): objects.getter(kind, key)
+            for kind, keys in titles.KEYS.items()
+            for key in keys
+        }
+        self.getters[("dispute", "territories")] = objects.getter("dispute", "territories")
+
+    def name(self, iri: str) -> str:
+        """The own name of entity ``iri``; an option's label; else ''."""
+        entity = self.entities.get(iri)
+        if entity is None:
+            return self.choices.get(iri, "")
+        return own_name(entity)
+
+    def values(self, iri: str, kind: str, key: str) -> Sequence[titles.Value]:
+        """The values of field ``key`` of the ``kind`` record ``iri``."""
+        return self.getters[(kind, key)](iri) or ()
 
 
 Listed = list[tuple[int, str, str, str, str, str, int, int | None]]

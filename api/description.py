@@ -23,6 +23,7 @@ from fastapi import Request, Response
 from rdflib import DCTERMS, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 
 from api import responses
+from api.negotiation import wants_html
 from api.pagework import RETRY_AFTER
 from api.settings import Settings
 from api.state import ServedStore
@@ -247,13 +248,24 @@ async def void_response(
 
 
 def graph_response(request: Request, graph: Graph, format_param: str | None) -> Response:
-    """``graph`` in the RDF format the client asked for (Turtle by default)."""
-    return responses.rdf(
+    """``graph`` in the RDF format the client asked for (Turtle by default); a browser
+    (``wants_html``, no ``format=``) gets the Turtle as plain text, which it shows.
+
+    A browser's Accept ranks application/xml above */*, so plain negotiation gave it RDF/XML,
+    which browsers download. A page of its own would be a second rendering of a dozen
+    triples; Datasette answers the same need for its CSV by serving it as text/plain unless
+    a download is asked for. RDF clients name an RDF type (or none) and get what they ask."""
+    accept = request.headers.get("accept")
+    for_person = not format_param and wants_html(accept)
+    response = responses.rdf(
         (ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph),  # type: ignore[arg-type]
-        request.headers.get("accept"),
+        "text/turtle" if for_person else accept,
         format_param,
         {p: str(ns) for p, ns in graph.namespaces() if p},
     )
+    if for_person and response.status_code == 200:
+        response.headers["content-type"] = "text/plain; charset=utf-8"
+    return response
 
 
 def service_description_response(request: Request, format_param: str | None) -> Response:

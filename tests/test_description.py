@@ -7,6 +7,7 @@ import pyoxigraph as ox
 import pytest
 from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, Namespace, URIRef
+from rdflib.compare import isomorphic
 
 from kb.build.pipeline import compile_data
 from kb.model.countries import OTHER_STATES, UN_MEMBERS, UN_OBSERVERS
@@ -55,6 +56,42 @@ def test_void_counts_triples_entities_and_graphs(http: httpx.Client) -> None:
         graphs = {g.value(s, SD.name) for s in g.objects(dataset, VOID.subset)}
         assert URIRef("https://w3id.org/geokb/graph/data/states.yaml") in graphs
         assert URIRef("https://w3id.org/geokb/graph/ontology") in graphs
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    "accept,media,fmt",
+    [
+        (None, "text/turtle", "turtle"),
+        ("text/turtle", "text/turtle", "turtle"),
+        ("application/rdf+xml", "application/rdf+xml", "xml"),
+        ("application/ld+json", "application/ld+json", "json-ld"),
+        ("application/n-triples", "application/n-triples", "nt"),
+        ("*/*", "text/turtle", "turtle"),
+    ],
+)
+def test_void_gives_rdf_clients_the_format_they_ask_for(
+    http: httpx.Client, accept: str | None, media: str, fmt: str
+) -> None:
+    resp = http.get("/.well-known/void", headers={"Accept": accept} if accept else {})
+    assert resp.headers["content-type"].split(";")[0] == media
+    assert (None, VOID.sparqlEndpoint, None) in _graph(resp, fmt)
+
+
+def test_void_opened_in_a_browser_shows_its_turtle_as_text(http: httpx.Client) -> None:
+    # a browser ranks application/xml above */*: it got RDF/XML, which browsers download
+    shown = http.get("/.well-known/void", headers={"Accept": BROWSER})
+    assert shown.headers["content-type"] == "text/plain; charset=utf-8"
+    assert "content-disposition" not in shown.headers
+    assert "void:sparqlEndpoint" in shown.text  # Turtle, prefixes and all, for reading
+    asked = _graph(http.get("/.well-known/void", headers={"Accept": "text/turtle"}), "turtle")
+    assert isomorphic(_graph(shown, "turtle"), asked)  # the triples a Turtle client gets
+    # an explicit format= is taken as asked, from a browser too
+    for name, media in (("rdfxml", "application/rdf+xml"), ("turtle", "text/turtle")):
+        resp = http.get("/.well-known/void", params={"format": name}, headers={"Accept": BROWSER})
+        assert resp.headers["content-type"].split(";")[0] == media
 
 
 def test_a_browser_at_sparql_gets_the_query_page(http: httpx.Client) -> None:

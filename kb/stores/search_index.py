@@ -1014,7 +1014,7 @@ def shown_name(entity: _Entity) -> str:
 _COMPOSED = 4  # the rank of a composed title among an entity's names (see _entities)
 
 
-def own_name(entity: _Entity) -> str:
+def _own_name(entity: _Entity) -> str:
     """The name an entity has of its own, as its page shows it (a label or title, not an
     alternative name nor a composed title); '' if none."""
     names = entity.names
@@ -1059,7 +1059,7 @@ class _TitleReader:
         entity = self.entities.get(iri)
         if entity is None:
             return self.choices.get(iri, "")
-        return own_name(entity)
+        return _own_name(entity)
 
     def values(self, iri: str, kind: str, key: str) -> Sequence[titles.Value]:
         """The values of field ``key`` of the ``kind`` record ``iri``."""

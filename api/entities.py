@@ -32,8 +32,6 @@ from kb.model import schema
 router = APIRouter()
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
-LABEL = ox.NamedNode(str(schema.LABEL.iri))
-TITLE = ox.NamedNode(str(schema.TITLE.iri))
 SOURCE = ox.NamedNode(str(schema.SOURCE.iri))
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 CITATION = ox.NamedNode(str(schema.CITATION.iri))
@@ -99,20 +97,6 @@ def _citation(facts: Facts, node: ox.NamedNode) -> Citation:
         elif name is not None:
             values[name] = quad.object.value  # type: ignore[union-attr]
     return Citation(node.value, supports=tuple(sorted(set(supports))), **values)
-
-
-def _label_of(facts: Facts, node: Term) -> str | None:
-    if not isinstance(node, ox.NamedNode):
-        return None
-    best: str | None = None
-    for predicate in (LABEL, TITLE):
-        for quad in facts.quads(node, predicate):
-            obj = quad.object
-            if isinstance(obj, ox.Literal):
-                if obj.language in (None, "en"):
-                    return obj.value
-                best = best or obj.value
-    return best
 
 
 def _geometry_text(facts: Facts, geometry: ox.NamedNode) -> str:
@@ -182,7 +166,7 @@ def load_entity(facts: Facts, iri: str, deadline: Deadline, limit: int = LIMIT) 
         if n % pagework.BATCH == 0:
             deadline.check()
         if isinstance(term, ox.NamedNode) and term.value not in labels:
-            label = _label_of(facts, term)
+            label = titles.name(term)  # its own label or title
             if not label and term.value.startswith(schema.ID_BASE):
                 label = titles.title(term.value)
             if label:

@@ -103,6 +103,17 @@ def _label(facts: Facts, node: Object, cache: dict[str, str], english: bool) -> 
 _TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
 
 
+def own_name(facts: Facts, node: ox.NamedNode) -> str:
+    """What to call ``node`` by its own labels and titles (``titles.best_name``: an English
+    label first); '' if it has none."""
+    return titles.best_name(
+        (q.predicate.value, q.object.value, q.object.language or "")
+        for predicate in (_LABEL, _TITLE)
+        for q in facts.quads(node, predicate)
+        if isinstance(q.object, ox.Literal)
+    )
+
+
 class Titles:
     """What the pages call a node: its label (English first) or a source's title; for a record
     without either (a transfer, claim, administration, event ...), the title composed from its
@@ -118,7 +129,7 @@ class Titles:
         self._titles = titles.Titles(self._own_name, self._values)
 
     def name(self, node: Object) -> str:
-        """``node``'s own rdfs:label (English, else any) or dcterms:title; '' if none."""
+        """What to call ``node`` by its own labels and titles (``own_name``); '' if none."""
         if not isinstance(node, ox.NamedNode):
             return ""
         return self._own_name(node.value)
@@ -126,18 +137,7 @@ class Titles:
     def _own_name(self, iri: str) -> str:
         found = self._names.get(iri)
         if found is None:
-            found = ""
-            node = ox.NamedNode(iri)
-            for predicate in (_LABEL, _TITLE):
-                for q in self.facts.quads(node, predicate):
-                    if isinstance(q.object, ox.Literal):
-                        if q.object.language in (None, "en"):
-                            found = q.object.value
-                            break
-                        found = found or q.object.value
-                if found:
-                    break
-            self._names[iri] = found
+            found = self._names[iri] = own_name(self.facts, ox.NamedNode(iri))
         return found
 
     def _values(self, iri: str, kind: str, key: str) -> list[titles.Value]:

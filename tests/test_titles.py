@@ -54,3 +54,11 @@ def test_a_record_is_called_by_its_fields_two_steps_deep_then_by_its_kind_and_id
     assert composer.title(second) == "Iran denied: arms transfer t1"
     assert composer.title(transfer) == "Iran → Russia (arms transfer)"  # whatever came first
     assert composer.title(transfer + "#citation-1") == "citation 1 of Iran → Russia (arms transfer)"
+
+
+def test_a_node_goes_by_its_english_label_then_a_title_then_a_label_in_another_language() -> None:
+    label, title = titles.LABEL, titles.TITLE
+    assert titles.best_name([(label, "Россия", "ru"), (label, "Russia", "en")]) == "Russia"
+    assert titles.best_name([(label, "Россия", "ru"), (title, "A report", "")]) == "A report"
+    assert titles.best_name([(title, "Un rapport", "fr"), (label, "Россия", "ru")]) == "Россия"
+    assert titles.best_name([]) == ""

@@ -11,7 +11,7 @@ store, the index the triples of a build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 from kb.model import schema
@@ -21,6 +21,13 @@ Name = Callable[[str], str]  # a node's own name (label, title), by IRI; '' if i
 Values = Callable[[str, str, str], Sequence[Value]]  # (IRI, kind, field key) -> its values
 
 MAX_LISTED = 4  # values listed in a title (weapon systems, parties), then '…'
+
+LABEL, TITLE = str(schema.LABEL.iri), str(schema.TITLE.iri)
+#: How a node's labels and titles rank as what to call it, lowest first, by (predicate,
+#: language): an English label, a label without a language, a title in English or none ...
+NAME_RANKS = {(LABEL, "en"): 0, (LABEL, ""): 1, (TITLE, "en"): 2, (TITLE, ""): 2}
+OTHER_LANGUAGE = {LABEL: 3, TITLE: 4}  # ... then a label in another language, then a title
+UNNAMED = 5  # the ranks from here on are not names of a node's own (a composed title ...)
 MAX_DEPTH = 2  # steps from a record into what it refers to, composing their titles too
 
 #: The fields each kind's composed title reads (``compose`` asks for no others; a claim that
@@ -35,6 +42,19 @@ KEYS: dict[str, tuple[str, ...]] = {
     "use": ("user", "weapon_systems", "targets", "start_date", "end_date"),
     "assertion": ("asserted_by", "stance", "about"),
 }
+
+
+def name_rank(predicate: str, language: str) -> int:
+    """The rank of a ``predicate`` (rdfs:label or dcterms:title) literal in ``language`` ('':
+    none) as what to call the node it names (``NAME_RANKS``)."""
+    return NAME_RANKS.get((predicate, language), OTHER_LANGUAGE[predicate])
+
+
+def best_name(names: Iterable[tuple[str, str, str]]) -> str:
+    """What to call a node by its own (predicate, text, language) labels and titles: the
+    best-ranked (then the first in text order); '' if none."""
+    ranked = [(name_rank(predicate, language), text) for predicate, text, language in names]
+    return min(ranked)[1] if ranked else ""
 
 
 def compose(kind: str, names: Callable[[str], str]) -> str:

@@ -593,9 +593,11 @@ def _entities(
                 for q in store.quads_for_pattern(None, predicate, None, graph)
                 if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.Literal)
             )
-        # a label in English first, then one without a language, a title, another label
-        priorities = {"en": 0, "": 1} if predicate == _LABEL else {}
-        other = 3 if predicate == _LABEL else 2 if predicate == _TITLE else 5
+        # ranked as the pages rank them (kb.model.titles): an English label first ...; the
+        # alternative names last, after a composed title
+        ranks = titles.NAME_RANKS.items()
+        priorities = {lang: rank for (p, lang), rank in ranks if p == predicate.value}
+        other = titles.OTHER_LANGUAGE.get(predicate.value, _ALTERNATIVE)
         for subject, value, language in rows:
             entity = entities.get(subject)
             if entity is None:
@@ -1011,7 +1013,8 @@ def shown_name(entity: _Entity) -> str:
     return min(names, key=lambda t: (names[t], t))
 
 
-_COMPOSED = 4  # the rank of a composed title among an entity's names (see _entities)
+_COMPOSED = titles.UNNAMED  # the rank of a composed title among an entity's names
+_ALTERNATIVE = _COMPOSED + 1  # an alternative name's
 
 
 def _own_name(entity: _Entity) -> str:

@@ -40,7 +40,13 @@ ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     501: error("Not available with a remote store."),
 }
 VOID_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The VoID description, as RDF.", "content": RDF_CONTENT},
+    200: {
+        "description": (
+            "The VoID description, as RDF; a browser (HTML preferred, no `format`) gets its "
+            "Turtle as `text/plain`, to read on screen."
+        ),
+        "content": {**RDF_CONTENT, "text/plain": {"schema": {"type": "string"}}},
+    },
     406: error("No acceptable format."),
     501: error("Not available with a remote store."),
 }

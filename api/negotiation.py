@@ -35,17 +35,27 @@ def parse_accept(header: str) -> list[tuple[str, float]]:
     return [(m, q) for m, q, _ in ranges]
 
 
-def choose(shape: ResultShape, accept: str | None, format_param: str | None) -> Format:
-    """The format for a result of ``shape``: ``format=`` first, then Accept, then the default."""
+class ConflictingFormats(GeokbError):
+    """``format=`` was given several times, naming different formats."""
+
+    http_status = 400
+
+
+def choose(
+    shape: ResultShape, accept: str | None, format_param: str | list[str] | None
+) -> Format:
+    """The format for a result of ``shape``: ``format=`` first, then Accept, then the default.
+
+    ``format_param`` may be every ``format=`` value of the request: clients repeat it with
+    one format's names (SPARQLWrapper sends ``format=rdf+xml&format=application/rdf+xml``,
+    and a comma list such as ``application/ld+json,application/x-json+ld``). The values count
+    as one when all the names this endpoint knows among them name the same format.
+    """
     candidates = formats.for_shape(shape)
-    if format_param:
-        fmt = formats.lookup(format_param, shape)
-        if fmt is None:
-            raise NotAcceptable(
-                f"format '{format_param}' cannot carry this result; "
-                f"use one of: {formats.names(shape)}"
-            )
-        return fmt
+    values = [format_param] if isinstance(format_param, str) else list(format_param or [])
+    values = [v for v in values if v.strip()]
+    if values:
+        return _asked_format(shape, values)
     if not accept:
         return candidates[0]
     ranges = parse_accept(accept)
@@ -60,6 +70,30 @@ def choose(shape: ResultShape, accept: str | None, format_param: str | None) -> 
         f"none of the accepted media types ({accept}) can carry this result; this endpoint "
         f"offers: {', '.join(f.media_type for f in candidates)}"
     )
+
+
+def _asked_format(shape: ResultShape, values: list[str]) -> Format:
+    """The one format the ``format=`` values name (see :func:`choose`)."""
+    named: list[Format] = []
+    for value in values:
+        found = formats.lookup(value, shape)  # a name that holds a comma, if any: whole
+        if found is None:
+            found = next(
+                (f for part in value.split(",") if (f := formats.lookup(part, shape))), None
+            )
+        if found is not None and found not in named:
+            named.append(found)
+    shown = ", ".join(repr(v) for v in values)
+    if not named:
+        raise NotAcceptable(
+            f"format {shown} cannot carry this result; use one of: {formats.names(shape)}"
+        )
+    if len(named) > 1:
+        raise ConflictingFormats(
+            f"format was given {len(values)} times, naming different formats "
+            f"({', '.join(f.name for f in named)}); give one"
+        )
+    return named[0]
 
 
 def _matches(media: str, fmt: Format) -> bool:

@@ -191,7 +191,7 @@ async def respond(
     # The one reading of the query: every decision below is taken on it.
     if reading is None:
         reading = state.readings.read(query, settings.max_query_chars)
-    fmt = choose(reading.shape, accept_text, _one(params, "format"))
+    fmt = choose(reading.shape, accept_text, params.get("format"))
     if settings.remote is not None:
         # a GET's (or HEAD's) answer gets an ETag; POST answers are not stored by caches
         tagged = scope["method"] != "POST" and not reading.volatile

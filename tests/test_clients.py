@@ -7,7 +7,7 @@ import pytest
 from conftest import MINI, LiveServer, write_data
 from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
-from SPARQLWrapper import CSV, JSON, POST, TURTLE, XML, SPARQLWrapper
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, Unauthorized
 from virtuoso_server import VirtuosoServer
 
@@ -66,6 +66,37 @@ def test_sparqlwrapper_ask_and_construct(live: LiveServer) -> None:
         result = sw.queryAndConvert()
         graph = result if isinstance(result, Graph) else Graph().parse(data=result, format="turtle")
         assert len(graph) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "fmt"),
+    [(TRANSFERS, f) for f in (JSON, XML, CSV, TSV)]
+    + [(CONSTRUCT, f) for f in (TURTLE, N3, RDFXML, JSONLD, XML)],
+)
+def test_sparqlwrapper_every_return_format(live: LiveServer, query: str, fmt: str) -> None:
+    # SPARQLWrapper repeats format= with each name of the format it wants
+    # (format=rdf+xml&format=application/rdf+xml, a comma list for JSON-LD): one format.
+    sw = _wrapper(live)
+    sw.setQuery(query)
+    sw.setReturnFormat(fmt)
+    answer = sw.query()
+    body = answer.response.read().decode()
+    if query is TRANSFERS:
+        assert all(w in body for w in SHAHEDS)
+    else:
+        graph = Graph().parse(
+            data=body, format={RDFXML: "xml", XML: "xml", JSONLD: "json-ld"}.get(fmt, "turtle")
+        )
+        assert len(graph) == 2
+
+
+def test_format_given_twice_naming_two_formats_is_refused(live: LiveServer) -> None:
+    answer = httpx.get(
+        f"{live.url}/sparql",
+        params=[("query", TRANSFERS), ("format", "json"), ("format", "csv")],
+    )
+    assert answer.status_code == 400
+    assert "naming different formats (json, csv)" in answer.text
 
 
 def test_sparqlwrapper_sees_errors(live: LiveServer) -> None:

@@ -83,7 +83,7 @@ def test_literals_that_look_like_line_ends_survive_batched_loading(tmp_path: Pat
     from rdflib import URIRef
 
     from kb.model.rdf import NTriples
-    from kb.stores.local import _load
+    from kb.stores.local import _bulk_load
 
     s, p = ox.NamedNode("https://example.org/s"), ox.NamedNode("https://example.org/p")
     tricky = [ox.Literal(t) for t in ("a .\nb", 'c" .\n<d> .', "e .", " .\n")]
@@ -92,7 +92,7 @@ def test_literals_that_look_like_line_ends_survive_batched_loading(tmp_path: Pat
         for i, o in enumerate(tricky)
     }
     store = ox.Store(str(tmp_path / "s"))
-    _load(store, graphs, into_default=True)
+    _bulk_load(store, graphs, into_default=True)
     assert {(q.object, str(q.graph_name)) for q in store} == {
         (o, f"<https://example.org/g{i}>") for i, o in enumerate(tricky)
     } | {(o, str(ox.DefaultGraph())) for o in tricky}

@@ -239,7 +239,8 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
         if base is None:
             # Graphs with blank nodes go in quad by quad, each step taking the GIL: first,
             # before the index thread holds it (behind it, the ontology's 1,232 triples
-            # took ~1.3 s at 1M triples, with a core idle).
+            # took ~1.3 s at 1M triples, with a core idle). A rebuild adds them once the
+            # graphs they replace are removed, below.
             graphs = _extend_blank_node_graphs(store, graphs, into_default=True)
             # A full build's index is read from the graphs, not the store (see
             # search_index.write): it is written in a thread while the store loads, as
@@ -255,7 +256,9 @@ def _write_locked(root: Path, builds: Path, compiled: Compiled) -> BuildReport:
                 old.append(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name) or b"")
                 store.remove_graph(name)
                 kept -= 1
-        _load(store, graphs, into_default=base is None)
+        if base is not None:
+            graphs = _extend_blank_node_graphs(store, graphs, into_default=False)
+        _bulk_load(store, graphs, into_default=base is None)
         if base is None:
             # bulk_load leaves table files as it wrote them; RocksDB's compaction rewrites
             # them with the store's own table options (filters, one sorted run per index).
@@ -312,16 +315,11 @@ def _settle(indexing: Future[Path] | None) -> None:
 BATCH_BYTES = 16 * 1024 * 1024
 
 
-def _load(store: ox.Store, graphs: dict[URIRef, NTriples], into_default: bool) -> None:
-    """Load each graph into its named graph and, ``into_default``, into the default graph
-    (``FACTS``)."""
-    _bulk_load(store, _extend_blank_node_graphs(store, graphs, into_default), into_default)
-
-
 def _extend_blank_node_graphs(
     store: ox.Store, graphs: dict[URIRef, NTriples], into_default: bool
 ) -> dict[URIRef, NTriples]:
-    """Add the graphs that hold blank nodes (as ``_load``); the others, left to load."""
+    """Add the graphs that hold blank nodes to their named graphs and, ``into_default``, to
+    the default graph (``FACTS``); return the others, for :func:`_bulk_load`."""
     rest = {}
     for iri, graph in graphs.items():
         if b"_:" in graph.data:  # bulk_load renames blank nodes: builds would differ
@@ -337,7 +335,8 @@ def _extend_blank_node_graphs(
 
 
 def _bulk_load(store: ox.Store, graphs: dict[URIRef, NTriples], into_default: bool) -> None:
-    """Bulk-load graphs without blank nodes (as ``_load``)."""
+    """Load graphs without blank nodes into their named graphs and, ``into_default``, into
+    the default graph (``FACTS``)."""
     batches: list[list[tuple[URIRef, bytes]]] = [[]]
     size = 0
     for iri, graph in sorted(graphs.items(), key=lambda g: -len(g[1].data)):

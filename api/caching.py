@@ -138,20 +138,18 @@ class Validation:
             return Policy(self.control, None, None, False, store=False)
         asked = _request_headers(scope["headers"])
         build = self._build(folder)
-        if build is None:  # a remote store: the answer brings its own ETag, if any
+        if build is None:  # a remote store (or a damaged build): an answer's own ETag, if any
             return Policy(self.control, None, None, False, none_match=asked.get(b"if-none-match"))
-        etag = None
+        etag = build.etag(scope, asked.get(b"host", b""), asked.get(b"accept", b""))
         conditional = False  # answer 304 if the app answers 200
-        if build is not None:
-            etag = build.etag(scope, asked.get(b"host", b""), asked.get(b"accept", b""))
-            if b"if-none-match" in asked:
-                match = _none_match(asked[b"if-none-match"], etag)
-                if match == "yes":
-                    return Policy(self.control, build, etag, False, not_modified=True)
-                conditional = match == "any"
-            elif b"if-modified-since" in asked:
-                since = _http_date(asked[b"if-modified-since"])
-                conditional = since is not None and build.modified <= since
+        if b"if-none-match" in asked:
+            match = _none_match(asked[b"if-none-match"], etag)
+            if match == "yes":
+                return Policy(self.control, build, etag, False, not_modified=True)
+            conditional = match == "any"
+        elif b"if-modified-since" in asked:
+            since = _http_date(asked[b"if-modified-since"])
+            conditional = since is not None and build.modified <= since
         return Policy(self.control, build, etag, conditional)
 
 

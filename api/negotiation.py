@@ -75,22 +75,18 @@ def choose(
 def _asked_format(shape: ResultShape, values: list[str]) -> Format:
     """The one format the ``format=`` values name (see :func:`choose`)."""
     named: list[Format] = []
-    for value in values:
-        found = formats.lookup(value, shape)  # a name that holds a comma, if any: whole
-        if found is None:
-            found = next(
-                (f for part in value.split(",") if (f := formats.lookup(part, shape))), None
-            )
+    for value in values:  # a value's first name this endpoint knows is the one it means
+        found = next((f for part in value.split(",") if (f := formats.lookup(part, shape))), None)
         if found is not None and found not in named:
             named.append(found)
-    shown = ", ".join(repr(v) for v in values)
     if not named:
+        shown = ", ".join(repr(v) for v in values)
         raise NotAcceptable(
             f"format {shown} cannot carry this result; use one of: {formats.names(shape)}"
         )
     if len(named) > 1:
         raise ConflictingFormats(
-            f"format was given {len(values)} times, naming different formats "
+            f"format= is {', '.join(repr(v) for v in values)}, naming different formats "
             f"({', '.join(f.name for f in named)}); give one"
         )
     return named[0]

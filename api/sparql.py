@@ -18,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api import description
 from api.cache import Answer, ResultCache
 from api.caching import Policy, Validation, answer_etag
-from api.executor import QueryPool
+from api.executor import Execution, QueryPool
 from api.headers import cors_simple, secure
 from api.negotiation import choose, wants_html
 from api.openapi import FORM, SPARQL_DESCRIPTION, SPARQL_GET, SPARQL_POST, SPARQL_QUERY
@@ -27,7 +27,7 @@ from api.settings import Settings
 from api.state import ServedStore
 from api.worker import Job
 from kb.errors import GeokbError, QueryTimeout
-from kb.sparql import formats, results
+from kb.sparql import direct, formats, results
 from kb.sparql import query as kbquery
 from kb.sparql.reading import Reading
 from kb.stores.remote import remote_answer
@@ -215,9 +215,11 @@ async def respond(
     kept = cache.get(job.store, key) if cache is not None else None
     if kept is not None:
         return _answer(settings, fmt, kept.truncated, kept.body, None, "hit")
-    pool: QueryPool = state.pool
-    client = scope.get("client")
-    execution = await pool.execute(job, client[0] if client else "")
+    execution = _direct(state.store, folder, reading, dataset, fmt, job)
+    if execution is None:
+        pool: QueryPool = state.pool
+        client = scope.get("client")
+        execution = await pool.execute(job, client[0] if client else "")
     body, chunks = execution.body, execution.chunks
     if cache is not None:
         key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))
@@ -227,6 +229,31 @@ async def respond(
             chunks = cache.keep_stream(job.store, key, execution.truncated, chunks, key_size)
     cache_state = "miss" if cache is not None else "bypass"
     return _answer(settings, fmt, execution.truncated, body, chunks, cache_state)
+
+
+def _direct(
+    served: ServedStore,
+    folder: Path,
+    reading: Reading,
+    dataset: kbquery.Dataset,
+    fmt: formats.Format,
+    job: Job,
+) -> Execution | None:
+    """The answer to a one-pattern lookup, read from the store's index here in the server
+    (``kb.sparql.direct``: no query engine, so no worker is needed); None when the query is
+    not one, or the lookup gives up (too many triples): a worker then runs it."""
+    if reading.lookup is None or dataset.default_graphs or dataset.named_graphs:
+        return None
+    store = served.indexed(folder)
+    if store is None:
+        return None
+    try:
+        bounded = direct.answer(store, reading.lookup, fmt, job.max_rows, job.max_bytes)
+    except (OSError, RuntimeError):  # a damaged store: the worker's answer says so
+        return None
+    if bounded is None:
+        return None
+    return Execution(truncated="", body=b"".join(bounded.parts))
 
 
 class SparqlFront:

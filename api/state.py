@@ -8,6 +8,7 @@ build it served before for ``grace_s`` seconds after it was swapped out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kb.errors import StoreDamaged, StoreError
+from kb.sparql.query import needs_union
 from kb.stores.local import current_build, lease, open_build, release, store_damage
 
 #: How often the link is read again when the build it named was pruned meanwhile.
@@ -39,6 +41,9 @@ class ServedStore:
         self._link: str | None = None
         self._path: Path | None = None
         self._store: ox.Store | None = None
+        # (the build's folder, its store) if the default graph is written: one attribute, so
+        # that a reader in another thread never pairs one build's folder with another's store
+        self._indexed: tuple[Path, ox.Store] | None = None
         self._lease: int | None = None
         self._damage: StoreDamaged | None = None
         self._retired: list[tuple[float, int]] = []  # (release at, lease), oldest first
@@ -60,6 +65,13 @@ class ServedStore:
         """
         store, _ = self._current()
         return store
+
+    def indexed(self, path: Path) -> ox.Store | None:
+        """The open store of the build in ``path`` if it is still the current one and has
+        its default graph written (every build since the default graph came does), for
+        lookups answered from its indexes (``kb.sparql.direct``); else None."""
+        indexed = self._indexed
+        return indexed[1] if indexed is not None and indexed[0] == path else None
 
     def current_path(self) -> Path:
         """The folder of the last good build (what query workers should open): leased, so
@@ -138,6 +150,11 @@ class ServedStore:
         if self._lease is not None:  # queued queries may still open the previous build
             self._retired.append((time.monotonic() + self.grace_s, self._lease))
         self._store, self._lease = opened if opened is not None else (None, None)
+        self._indexed = None
+        if self._store is not None and path is not None:
+            # unreadable: lookups go to the workers, whose answer says so
+            with contextlib.suppress(OSError, RuntimeError):
+                self._indexed = None if needs_union(self._store) else (path, self._store)
         self._link, self._path, self._damage = link, path, damage
 
     def _release_expired(self) -> None:

@@ -77,7 +77,8 @@ class Job:
         """The job as the payload of a JOB frame."""
         r = self.reading
         # (not dataclasses.astuple, which deep-copies: 5x the time)
-        reading = None if r is None else [getattr(r, f.name) for f in fields(r)]
+        # (the lookup is the server's business: workers run the query itself)
+        reading = None if r is None else [getattr(r, f.name) for f in _READING_FIELDS]
         values = [
             self.store,
             self.query,
@@ -106,6 +107,9 @@ class Job:
             Reading(*reading) if reading is not None else None,
             base,
         )
+
+
+_READING_FIELDS = [f for f in fields(Reading) if f.name != "lookup"]
 
 
 def frame(kind: int, *parts: bytes | memoryview) -> list[bytes | memoryview]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kb.errors import QueryError, QueryRefused, QueryTooLong
+from kb.sparql import lookups
+from kb.sparql.lookups import Lookup
 
 MAX_QUERY_CHARS = 100_000
 # Oxigraph's parser and optimiser recurse: 5,000 nested brackets, or 30,000 operators or
@@ -120,6 +122,8 @@ class Reading:
     has_dataset: bool  # its own FROM / FROM NAMED clauses
     limit: int | None  # the outermost query's LIMIT, if it has one
     depth: int  # the deepest bracket nesting
+    # one triple pattern a store index answers (kb.sparql.lookups); not sent to workers
+    lookup: Lookup | None = None
 
     @property
     def shape(self) -> Shape:
@@ -161,6 +165,7 @@ def read(text: str, max_chars: int = MAX_QUERY_CHARS) -> Reading:
     operand = False  # inside an expression: the last token ended an operand
     prefix_ops = 0  # prefix operators (! + -) in a row
     pending_limit = False
+    kept: list[lookups.Token] | None = []  # the significant tokens, while few
     pos, end = 0, len(text)
     match = _TOKEN.match
     while pos < end:
@@ -189,6 +194,10 @@ def read(text: str, max_chars: int = MAX_QUERY_CHARS) -> Reading:
         pos = m.end() if kind != "punct" else pos + len(value)
         if kind in ("ws", "comment"):
             continue
+        if kept is not None:
+            kept.append((kind, value))
+            if len(kept) > lookups.MAX_TOKENS:
+                kept = None
         limit_next, pending_limit = pending_limit, False
 
         if kind == "word":
@@ -275,7 +284,10 @@ def read(text: str, max_chars: int = MAX_QUERY_CHARS) -> Reading:
         )
     if form is None:
         raise QueryError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE")
-    return Reading(form, volatile, has_dataset, limit, depth)
+    lookup = None
+    if kept is not None and form in ("SELECT", "DESCRIBE") and not has_dataset:
+        lookup = lookups.recognise(kept)
+    return Reading(form, volatile, has_dataset, limit, depth, lookup)
 
 
 _OPENER: dict[FrameKind, str] = {

@@ -1,0 +1,189 @@
+"""Recognise the queries that are one triple pattern: entity lookups a store index answers.
+
+Most queries an endpoint like this one gets are lookups: "everything about this transfer"
+(``SELECT ?p ?o WHERE { <t> ?p ?o }``), ``DESCRIBE <t>``, "who supplied what"
+(``SELECT ?t WHERE { ?t gk:supplier <s> }``). Each is one scan of one store index, and
+running it through the query engine in a worker process costs several times the scan
+(``bench/README.md``). :func:`recognise` picks them out of the reader's tokens
+(``kb.sparql.reading``: the same tokens every other decision about a query is taken on), so
+that ``kb.sparql.direct`` can answer them from the index without the engine.
+
+Only one narrow grammar is recognised; anything else, or anything unsure, is ``None`` and
+goes to the engine as before::
+
+    Prologue  := ( PREFIX PNAME_NS IRIREF )*          (no BASE; each prefix once)
+    Select    := SELECT ( Var+ | '*' ) WHERE? '{' Term Verb Term '.'? '}' ( LIMIT INTEGER )?
+    Describe  := DESCRIBE Iri
+    Term      := Var | Iri                             (no literals, no blank nodes)
+    Verb      := Term | 'a'
+    Iri       := IRIREF | PNAME_LN                     (absolute, no escapes)
+
+The variables of the pattern must differ, and a SELECT must project only them, each once.
+``SELECT *`` projects them in the engine's order: sorted by name, not by where they stand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+#: Queries longer than this (significant tokens) are never lookups: the reader stops keeping
+#: their tokens.
+MAX_TOKENS = 64
+
+Token = tuple[str, str]  # (kind, text): the reader's terminal kinds ("iri", "var", "word", ...)
+
+
+@dataclass(frozen=True)
+class Position:
+    """One place of the triple pattern: an IRI (``iri``) or a variable (``var``, its name)."""
+
+    iri: str | None = None
+    var: str | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A query that is one triple pattern over the default graph (or a DESCRIBE of one IRI).
+
+    ``columns``: a SELECT's projected variables, in their order; ``limit``: its LIMIT.
+    A DESCRIBE has the IRI as ``subject`` and variables elsewhere, and no columns.
+    """
+
+    form: Literal["SELECT", "DESCRIBE"]
+    subject: Position
+    predicate: Position
+    object: Position
+    columns: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+def recognise(tokens: list[Token]) -> Lookup | None:
+    """The lookup ``tokens`` (a whole query, read by ``kb.sparql.reading``) are, or None."""
+    try:
+        return _Parser(tokens).query()
+    except _NotALookup:
+        return None
+
+
+class _NotALookup(Exception):
+    pass
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.prefixes: dict[str, str] = {}
+
+    def query(self) -> Lookup:
+        while self._word("PREFIX"):
+            name = self._take("pname")
+            iri = self._take("iri")
+            if not name.endswith(":") or name in self.prefixes:
+                raise _NotALookup  # (a redeclared prefix: which one wins is the engine's call)
+            self.prefixes[name] = self._absolute(iri[1:-1])
+        if self._word("DESCRIBE"):
+            iri = self._iri()
+            self._end()
+            return Lookup("DESCRIBE", Position(iri=iri), Position(var="p"), Position(var="o"))
+        if not self._word("SELECT"):
+            raise _NotALookup
+        columns: list[str] = []
+        star = self._punct("*")
+        while not star and self._peek()[0] == "var":
+            columns.append(self._take("var")[1:])
+        if not star and not columns:
+            raise _NotALookup
+        self._word("WHERE")
+        self._expect_punct("{")
+        subject, predicate, obj = self._term(), self._verb(), self._term()
+        self._punct(".")
+        self._expect_punct("}")
+        limit = None
+        if self._word("LIMIT"):
+            number = self._take("number")
+            if not number.isdigit():
+                raise _NotALookup
+            limit = int(number)
+        self._end()
+        names = [p.var for p in (subject, predicate, obj) if p.var is not None]
+        if len(set(names)) != len(names):
+            raise _NotALookup  # ?x ?p ?x: a join in disguise
+        if star:
+            columns = sorted(names)  # the engine's order for '*': by name (code points)
+        elif len(set(columns)) != len(columns) or not set(columns) <= set(names):
+            raise _NotALookup
+        return Lookup("SELECT", subject, predicate, obj, tuple(columns), limit)
+
+    # -- pieces -------------------------------------------------------------------------
+
+    def _term(self) -> Position:
+        kind, text = self._peek()
+        if kind == "var":
+            self.pos += 1
+            return Position(var=text[1:])
+        return Position(iri=self._iri())
+
+    def _verb(self) -> Position:
+        if self._peek() == ("word", "a"):  # only the lower-case 'a' is rdf:type
+            self.pos += 1
+            return Position(iri=RDF_TYPE)
+        return self._term()
+
+    def _iri(self) -> str:
+        kind, text = self._peek()
+        if kind == "iri":
+            self.pos += 1
+            return self._absolute(text[1:-1])
+        if kind == "pname":
+            self.pos += 1
+            name, _, local = text.partition(":")
+            namespace = self.prefixes.get(name + ":")
+            if namespace is None or "\\" in local:  # (escapes in local names: to the engine)
+                raise _NotALookup
+            return namespace + local
+        raise _NotALookup
+
+    @staticmethod
+    def _absolute(iri: str) -> str:
+        # No escapes to decode and no base to resolve against: such IRIs go to the engine.
+        scheme, colon, _ = iri.partition(":")
+        if "\\" in iri or not colon or not scheme or not scheme[0].isalpha():
+            raise _NotALookup
+        if not all(c.isalnum() or c in "+-." for c in scheme):
+            raise _NotALookup
+        return iri
+
+    def _peek(self) -> Token:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("", "")
+
+    def _take(self, kind: str) -> str:
+        found, text = self._peek()
+        if found != kind:
+            raise _NotALookup
+        self.pos += 1
+        return text
+
+    def _word(self, word: str) -> bool:
+        kind, text = self._peek()
+        if kind == "word" and text.upper() == word:
+            self.pos += 1
+            return True
+        return False
+
+    def _punct(self, value: str) -> bool:
+        if self._peek() == ("punct", value):
+            self.pos += 1
+            return True
+        return False
+
+    def _expect_punct(self, value: str) -> None:
+        if not self._punct(value):
+            raise _NotALookup
+
+    def _end(self) -> None:
+        if self.pos != len(self.tokens):
+            raise _NotALookup

@@ -1,0 +1,154 @@
+"""Lookups answered from the store's index (kb.sparql.direct) give the engine's answer, byte
+for byte, and the endpoint answers them without a query worker."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pyoxigraph as ox
+import pytest
+from conftest import LiveServer
+from fastapi import FastAPI
+
+from kb.sparql import direct, formats, results
+from kb.sparql.reading import read
+from kb.stores.local import current_build, open_build
+
+_DEFAULT = ox.DefaultGraph()
+
+
+@pytest.fixture(scope="module")
+def store(real_store: Path) -> ox.Store:
+    build = current_build(real_store)
+    assert build is not None
+    return open_build(build)
+
+
+def engine(store: ox.Store, query: str, fmt: formats.Format) -> bytes:
+    """The engine's answer, written as a query worker writes it."""
+    result = store.query(query)
+    if isinstance(result, ox.QuerySolutions):
+        data = result.serialize(format=fmt.ox_format)  # type: ignore[arg-type]
+        assert data is not None
+        return data
+    bounded = results.write_bounded(results.cap(result, 10**6), fmt, 1 << 30)
+    return b"".join(bounded.parts)
+
+
+def direct_answer(store: ox.Store, query: str, fmt: formats.Format, **caps: int) -> bytes | None:
+    found = read(query).lookup
+    assert found is not None, query
+    bounded = direct.answer(
+        store, found, fmt, caps.get("max_rows", 50_000), caps.get("max_bytes", 1 << 26)
+    )
+    return None if bounded is None else b"".join(bounded.parts)
+
+
+def named_subjects(store: ox.Store) -> list[ox.NamedNode]:
+    found = {q.subject for q in store.quads_for_pattern(None, None, None, _DEFAULT)}
+    return sorted((s for s in found if isinstance(s, ox.NamedNode)), key=str)
+
+
+def test_every_entity_lookup_and_describe_is_the_engines(store: ox.Store) -> None:
+    json, turtle = formats.lookup("json"), formats.lookup("turtle")
+    assert json is not None and turtle is not None
+    subjects = named_subjects(store)
+    assert len(subjects) > 1000
+    given_up = 0
+    for subject in subjects:
+        for query, fmt in [
+            (f"SELECT ?p ?o WHERE {{ {subject} ?p ?o }}", json),
+            (f"DESCRIBE {subject}", turtle),  # ontology terms reach blank nodes
+        ]:
+            answer = direct_answer(store, query, fmt)
+            if answer is None:
+                given_up += 1  # more than direct.MOST triples
+            else:
+                assert answer == engine(store, query, fmt), query
+    assert given_up < 10
+
+
+def test_every_pattern_shape_and_graph_format_is_the_engines(store: ox.Store) -> None:
+    rng = random.Random(7)
+    quads = [
+        q
+        for q in store.quads_for_pattern(None, None, None, _DEFAULT)
+        if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode)
+    ]
+    json = formats.lookup("json")
+    assert json is not None
+    answered = 0
+    for quad in rng.sample(quads, 60):
+        s, p, o = quad.subject, quad.predicate, quad.object
+        for query in [
+            f"SELECT * WHERE {{ {s} {p} ?o }}",
+            f"SELECT ?s WHERE {{ ?s {p} {o} }}",
+            f"SELECT ?p ?s WHERE {{ ?s ?p {o} }}",
+            f"SELECT ?p WHERE {{ {s} ?p {o} }}",
+            f"SELECT ?o ?s {{ ?s {p} ?o . }} LIMIT 40",
+            "SELECT * WHERE { ?s ?p ?o } LIMIT 3",
+        ]:
+            answer = direct_answer(store, query, json)
+            if answer is not None:
+                answered += 1
+                assert answer == engine(store, query, json), query
+        for name in ("ntriples", "rdfxml", "jsonld", "turtle"):
+            fmt = formats.lookup(name)
+            assert fmt is not None
+            assert direct_answer(store, f"DESCRIBE {s}", fmt) == engine(store, f"DESCRIBE {s}", fmt)
+    assert answered > 250
+
+
+def test_a_lookup_past_its_bounds_is_left_to_the_engine(store: ox.Store) -> None:
+    json, xml = formats.lookup("json"), formats.lookup("xml")
+    assert json is not None and xml is not None
+    everything = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+    assert direct_answer(store, everything, json) is None  # past direct.MOST
+    subject = named_subjects(store)[0]
+    one = f"SELECT ?p ?o WHERE {{ {subject} ?p ?o }}"
+    assert direct_answer(store, one, json) is not None
+    assert direct_answer(store, one, json, max_rows=1) is None  # the worker cuts and says so
+    assert direct_answer(store, one, json, max_bytes=10) is None
+    assert direct_answer(store, one, xml) is None  # pyoxigraph writes XML its own way
+
+
+def _pool(live: LiveServer) -> Any:
+    return cast(FastAPI, live.server.config.app).state.pool
+
+
+@pytest.fixture()
+def no_workers(real_store: Path) -> Iterator[httpx.Client]:
+    """The live app whose query workers all refuse to take anything."""
+    with LiveServer(real_store) as live:
+        pool = _pool(live)
+
+        async def refuse(*args: object) -> None:
+            raise AssertionError("a query worker was asked")
+
+        pool.execute = refuse
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            yield client
+
+
+def test_the_endpoint_answers_lookups_without_a_worker(
+    no_workers: httpx.Client, http: httpx.Client
+) -> None:
+    iri = "https://w3id.org/geokb/id/state/IRN"
+    json = {"Accept": "application/sparql-results+json"}
+    lookup = f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"
+    nested = f"SELECT ?p ?o WHERE {{ {{ <{iri}> ?p ?o }} }}"  # the same, not a lookup
+    direct_answer = no_workers.get("/sparql", params={"query": lookup}, headers=json)
+    assert direct_answer.status_code == 200
+    assert direct_answer.headers["content-type"].startswith("application/sparql-results+json")
+    by_engine = http.get("/sparql", params={"query": nested}, headers=json)
+    assert by_engine.status_code == 200
+    assert direct_answer.content == by_engine.content
+    assert len(direct_answer.json()["results"]["bindings"]) > 5
+    posted = no_workers.post("/sparql", data={"query": f"DESCRIBE <{iri}>"})
+    assert posted.status_code == 200 and f"<{iri}>" in posted.text
+    # what is not a lookup still needs a worker
+    assert no_workers.get("/sparql", params={"query": nested}, headers=json).status_code == 500

@@ -232,21 +232,30 @@ def _json(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
     yield "]}}"
 
 
-# xml.sax.saxutils's escape and quoteattr, written here: that module imports urllib.request
-# and with it ssl and http.client (~9 MB in every query worker).
+# pyoxigraph's XML layout and escaping (no line breaks; the five XML specials as entity
+# references; white space as character references where it starts or ends a text, as is
+# elsewhere), so that an answer written here is byte for byte the one the engine's own
+# serialiser writes (tests/test_results.py). (Not xml.sax.saxutils: that module imports
+# urllib.request, and with it ssl and http.client, ~9 MB in every query worker.)
+_XML_SPECIALS = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+)
+_XML_SPACE = " \t\n\r"
+_XML_SPACE_REFS = str.maketrans({" ": "&#32;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})
+
+
 def _escape(text: str) -> str:
-    """``text`` as XML character data."""
-    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-
-
-def _quoteattr(text: str) -> str:
-    """``text`` as a quoted XML attribute value (as xml.sax.saxutils.quoteattr writes it)."""
-    text = _escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
-    if '"' not in text:
-        return f'"{text}"'
-    if "'" not in text:
-        return f"'{text}'"
-    return '"' + text.replace('"', "&quot;") + '"'
+    """``text`` as XML character data or a double-quoted attribute value."""
+    core = text.strip(_XML_SPACE)
+    if len(core) == len(text):
+        return text.translate(_XML_SPECIALS)
+    lead = len(text) - len(text.lstrip(_XML_SPACE))
+    tail = len(text) - lead - len(core)
+    return (
+        text[:lead].translate(_XML_SPACE_REFS)
+        + core.translate(_XML_SPECIALS)
+        + text[len(text) - tail :].translate(_XML_SPACE_REFS)
+    )
 
 
 def _xml_term(term: Term) -> str:
@@ -256,10 +265,10 @@ def _xml_term(term: Term) -> str:
         return f"<bnode>{_escape(term.value)}</bnode>"
     if isinstance(term, ox.Literal):
         if term.language:
-            return f"<literal xml:lang={_quoteattr(term.language)}>{_escape(term.value)}</literal>"
+            return f'<literal xml:lang="{_escape(term.language)}">{_escape(term.value)}</literal>'
         if term.datatype.value != XSD_STRING:
-            datatype = _quoteattr(term.datatype.value)
-            return f"<literal datatype={datatype}>{_escape(term.value)}</literal>"
+            datatype = _escape(term.datatype.value)
+            return f'<literal datatype="{datatype}">{_escape(term.value)}</literal>'
         return f"<literal>{_escape(term.value)}</literal>"
     return (
         f"<triple><subject>{_xml_term(term.subject)}</subject>"
@@ -269,24 +278,23 @@ def _xml_term(term: Term) -> str:
 
 
 def _xml(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
-    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
-    yield '<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>'
-    yield "".join(f"<variable name={_quoteattr(n)}/>" for n in names)
+    yield '<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>'
+    yield "".join(f'<variable name="{_escape(n)}"/>' for n in names)
     if truncated:
         yield '<link href="https://w3id.org/geokb/ontology#TruncatedResult"/>'
-    yield "</head>\n<results>\n"
+    yield "</head><results>"
 
     def lines() -> Iterator[str]:
         for row in rows:
             cells = "".join(
-                f"<binding name={_quoteattr(n)}>{_xml_term(t)}</binding>"
+                f'<binding name="{_escape(n)}">{_xml_term(t)}</binding>'
                 for n, t in zip(names, row, strict=True)
                 if t is not None
             )
-            yield f"<result>{cells}</result>\n"
+            yield f"<result>{cells}</result>"
 
     yield from _batched(lines())
-    yield "</results>\n</sparql>\n"
+    yield "</results></sparql>"
 
 
 def _csv_cell(term: Term | None) -> str:

@@ -82,6 +82,7 @@ def test_describe_of_one_iri() -> None:
         f"DESCRIBE <{T}> <{T}>",
         "DESCRIBE ?s WHERE { ?s ?p ?o }",
         f"SELECT ?p WHERE {{ <{T}> ?p ?o }} LIMIT 5.0",
+        f"SELECT ?p WHERE {{ <{T}> ?p ?o }} LIMIT 18446744073709551616",  # the engine: an error
     ],
 )
 def test_anything_else_goes_to_the_engine(query: str) -> None:

@@ -105,7 +105,8 @@ class _Parser:
         limit = None
         if self._word("LIMIT"):
             number = self._take("number")
-            if not number.isdigit():
+            # (the engine refuses a LIMIT past 2**64 - 1 as a syntax error: leave those to it)
+            if not number.isdigit() or len(number) > 18:
                 raise _NotALookup
             limit = int(number)
         self._end()

@@ -60,6 +60,10 @@ INTERNAL = ord("I")  # anything else (UTF-8 message)
 CUTS = ("", "rows", "bytes")
 
 
+# The reading's fields a worker gets: the lookup (kb.sparql.lookups) is the server's business.
+_READING_FIELDS = [f for f in fields(Reading) if f.name != "lookup"]
+
+
 @dataclass(frozen=True)
 class Job:
     """One query for a worker, with everything it needs: no global settings in workers."""
@@ -77,7 +81,6 @@ class Job:
         """The job as the payload of a JOB frame."""
         r = self.reading
         # (not dataclasses.astuple, which deep-copies: 5x the time)
-        # (the lookup is the server's business: workers run the query itself)
         reading = None if r is None else [getattr(r, f.name) for f in _READING_FIELDS]
         values = [
             self.store,
@@ -107,9 +110,6 @@ class Job:
             Reading(*reading) if reading is not None else None,
             base,
         )
-
-
-_READING_FIELDS = [f for f in fields(Reading) if f.name != "lookup"]
 
 
 def frame(kind: int, *parts: bytes | memoryview) -> list[bytes | memoryview]:

@@ -529,3 +529,62 @@ def test_a_full_build_reads_its_index_from_the_graphs_it_loaded_as_from_the_stor
     held = _contents(build / search_index.INDEX_NAME)
     assert held == _contents(whole / search_index.INDEX_NAME)
     assert 'Russian "Federation" \\ RF' in [row[3] for row in held["entity"]]
+
+
+PLACE = textwrap.dedent(
+    """\
+    territories:
+      - id: isle
+        label: Isle
+        type: island
+    """
+)
+CHAIN = textwrap.dedent(
+    """\
+    disputes:
+      - id: isle-dispute
+        territories: [isle]
+        claimants: [IRN, RUS]
+        sources: [test-source]
+    sovereignty_claims:
+      - id: irn-claims-isle
+        dispute: isle-dispute
+        claimant: IRN
+        sources: [test-source]
+      - id: rus-claims-isle
+        dispute: isle-dispute
+        claimant: RUS
+        sources: [test-source]
+    assertions:
+      - id: rus-denies-the-claim
+        about: claim/irn-claims-isle
+        stance: denied
+        statement: Russia says the claim has no basis.
+        asserted_by: RUS
+        sources: [test-source]
+    """
+)
+
+
+def test_an_incremental_build_renames_a_territory_three_steps_away(tmp_path: Path) -> None:
+    # an assertion about a claim that names no territory is titled by the claim's dispute's
+    # territories: a territory renamed (in its own file) reaches that title in three steps
+    folder = write_data(tmp_path / "data", {**MINI, "place.yaml": PLACE, "chain.yaml": CHAIN})
+    root = tmp_path / "store"
+    write_build(root, compile_data(folder))
+    first = current_build(root)
+    assert first is not None
+    (folder / "place.yaml").write_text(PLACE.replace("label: Isle", "label: New Isle"))
+    compiled = compile_data(folder, load_manifest(first))
+    assert not compiled.full
+    write_build(root, compiled)
+    second = current_build(root)
+    assert second is not None
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    search_index.write(open_build(second), whole)
+    titles = {row[0]: row[3] for row in _contents(second / search_index.INDEX_NAME)["entity"]}
+    assert titles[schema.ID_BASE + "assertion/rus-denies-the-claim"].endswith(
+        "Iran claims New Isle"
+    )
+    assert _contents(second / search_index.INDEX_NAME) == _contents(whole / search_index.INDEX_NAME)

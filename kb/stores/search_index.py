@@ -59,6 +59,7 @@ FORMAT = 3
 # rewritten, not updated.
 _LAYOUT = 0x67656B31
 _REWRITE_MIN = 10_000  # records to update above which an update may be a rewrite instead
+_TITLE_STEPS = 3  # how far, in references, a change can reach another record's title
 _STRIDE = 1024  # > the terms of an entity: (MAX_NAMES + a composed title + its id) words
 _BOUNDS = (_STRIDE, _STRIDE, _STRIDE - 1)
 MAX_NAME_CHARS = 200  # characters kept of a name
@@ -268,8 +269,9 @@ def write(
 
     ``changed``: for an incremental build, the IRIs of the graphs it replaced or removed.
     The index copied into ``folder`` with the previous build's store is then updated for
-    the records those graphs held and the records that refer to them (two steps away: a
-    claim's title names its dispute's territories), instead of written anew: only the rows
+    the records those graphs held and the records that refer to them (up to three steps
+    away: an assertion about a claim that names no territory is titled by the claim's
+    dispute's territories), instead of written anew: only the rows
     that differ are written (``_update``), unless that reaches most records.
 
     ``graphs``: every graph of a full build (``changed`` None) as the build loaded it. The
@@ -372,7 +374,11 @@ def _update(
             if isinstance(quad.subject, ox.NamedNode) and _entity_kind(quad.subject.value):
                 touched.add(quad.subject.value)
     affected, frontier = set(touched), touched
-    for _ in range(2):  # the records that refer to them, and those that refer to these
+    # The records that refer to them, those that refer to these, and one step more: a title
+    # reads the records its record refers to, and theirs (titles.MAX_DEPTH = 2), and a claim
+    # naming no territory reads its dispute's, so a territory renamed reaches the title of
+    # an assertion about such a claim in three steps.
+    for _ in range(_TITLE_STEPS):
         found = {
             q.subject.value
             for iri in frontier

@@ -65,8 +65,10 @@ MINI = {
 def as_rdflib(data: list[ox.Quad] | list[ox.Triple]) -> Graph:
     """pyoxigraph quads or triples as an rdflib graph, for membership tests and pyshacl."""
     triples = [ox.Triple(t.subject, t.predicate, t.object) for t in data]
+    written = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert written is not None  # (None only when given a file to write to)
     g = Graph()
-    g.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
+    g.parse(data=written.decode(), format="nt")
     return g
 
 

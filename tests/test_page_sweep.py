@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from chromium import Browser, Visit
+from chromium import WINDOW, Browser, Visit
 from conftest import LiveServer
 
 WIDTHS = (1400, 1000)
@@ -70,10 +70,12 @@ def _pages(site: str) -> list[tuple[str, str]]:
     return pages
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser(width=WIDTHS[0]) as b:
-        yield b
+@pytest.fixture()
+def sized(browser: Browser) -> Iterator[Browser]:
+    """The shared browser (tests/conftest.py) at the first width, back at WINDOW's after."""
+    browser.resize(WIDTHS[0])
+    yield browser
+    browser.resize(*WINDOW)
 
 
 def _check(browser: Browser, visit: Visit, site: str, not_found: bool = False) -> None:
@@ -101,7 +103,8 @@ def _check(browser: Browser, visit: Visit, site: str, not_found: bool = False) -
     browser.resize(WIDTHS[0])
 
 
-def test_every_kind_of_page_reads_well_at_two_widths(live: LiveServer, browser: Browser) -> None:
+def test_every_kind_of_page_reads_well_at_two_widths(live: LiveServer, sized: Browser) -> None:
+    browser = sized
     pages = _pages(live.url)
     assert len(pages) > 20
     for url, ready in pages:
@@ -110,8 +113,9 @@ def test_every_kind_of_page_reads_well_at_two_widths(live: LiveServer, browser: 
 
 @pytest.mark.parametrize("example,view,drawn", VIEWS, ids=[v[1] for v in VIEWS])
 def test_every_result_view_reads_well_at_two_widths(
-    live: LiveServer, browser: Browser, example: str, view: str, drawn: str
+    live: LiveServer, sized: Browser, example: str, view: str, drawn: str
 ) -> None:
+    browser = sized
     # drawn, and measured by query.js (50 ms after the view's 'drawn' event) as that view
     measured = f"document.getElementById('yasgui').dataset.view === '{view}'"
     ready = f"document.querySelector('{drawn}') && {measured}"

@@ -43,6 +43,11 @@ _TOP = "\U0010ffff"  # sorts after every character: the end of a prefix's range
 EXACT, PREFIX, WORD_PREFIX, SUBSTRING, CLOSE = 0, 1, 2, 3, 4
 
 
+def _distinct_words(q: str) -> list[str]:
+    """The words of ``q`` (folded already), each once, in order."""
+    return list(dict.fromkeys(_WORDS.findall(q)))
+
+
 def kind_label(kind: str) -> str:
     """How a kind is named to people ("territorial dispute")."""
     found = schema.KINDS_BY_NAME.get(kind)
@@ -228,7 +233,7 @@ class SearchIndex:
                     total += 1
                     if len(found) < limit:
                         found.setdefault(n)
-            words = list(dict.fromkeys(_WORDS.findall(q)))
+            words = _distinct_words(q)
             if len(words) > 1 and len(found) < limit:  # each word, anywhere in the names
                 every = [n for n in self._all_words(db, words) if n not in found]
                 for n in self._ordered(db, every, kind):
@@ -402,7 +407,7 @@ class SearchIndex:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS picked(n INTEGER PRIMARY KEY)")
         db.execute("DELETE FROM temp.picked")
         db.execute("INSERT INTO temp.picked " + " INTERSECT ".join(parts), params)
-        words = list(dict.fromkeys(_WORDS.findall(q)))
+        words = _distinct_words(q)
         if len(words) > 1 and not db.execute("SELECT 1 FROM temp.picked LIMIT 1").fetchone():
             # Nothing holds the words as typed: the rows whose names hold each of them, in any
             # order, as search finds them ("iran russia"). Only then: reading each word's

@@ -1026,12 +1026,8 @@ _ALTERNATIVE = _COMPOSED + 1  # an alternative name's
 def _own_name(entity: _Entity) -> str:
     """The name an entity has of its own, as its page shows it (a label or title, not an
     alternative name nor a composed title); '' if none."""
-    names = entity.names
-    best, rank = "", _COMPOSED
-    for text, priority in names.items():
-        if priority < rank or (priority == rank and text < best):
-            best, rank = text, priority
-    return best
+    own = [(rank, text) for text, rank in entity.names.items() if rank < _COMPOSED]
+    return min(own)[1] if own else ""
 
 
 def _compose_titles(
@@ -1061,7 +1057,6 @@ class _TitleReader:
             for kind, keys in titles.KEYS.items()
             for key in keys
         }
-        self.getters[("dispute", "territories")] = objects.getter("dispute", "territories")
 
     def name(self, iri: str) -> str:
         """The own name of entity ``iri``; an option's label; else ''."""

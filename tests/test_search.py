@@ -441,27 +441,34 @@ def _contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
         db.close()
 
 
-def _edited_builds(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """A full build of the mini data, then an incremental one after an edit: both builds,
-    and the graphs the second replaced or removed."""
-    folder = write_data(tmp_path / "data", MINI)
+def _built_and_rebuilt(
+    tmp_path: Path, files: dict[str, str], edits: dict[str, str]
+) -> tuple[Path, Path, list[str]]:
+    """A full build of ``files``, then an incremental one after ``edits`` (file -> its new
+    text): both builds, and the graphs the second replaced or removed."""
+    folder = write_data(tmp_path / "data", files)
     root = tmp_path / "store"
     write_build(root, compile_data(folder))
     first = current_build(root)
     assert first is not None
-    # a state renamed (in other records' titles and facets too), a weapon added, a transfer
-    # moved to it; the sources file unchanged
-    (folder / "states.yaml").write_text(
-        MINI_STATES.replace("label: Russia", "label: {en: Russian Federation, ru: Россия}"),
-        encoding="utf-8",
-    )
-    (folder / "transfers.yaml").write_text(MINI_TRANSFERS, encoding="utf-8")
+    for name, text in edits.items():
+        (folder / name).write_text(text, encoding="utf-8")
     compiled = compile_data(folder, load_manifest(first))
     assert not compiled.full
     write_build(root, compiled)
     second = current_build(root)
     assert second is not None
     return first, second, [str(g) for g in (*compiled.removed, *compiled.graphs)]
+
+
+def _edited_builds(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A full build of the mini data, then an incremental one after an edit: both builds,
+    and the graphs the second replaced or removed."""
+    # a state renamed (in other records' titles and facets too), a weapon added, a transfer
+    # moved to it; the sources file unchanged
+    renamed = MINI_STATES.replace("label: Russia", "label: {en: Russian Federation, ru: Россия}")
+    edits = {"states.yaml": renamed, "transfers.yaml": MINI_TRANSFERS}
+    return _built_and_rebuilt(tmp_path, MINI, edits)
 
 
 def _updated(first: Path, second: Path, changed: list[str], folder: Path) -> Path:
@@ -569,21 +576,13 @@ CHAIN = textwrap.dedent(
 def test_an_incremental_build_renames_a_territory_three_steps_away(tmp_path: Path) -> None:
     # an assertion about a claim that names no territory is titled by the claim's dispute's
     # territories: a territory renamed (in its own file) reaches that title in three steps
-    folder = write_data(tmp_path / "data", {**MINI, "place.yaml": PLACE, "chain.yaml": CHAIN})
-    root = tmp_path / "store"
-    write_build(root, compile_data(folder))
-    first = current_build(root)
-    assert first is not None
-    (folder / "place.yaml").write_text(PLACE.replace("label: Isle", "label: New Isle"))
-    compiled = compile_data(folder, load_manifest(first))
-    assert not compiled.full
-    write_build(root, compiled)
-    second = current_build(root)
-    assert second is not None
+    files = {**MINI, "place.yaml": PLACE, "chain.yaml": CHAIN}
+    renamed = {"place.yaml": PLACE.replace("label: Isle", "label: New Isle")}
+    _, second, _ = _built_and_rebuilt(tmp_path, files, renamed)
     whole = tmp_path / "whole"
     whole.mkdir()
     search_index.write(open_build(second), whole)
-    titles = {row[0]: row[3] for row in _contents(second / search_index.INDEX_NAME)["entity"]}
+    titles = {row[0]: str(row[3]) for row in _contents(second / search_index.INDEX_NAME)["entity"]}
     assert titles[schema.ID_BASE + "assertion/rus-denies-the-claim"].endswith(
         "Iran claims New Isle"
     )

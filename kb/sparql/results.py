@@ -233,8 +233,8 @@ def _json(names: list[str], rows: list[Row], truncated: bool) -> Iterator[str]:
 
 
 # pyoxigraph's XML layout and escaping (no line breaks; the five XML specials as entity
-# references; white space as character references where it starts or ends a text, as is
-# elsewhere), so that an answer written here is byte for byte the one the engine's own
+# references; white space as character references where it starts or ends a text, as itself
+# inside one), so that an answer written here is byte for byte the one the engine's own
 # serialiser writes (tests/test_results.py). (Not xml.sax.saxutils: that module imports
 # urllib.request, and with it ssl and http.client, ~9 MB in every query worker.)
 _XML_SPECIALS = str.maketrans(

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import resource
+import socket
 import sys
 import time
 from typing import Any, ClassVar, cast
@@ -318,6 +319,10 @@ def make_config(app: ASGIApp, settings: Settings, host: str, port: int) -> Confi
     return config
 
 
-def serve(app: ASGIApp, settings: Settings, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted, with the limits in ``settings``."""
-    uvicorn.Server(make_config(app, settings, host, port)).run()
+def serve(
+    app: ASGIApp, settings: Settings, host: str, port: int, sock: socket.socket | None = None
+) -> None:
+    """Serve ``app`` until interrupted, with the limits in ``settings``; on ``sock`` if given
+    (one of ``api.processes``' sockets), else on a socket of its own bound to host:port."""
+    server = uvicorn.Server(make_config(app, settings, host, port))
+    server.run(sockets=None if sock is None else [sock])

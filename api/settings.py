@@ -35,6 +35,7 @@ class Settings:
     max_answer_mb: int = 64
     max_query_chars: int = 100_000
     workers: int = 0  # 0: one per core this process may run on
+    processes: int = 1  # server processes on the port (api.processes)
     worker_memory_mb: int = 1024
     heavy_after_s: float = 1.0
     cache_mb: int = 64
@@ -120,7 +121,19 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "max_query_chars", "--max-query-chars", positive, "characters a query may have (413 beyond)"
     ),
-    Setting("workers", "--workers", whole, "query worker processes; 0: one per core"),
+    Setting(
+        "workers",
+        "--workers",
+        whole,
+        "query worker processes (of each server process); 0: one per core",
+    ),
+    Setting(
+        "processes",
+        "--processes",
+        positive,
+        "server processes on the port, each client address always served by the same one "
+        "(each has its own query workers and answer cache)",
+    ),
     Setting(
         "worker_memory_mb",
         "--worker-memory-mb",

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.errors import StoreDamaged, StoreError
+from kb.errors import StoreDamaged
 from kb.sparql.query import needs_union
-from kb.stores.local import current_build, lease, open_build, release, store_damage
+from kb.stores.local import check_built, current_build, lease, open_build, release, store_damage
 
 #: How often the link is read again when the build it named was pruned meanwhile.
 _FOLLOW_TRIES = 5
@@ -47,8 +47,7 @@ class ServedStore:
         self._lease: int | None = None
         self._damage: StoreDamaged | None = None
         self._retired: list[tuple[float, int]] = []  # (release at, lease), oldest first
-        if current_build(root) is None and not (root / "current").is_symlink():
-            raise StoreError(f"no knowledge base built in {root}/ yet; run 'geokb build' first")
+        check_built(root)
         with self._lock:
             self._follow(self._read_link())
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from kb.errors import DataError, GeokbError, relative
 
 if TYPE_CHECKING:
+    from api.settings import Settings
     from kb.build.pipeline import Progress
     from kb.stores.remote import RemoteStore
 
@@ -488,8 +489,6 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from api.app import create_app
-    from api.http_server import serve
     from api.settings import TABLE, Settings
     from kb.stores.remote import RemoteStore
 
@@ -499,10 +498,46 @@ def _serve(args: argparse.Namespace) -> int:
         remote=target if isinstance(target, RemoteStore) else None,
         **{s.name: getattr(args, s.name) for s in TABLE},
     )
+    if settings.processes > 1:
+        return _serve_processes(settings, args)
+    from api.app import create_app
+    from api.http_server import serve
+
     app = create_app(settings)  # fails here, with a message, if nothing was built
     print(f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/", flush=True)
     serve(app, settings, args.host, args.port)
     return 0
+
+
+def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
+    """``geokb serve --processes N``: N server processes forked by a supervisor that imports
+    little (``api.processes``); each builds its own app after the fork (a store, threads and
+    an event loop must not cross one)."""
+    import dataclasses
+    import socket
+
+    from api.processes import Supervisor, listening_sockets
+    from kb.stores.local import check_built
+
+    if settings.remote is None:
+        check_built(settings.store)  # fails here, with a message, if nothing was built
+    n = settings.processes
+    # max_connections bounds them all: each process takes its share
+    each = dataclasses.replace(settings, max_connections=max(1, settings.max_connections // n))
+
+    def serve_one(sock: socket.socket) -> None:
+        from api.app import create_app
+        from api.http_server import serve
+
+        serve(create_app(each), each, args.host, args.port, sock)
+
+    socks = listening_sockets(args.host, args.port, n)
+    print(
+        f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/ "
+        f"({n} processes)",
+        flush=True,
+    )
+    return Supervisor(socks, serve_one).run()
 
 
 def _export(args: argparse.Namespace) -> int:

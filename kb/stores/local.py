@@ -91,6 +91,13 @@ def current_build(root: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
+def check_built(root: Path) -> None:
+    """StoreError if nothing was ever built under ``root`` (a damaged build is not checked
+    here: whoever opens it says what is wrong)."""
+    if current_build(root) is None and not (root / "current").is_symlink():
+        raise StoreError(f"no knowledge base built in {root}/ yet; run 'geokb build' first")
+
+
 def open_current(root: Path) -> tuple[ox.Store, Path]:
     """The last good build, opened read-only, and its folder; StoreDamaged if it is damaged."""
     path = current_build(root)

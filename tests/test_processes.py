@@ -1,0 +1,212 @@
+"""``geokb serve --processes N``: several server processes on one port (``api.processes``).
+
+The kernel, running the reuseport program, must give every connection of one client address
+to the same process, so that what one process bounds per client still bounds the client. The
+tests read which process holds which connection from /proc (socket inodes), not from anything
+the server says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import MINI, write_data
+from test_connections import Served, closed_by_peer, wait_until
+
+from api.processes import listening_sockets
+from kb.build.pipeline import compile_data
+from kb.stores.local import write_build
+
+ASK = {"query": "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"}
+PER_CLIENT = 2  # --max-client-connections of the server below
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def accepted_by(socks: list[socket.socket]) -> int | None:
+    """The index of the socket that holds a pending connection (accepting and closing it)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for i, s in enumerate(socks):
+            s.setblocking(False)
+            try:
+                conn, _ = s.accept()
+            except BlockingIOError:
+                continue
+            conn.close()
+            return i
+        time.sleep(0.01)
+    return None
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_one_client_address_always_reaches_the_same_socket(n: int) -> None:
+    port = free_port()
+    socks = listening_sockets("127.0.0.1", port, n)
+    try:
+        for last in range(2, 10):
+            source = f"127.0.0.{last}"
+            for _ in range(3):  # new connections (new source ports) from the same address
+                with socket.create_connection(("127.0.0.1", port), source_address=(source, 0)):
+                    # the address (127.0.0.x as a 32-bit number) modulo n
+                    assert accepted_by(socks) == ((0x7F000000 + last) % n), source
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_an_ipv6_client_address_always_reaches_the_same_socket() -> None:
+    port = free_port("::1")
+    socks = listening_sockets("::1", port, 3)
+    try:
+        # ::1's four 32-bit words XORed are 1
+        for _ in range(4):
+            with socket.create_connection(("::1", port)):
+                assert accepted_by(socks) == 1
+    finally:
+        for s in socks:
+            s.close()
+
+
+# -- a real 'geokb serve --processes 2' --------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True if process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def peers_held(pid: int) -> list[str]:
+    """The client addresses of the TCP connections process ``pid`` holds open."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    peers = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, inode = fields[2], fields[3], fields[9]
+        if inode in inodes and state == "01":  # ESTABLISHED
+            address = bytes.fromhex(remote.split(":")[0])[::-1]  # little-endian on the wire
+            peers.append(socket.inet_ntoa(address))
+    return peers
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("processes")
+    write_build(root / "store", compile_data(write_data(root / "data", MINI)))
+    server = Served(
+        root / "store",
+        root / "server.log",
+        "--processes",
+        "2",
+        "--max-client-connections",
+        str(PER_CLIENT),
+    )
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def ask(sock: socket.socket) -> bytes:
+    """One GET on a kept-alive connection; the response head's status line."""
+    sock.sendall(
+        b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
+    )
+    sock.settimeout(20)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the answer"
+        data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+def test_two_processes_serve_and_each_client_stays_with_one(served: Served) -> None:
+    servers = children(served.process.pid)
+    assert len(servers) == 2
+    held: dict[str, list[socket.socket]] = {}
+    try:
+        for source in ("127.0.0.4", "127.0.0.5"):
+            held[source] = [served.connect(source) for _ in range(PER_CLIENT)]
+            for sock in held[source]:
+                assert ask(sock) == b"HTTP/1.1 200 OK"
+        # each address's connections are all in one process, and the two are in different ones
+        where = {s: [p for p in servers if s in peers_held(p)] for s in held}
+        assert all(len(w) == 1 for w in where.values()), where
+        assert where["127.0.0.4"] != where["127.0.0.5"], where
+        # so the per-client limit still holds: more from one address are closed at once,
+        # though the other process has room for them
+        for _ in range(6):
+            extra = served.connect("127.0.0.4")
+            assert closed_by_peer(extra, 10.0)
+            extra.close()
+        for sock in held["127.0.0.4"]:  # the ones admitted are still served
+            assert ask(sock) == b"HTTP/1.1 200 OK"
+    finally:
+        for socks in held.values():
+            for sock in socks:
+                sock.close()
+
+
+def test_a_server_process_that_dies_is_started_again(served: Served) -> None:
+    probe = served.connect("127.0.0.6")
+    assert ask(probe) == b"HTTP/1.1 200 OK"
+    servers = children(served.process.pid)
+    victim = next(p for p in servers if "127.0.0.6" in peers_held(p))
+    os.kill(victim, signal.SIGKILL)
+    probe.close()
+
+    def answered_again() -> bool:
+        try:
+            with served.connect("127.0.0.6") as sock:
+                return ask(sock) == b"HTTP/1.1 200 OK"
+        except (OSError, AssertionError):
+            return False
+
+    assert wait_until(answered_again, 60)
+    now = children(served.process.pid)
+    assert len(now) == 2 and victim not in now
+    assert served.answers()  # and from the other address, the other process
+
+
+def test_stopping_the_parent_stops_every_process(served: Served) -> None:
+    everyone = children(served.process.pid)
+    everyone += [w for p in everyone for w in children(p)]  # and their query workers
+    assert len(everyone) >= 4
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(timeout=30) == 0
+    assert wait_until(lambda: not any(map(alive, everyone)), 30)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(served.url, params=ASK, timeout=5)

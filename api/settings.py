@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.errors import GeokbError
-from kb.stores.local import DEFAULT_STORE
+from kb.stores.current import DEFAULT_STORE
 
 if TYPE_CHECKING:  # 'geokb' reads the defaults below for its help: keep the import light
     from kb.stores.remote import RemoteStore

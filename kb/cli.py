@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.errors import DataError, GeokbError, relative
+from kb.stores.current import DEFAULT_STORE  # (light: no store library)
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 # 'geokb serve' (spawned processes) import this module again before they start.
 
 DEFAULT_DATA = Path("data")
-DEFAULT_STORE = Path(".geokb")  # kb.stores.local.DEFAULT_STORE, spelled here to keep imports light
 
 
 def _positive(text: str) -> int:
@@ -297,9 +297,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _target(args: argparse.Namespace) -> Path | RemoteStore:
     """The store named by --store: a local folder, or a remote store by its URLs."""
-    from kb.stores.remote import RemoteStore
-
     if args.store.startswith(("http://", "https://")):
+        from kb.stores.remote import RemoteStore  # (rdflib: not imported for a local folder)
+
         return RemoteStore.from_urls(args.store, args.update_url, args.gsp_url)
     return Path(args.store)
 
@@ -490,12 +490,11 @@ def _query(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from api.settings import TABLE, Settings
-    from kb.stores.remote import RemoteStore
 
     target = _target(args)
     settings = Settings(
         store=target if isinstance(target, Path) else DEFAULT_STORE,
-        remote=target if isinstance(target, RemoteStore) else None,
+        remote=None if isinstance(target, Path) else target,
         **{s.name: getattr(args, s.name) for s in TABLE},
     )
     if settings.processes > 1:
@@ -517,7 +516,7 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
     import socket
 
     from api.processes import Supervisor, listening_sockets
-    from kb.stores.local import check_built
+    from kb.stores.current import check_built
 
     if settings.remote is None:
         check_built(settings.store)  # fails here, with a message, if nothing was built

@@ -46,8 +46,10 @@ from kb.display import escape_controls
 from kb.errors import StoreDamaged, StoreError, relative
 from kb.model.rdf import NTriples
 from kb.stores import search_index
+from kb.stores.current import DEFAULT_STORE as DEFAULT_STORE
+from kb.stores.current import check_built as check_built
+from kb.stores.current import current_build as current_build
 
-DEFAULT_STORE = Path(".geokb")
 KEEP_BUILDS = 2
 FILES_NAME = "geokb-files.json"
 # RocksDB's info logs change while a store is open, and its LOCK file is not data.
@@ -80,22 +82,6 @@ def facts_graph(store: ox.Store) -> ox.DefaultGraph | None:
     before builds wrote one. Costs one index seek (~2 us)."""
     found = next(store.quads_for_pattern(None, None, None, FACTS), None)
     return FACTS if found is not None else None
-
-
-def current_build(root: Path) -> Path | None:
-    """The folder of the last good build under ``root``, or None if nothing was built."""
-    link = root / "current"
-    if not link.is_symlink():
-        return None
-    target = (root / os.readlink(link)).resolve()
-    return target if target.is_dir() else None
-
-
-def check_built(root: Path) -> None:
-    """StoreError if nothing was ever built under ``root`` (a damaged build is not checked
-    here: whoever opens it says what is wrong)."""
-    if current_build(root) is None and not (root / "current").is_symlink():
-        raise StoreError(f"no knowledge base built in {root}/ yet; run 'geokb build' first")
 
 
 def open_current(root: Path) -> tuple[ox.Store, Path]:

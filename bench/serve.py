@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/serve.py [--triples 1000000] [--work DIR] [--seconds 2] [--rounds 3]
                                     [--concurrency 1,4,16] [--classes point,describe,...]
+                                    [--variant '--processes 2' ...]
 
 Builds bench/synthetic.py data with geokb (kept in --work, reused when there: remove the
 folder after a change to how builds write the store), then serves it four ways on 127.0.0.1:
@@ -20,7 +21,8 @@ hide the servers' own cost: its cost per request is measured first, against a tr
 asyncio server that answers every request with the same 2 KB. Prints each server's start
 time and memory per process (RSS and its private part) after start and after a short
 warm-up, p50/p99 latency, q/s, errors and resident memory under load, then the ratios
-geokb/U, geokb/D and geokb/D*. Traffic goes only to 127.0.0.1 and stops by itself.
+geokb/U, geokb/D and geokb/D*; a --variant (geokb with other flags) takes its turn in the
+same rounds and gets rows of its own. Traffic goes only to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -348,6 +350,14 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--classes", default="point,describe,join,aggregate,rows10k,everything")
     parser.add_argument("--geokb-flags", default="", help="more 'geokb serve' flags")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="FLAGS",
+        help="also serve geokb with these flags (e.g. '--processes 2'), in the same rounds; "
+        "its rows follow geokb's (repeatable)",
+    )
     args = parser.parse_args()
     assert shutil.which("oxigraph", path=str(BIN)), f"no oxigraph in {BIN}: make install"
     args.work.mkdir(parents=True, exist_ok=True)
@@ -358,7 +368,9 @@ def main() -> None:
     cost_p50, cost_qs = asyncio.run(client_cost(2.0))
     print(f"client alone (trivial server, 2 KB): p50 {cost_p50:.3f} ms, {cost_qs:,.0f} q/s")
 
+    variants = {f"geokb {flags}": flags for flags in args.variant}
     ports = {"geokb": free_port(), "U": free_port(), "D": free_port(), "D*": free_port()}
+    ports.update({name: free_port() for name in variants})
     oxi = str(BIN / "oxigraph")
     geokb = [str(BIN / "geokb"), "serve", "--store", str(store), "--port", str(ports["geokb"])]
     build = str((store / "current").resolve())
@@ -371,7 +383,10 @@ def main() -> None:
         "D": [oxi, "serve-read-only", "-l", str(dstore), "-b", d_bind],
         "D*": [oxi, "serve-read-only", "-l", str(optimized), "-b", o_bind],
     }
+    for name, flags in variants.items():
+        commands[name] = [*geokb[:-1], str(ports[name]), *args.geokb_flags.split(), *flags.split()]
     paths = {"geokb": "/sparql", "U": "/query", "D": "/query", "D*": "/query"}
+    paths.update({name: "/sparql" for name in variants})
     procs: dict[str, subprocess.Popen[bytes]] = {}
     counter = 0
     try:
@@ -418,33 +433,34 @@ def main() -> None:
         print(f"{args.rounds} rounds of {args.seconds:g} s per cell; q/s and ratios: medians")
         print()
         print(
-            "| query class | conc. | geokb q/s | geokb p50 / p99 ms | D p50 / p99 ms "
-            "| D* p50 / p99 ms | geokb / U | geokb / D | geokb / D* | geokb errors "
-            "| RSS geokb / D MB |"
+            "| query class | conc. | server | q/s | p50 / p99 ms | D p50 / p99 ms "
+            "| D* p50 / p99 ms | / U | / D | / D* | errors | RSS server / D MB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for qc in classes:
             for c in levels:
-                g, u, d, o = (rounds[(qc.name, c, n)] for n in ("geokb", "U", "D", "D*"))
+                u, d, o = (rounds[(qc.name, c, n)] for n in ("U", "D", "D*"))
+                for name in ["geokb", *variants]:
+                    g = rounds[(qc.name, c, name)]
 
-                def ratio(other: list[Cell], g: list[Cell] = g) -> float:
-                    return statistics.median(
-                        x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, other, strict=True)
+                    def ratio(other: list[Cell], g: list[Cell] = g) -> float:
+                        return statistics.median(
+                            x.q_s() / max(y.q_s(), 1e-9) for x, y in zip(g, other, strict=True)
+                        )
+
+                    def pooled(cells: list[Cell]) -> str:
+                        every = Cell()
+                        for x in cells:
+                            every.latencies += x.latencies
+                        return f"{every.p(0.5):.2f} / {every.p(0.99):.1f}"
+
+                    print(
+                        f"| {qc.name} | {c} | {name} | {statistics.median(x.q_s() for x in g):.1f} "
+                        f"| {pooled(g)} | {pooled(d)} | {pooled(o)} "
+                        f"| {ratio(u):.2f} | {ratio(d):.2f} | {ratio(o):.2f} "
+                        f"| {sum(x.errors for x in g)} "
+                        f"| {max(x.rss_mb for x in g):.0f} / {max(x.rss_mb for x in d):.0f} |"
                     )
-
-                def pooled(cells: list[Cell]) -> str:
-                    every = Cell()
-                    for x in cells:
-                        every.latencies += x.latencies
-                    return f"{every.p(0.5):.2f} / {every.p(0.99):.1f}"
-
-                print(
-                    f"| {qc.name} | {c} | {statistics.median(x.q_s() for x in g):.1f} "
-                    f"| {pooled(g)} | {pooled(d)} | {pooled(o)} "
-                    f"| {ratio(u):.2f} | {ratio(d):.2f} | {ratio(o):.2f} "
-                    f"| {sum(x.errors for x in g)} "
-                    f"| {max(x.rss_mb for x in g):.0f} / {max(x.rss_mb for x in d):.0f} |"
-                )
     finally:
         for proc in procs.values():
             proc.terminate()

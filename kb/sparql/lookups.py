@@ -11,7 +11,7 @@ that ``kb.sparql.direct`` can answer them from the index without the engine.
 Only one narrow grammar is recognised; anything else, or anything unsure, is ``None`` and
 goes to the engine as before::
 
-    Prologue  := ( PREFIX PNAME_NS IRIREF )*          (no BASE; each prefix once)
+    Prologue  := ( PREFIX PNAME_NS IRIREF )*          (no BASE; each prefix once; valid IRIs)
     Select    := SELECT ( Var+ | '*' ) WHERE? '{' Term Verb Term '.'? '}' ( LIMIT INTEGER )?
     Describe  := DESCRIBE Iri
     Term      := Var | Iri                             (no literals, no blank nodes)
@@ -20,12 +20,20 @@ goes to the engine as before::
 
 The variables of the pattern must differ, and a SELECT must project only them, each once.
 ``SELECT *`` projects them in the engine's order: sorted by name, not by where they stand.
+
+Where the engine refuses what the grammar allows, the query goes to the engine for its
+error: a name (variable, prefix or local part) with a character past U+FFFF, which
+Oxigraph's parser does not accept (pyoxigraph 0.5.13), and a prefix's IRI that is not a
+valid IRI (pyoxigraph's ``NamedNode`` accepts exactly the absolute IRIs its parser does;
+the pattern's IRIs are checked the same way when ``kb.sparql.direct`` makes them nodes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+import pyoxigraph as ox
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -72,6 +80,23 @@ class _NotALookup(Exception):
     pass
 
 
+def _name(text: str) -> str:
+    """``text`` (a variable or a prefixed name), unless it holds a character past U+FFFF:
+    the grammar allows those in names, but the engine's parser refuses them."""
+    if not text.isascii() and max(text) > "\uffff":  # (isascii is one flag test)
+        raise _NotALookup
+    return text
+
+
+def _valid(iri: str) -> str:
+    """``iri`` (a prefix's, which only the engine would read), if the engine accepts it."""
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        raise _NotALookup from None
+    return iri
+
+
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
@@ -80,11 +105,13 @@ class _Parser:
 
     def query(self) -> Lookup:
         while self._word("PREFIX"):
-            name = self._take("pname")
+            name = _name(self._take("pname"))
             iri = self._take("iri")
-            if not name.endswith(":") or name in self.prefixes:
-                raise _NotALookup  # (a redeclared prefix: which one wins is the engine's call)
-            self.prefixes[name] = self._absolute(iri[1:-1])
+            # PNAME_NS: the one ':' ends it ('x:y:' is a prefixed name, which the engine
+            # refuses here); a redeclared prefix: which one wins is the engine's call
+            if name.find(":") != len(name) - 1 or name in self.prefixes:
+                raise _NotALookup
+            self.prefixes[name] = _valid(self._absolute(iri[1:-1]))
         if self._word("DESCRIBE"):
             iri = self._iri()
             self._end()
@@ -125,7 +152,7 @@ class _Parser:
         kind, text = self._peek()
         if kind == "var":
             self.pos += 1
-            return Position(var=text[1:])
+            return Position(var=_name(text)[1:])
         return Position(iri=self._iri())
 
     def _verb(self) -> Position:
@@ -141,7 +168,7 @@ class _Parser:
             return self._absolute(text[1:-1])
         if kind == "pname":
             self.pos += 1
-            name, _, local = text.partition(":")
+            name, _, local = _name(text).partition(":")
             namespace = self.prefixes.get(name + ":")
             if namespace is None or "\\" in local:  # (escapes in local names: to the engine)
                 raise _NotALookup

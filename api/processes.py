@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from kb.errors import GeokbError
+
 SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>; Python's socket module lacks it
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # waits before restarting a process that keeps dying
 STOP_GRACE_S = 10.0  # how long the processes get to finish before they are killed
@@ -44,6 +46,11 @@ _RET_A, _RET_K = 0x16, 0x06
 _SKF_AD_PROTOCOL = -0x1000  # SKF_AD_OFF + SKF_AD_PROTOCOL: the packet's ethertype
 _SKF_NET_OFF = -0x100000  # offsets from the network (IP) header
 _IPV4, _IPV6 = 0x0800, 0x86DD
+
+
+class CannotListen(GeokbError):
+    """The port cannot be listened on by several processes (in use, or the kernel refuses
+    the reuseport program)."""
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -89,10 +96,22 @@ def listening_sockets(host: str, port: int, n: int, backlog: int = 2048) -> list
             socks.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise CannotListen(
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}; is another "
+                    "server on that port? (--port chooses another)"
+                ) from None
             sock.listen(backlog)
-            sock.set_inheritable(True)
-        _attach(socks[0], client_hash_program(n))
+        try:
+            _attach(socks[0], client_hash_program(n))
+        except OSError as exc:
+            raise CannotListen(
+                f"the kernel refused the program that keeps each client on one server "
+                f"process ({exc.strerror or exc}); --processes needs Linux 4.6 or later: "
+                "run without it"
+            ) from None
     except BaseException:
         for sock in socks:
             sock.close()

@@ -21,7 +21,7 @@ import pytest
 from conftest import MINI, write_data
 from test_connections import Served, closed_by_peer, wait_until
 
-from api.processes import listening_sockets
+from api.processes import CannotListen, listening_sockets
 from kb.build.pipeline import compile_data
 from kb.stores.local import write_build
 
@@ -66,6 +66,15 @@ def test_one_client_address_always_reaches_the_same_socket(n: int) -> None:
     finally:
         for s in socks:
             s.close()
+
+
+def test_a_port_in_use_is_refused_with_a_message() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CannotListen, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            listening_sockets("127.0.0.1", port, 2)
 
 
 def test_an_ipv6_client_address_always_reaches_the_same_socket() -> None:

@@ -81,7 +81,13 @@ def test_any_literal_is_written_as_pyoxigraph_writes_it(fmt: str) -> None:
     subject = ox.NamedNode("http://example.org/s")
     for i in range(400):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
-        literal = ox.Literal(text, language="en-gb") if i % 3 == 0 else ox.Literal(text)
+        if i % 3 == 0:
+            literal = ox.Literal(text, language="en-gb")
+        elif i % 5 == 0:  # RDF 1.2: a language tag with a base direction
+            direction = ox.BaseDirection.RTL if i % 2 else ox.BaseDirection.LTR
+            literal = ox.Literal(text, language="ar", direction=direction)
+        else:
+            literal = ox.Literal(text)
         store.add(ox.Quad(subject, ox.NamedNode(f"http://example.org/p{i}"), literal))
     query = "SELECT ?p ?o WHERE { ?s ?p ?o }"
     out: list[bytes] = []

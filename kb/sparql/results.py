@@ -194,9 +194,11 @@ def _json_term(term: Term) -> str:
     if isinstance(term, ox.Literal):
         value = _quote(term.value)
         if term.language:
-            return (
-                '{"type":"literal","value":' + value + ',"xml:lang":' + _quote(term.language) + "}"
-            )
+            tagged = '{"type":"literal","value":' + value + ',"xml:lang":' + _quote(term.language)
+            direction = term.direction  # RDF 1.2: a base direction, for some tagged literals
+            if direction is not None:
+                return tagged + ',"its:dir":"' + str(direction) + '"}'
+            return tagged + "}"
         datatype = term.datatype.value
         if datatype != XSD_STRING:
             return '{"type":"literal","value":' + value + ',"datatype":' + _quote(datatype) + "}"
@@ -258,6 +260,9 @@ def _escape(text: str) -> str:
     )
 
 
+_ITS = "http://www.w3.org/2005/11/its"  # the namespace of its:dir, a literal's direction
+
+
 def _xml_term(term: Term) -> str:
     if isinstance(term, ox.NamedNode):
         return f"<uri>{_escape(term.value)}</uri>"
@@ -265,7 +270,10 @@ def _xml_term(term: Term) -> str:
         return f"<bnode>{_escape(term.value)}</bnode>"
     if isinstance(term, ox.Literal):
         if term.language:
-            return f'<literal xml:lang="{_escape(term.language)}">{_escape(term.value)}</literal>'
+            lang = _escape(term.language)
+            if term.direction is not None:  # RDF 1.2's base direction, as pyoxigraph writes it
+                lang += f'" its:dir="{term.direction}" xmlns:its="{_ITS}" its:version="2.0'
+            return f'<literal xml:lang="{lang}">{_escape(term.value)}</literal>'
         if term.datatype.value != XSD_STRING:
             datatype = _escape(term.datatype.value)
             return f'<literal datatype="{datatype}">{_escape(term.value)}</literal>'

@@ -146,7 +146,10 @@ class Supervisor:
                 except InterruptedError:  # pragma: no cover (PEP 475 retries os.wait)
                     continue
                 index = self.children.pop(pid, None)
-                if index is None or self.stopping:
+                if self.stopping:  # the others get STOP_GRACE_S to finish, then are killed
+                    self._reap()
+                    break
+                if index is None:
                     continue
                 code = os.waitstatus_to_exitcode(status)
                 if not self._restart(index, code):
@@ -209,6 +212,7 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
 
     def _reap(self) -> None:
+        """Wait for every process to exit; kill those still running after STOP_GRACE_S."""
         deadline = time.monotonic() + STOP_GRACE_S
         while self.children:
             pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -15,7 +15,9 @@ by the W3C grammar's longest-match rule: inside an expression, right after an op
 therefore keeps a stack of the brackets it is in (a group pattern, an expression, a list
 of terms, a blank node, a quoted triple) and reads ``<`` by that context, as Oxigraph does.
 Differences in the other direction are safe by construction: text this reader cannot read
-is refused, and every guarantee that matters for safety is also enforced elsewhere (the
+is refused, text it reads that the engine refuses (e.g. a name holding a character past
+U+FFFF, which the grammar allows and Oxigraph 0.5 does not; the lookups' recogniser sends
+those to the engine) gets the engine's error, and every guarantee that matters for safety is also enforced elsewhere (the
 row and byte caps on the result stream, the operating system's ban on network access in
 the query workers).
 

@@ -17,9 +17,9 @@ of terms, a blank node, a quoted triple) and reads ``<`` by that context, as Oxi
 Differences in the other direction are safe by construction: text this reader cannot read
 is refused, text it reads that the engine refuses (e.g. a name holding a character past
 U+FFFF, which the grammar allows and Oxigraph 0.5 does not; the lookups' recogniser sends
-those to the engine) gets the engine's error, and every guarantee that matters for safety is also enforced elsewhere (the
-row and byte caps on the result stream, the operating system's ban on network access in
-the query workers).
+those to the engine) gets the engine's error, and every guarantee that matters for safety
+is also enforced elsewhere (the row and byte caps on the result stream, the operating
+system's ban on network access in the query workers).
 
 Reading costs a few microseconds per token (see ``bench/reading.py``).
 """

@@ -41,6 +41,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn, cast
 
 from api import worker
+from api.heavy_slots import HeavySlots
 from api.settings import Settings
 from api.worker import Job
 from kb.errors import GeokbError, QueryError, QueryRefused, QueryTimeout
@@ -281,6 +282,11 @@ class QueryPool:
         self.heavy_after_s = settings.heavy_after_s
         self.memory_mb = settings.worker_memory_mb
         self.heavy_slots = max(1, self.size - 1)
+        # With several server processes (geokb serve --processes), a heavy query also needs
+        # one of the slots they share: no more run at once than one process would allow.
+        shared = settings.shared_heavy_slots
+        self._shared = None if shared is None else HeavySlots(shared, self.heavy_slots)
+        self._shared_held: dict[str, int] = {}  # client -> the shared slot its query holds
         self._all: set[_Worker] = set()
         # Last in, first out: one client's queries in a row go to the same worker, whose
         # store caches are warm from the query before.
@@ -434,7 +440,7 @@ class QueryPool:
     def _release(self, w: _Worker, heavy: bool, client: str) -> None:
         """Give back a worker taken for a request that then went away."""
         if heavy:
-            self._heavy_running.discard(client)
+            self._give_heavy(client)
         self._make_idle(w)
         self._dispatch()
 
@@ -532,7 +538,7 @@ class QueryPool:
         if run.timer is not None:
             run.timer.cancel()
         if run.heavy:
-            self._heavy_running.discard(run.client)
+            self._give_heavy(run.client)
         if ok and not run.stopped:
             self._make_idle(w)
         else:
@@ -554,6 +560,25 @@ class QueryPool:
             len(self._heavy_running) < self._heavy_limit()
         )
 
+    def _take_heavy(self, client: str) -> bool:
+        """Take a heavy slot for ``client`` if one is free here (and among the server
+        processes, if there are several)."""
+        if not self._heavy_slot_free(client):
+            return False
+        if self._shared is not None:
+            slot = self._shared.take()
+            if slot is None:
+                return False
+            self._shared_held[client] = slot
+        self._heavy_running.add(client)
+        return True
+
+    def _give_heavy(self, client: str) -> None:
+        self._heavy_running.discard(client)
+        slot = self._shared_held.pop(client, None)
+        if slot is not None and self._shared is not None:
+            self._shared.give(slot)
+
     def _is_heavy(self, client: str, now: float) -> bool:
         until = self._heavy_until.get(client)
         if until is not None and until <= now:
@@ -568,9 +593,8 @@ class QueryPool:
         _remember(self._heavy_until, run.client, asyncio.get_running_loop().time() + HEAVY_MARK_S)
         if run.heavy:
             return
-        if self._heavy_slot_free(run.client):
+        if self._take_heavy(run.client):
             run.heavy = True
-            self._heavy_running.add(run.client)
             return
         run.stopped = True
         w.process.kill()  # the pipe closes, which wakes _receive; _finish replaces the worker
@@ -590,14 +614,12 @@ class QueryPool:
                     del self._waiters[client]
                     continue
                 heavy = self._is_heavy(client, now)
-                if heavy and not self._heavy_slot_free(client):
+                if heavy and not self._take_heavy(client):
                     continue
                 waiter = queue.popleft()
                 del self._waiters[client]
                 if queue:  # the client's next query goes to the back of the turn
                     self._waiters[client] = queue
-                if heavy:
-                    self._heavy_running.add(client)
                 waiter.future.set_result((self._take_idle(heavy), heavy))
                 break
             else:

@@ -44,6 +44,9 @@ class Settings:
     max_client_connections: int = 64
     header_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
+    # set by the supervisor of 'geokb serve --processes' (not a flag): the folder of the
+    # heavy-query slots its server processes share (api.heavy_slots)
+    shared_heavy_slots: Path | None = None
 
     def query_workers(self) -> int:
         """The number of query worker processes: ``workers``, or one per usable core."""

@@ -513,7 +513,9 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
     little (``api.processes``); each builds its own app after the fork (a store, threads and
     an event loop must not cross one)."""
     import dataclasses
+    import shutil
     import socket
+    import tempfile
 
     from api.processes import Supervisor, listening_sockets
     from kb.stores.current import check_built
@@ -521,8 +523,13 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
     if settings.remote is None:
         check_built(settings.store)  # fails here, with a message, if nothing was built
     n = settings.processes
+    slots = Path(tempfile.mkdtemp(prefix="geokb-heavy-"))  # api.heavy_slots: shared by all
     # max_connections bounds them all: each process takes its share
-    each = dataclasses.replace(settings, max_connections=max(1, settings.max_connections // n))
+    each = dataclasses.replace(
+        settings,
+        max_connections=max(1, settings.max_connections // n),
+        shared_heavy_slots=slots,
+    )
 
     def serve_one(sock: socket.socket) -> None:
         from api.app import create_app
@@ -536,7 +543,10 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
         f"({n} processes)",
         flush=True,
     )
-    return Supervisor(socks, serve_one).run()
+    try:
+        return Supervisor(socks, serve_one).run()
+    finally:
+        shutil.rmtree(slots, ignore_errors=True)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -12,8 +12,11 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +24,7 @@ import pytest
 from conftest import MINI, write_data
 from test_connections import Served, closed_by_peer, wait_until
 
+from api.heavy_slots import HeavySlots
 from api.processes import CannotListen, listening_sockets
 from kb.build.pipeline import compile_data
 from kb.stores.local import write_build
@@ -88,6 +92,38 @@ def test_an_ipv6_client_address_always_reaches_the_same_socket() -> None:
     finally:
         for s in socks:
             s.close()
+
+
+def test_heavy_slots_are_shared_between_processes_and_freed_by_death(tmp_path: Path) -> None:
+    mine = HeavySlots(tmp_path, 1)
+    taker = (
+        "import sys, time; from pathlib import Path; from api.heavy_slots import HeavySlots; "
+        f"s = HeavySlots(Path({str(tmp_path)!r}), 1); print(s.take(), flush=True); "
+        "time.sleep(60) if len(sys.argv) > 1 else None"
+    )
+
+    def other(*hold: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", taker, *hold], stdout=subprocess.PIPE, text=True
+        )
+
+    slot = mine.take()
+    assert slot == 0
+    assert mine.take() is None  # one slot, held here
+    with other() as proc:
+        assert proc.communicate(timeout=30)[0].strip() == "None"  # held by another process
+    mine.give(slot)
+    holder = other("hold")
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "0"  # the other process took it
+        assert mine.take() is None
+        holder.kill()  # it dies holding the slot: the kernel gives it back
+        holder.wait(timeout=30)
+        assert mine.take() == 0
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
 
 
 # -- a real 'geokb serve --processes 2' --------------------------------------------------
@@ -219,3 +255,39 @@ def test_stopping_the_parent_stops_every_process(served: Served) -> None:
     assert wait_until(lambda: not any(map(alive, everyone)), 30)
     with pytest.raises(httpx.ConnectError):
         httpx.get(served.url, params=ASK, timeout=5)
+
+
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def test_heavy_queries_are_rationed_across_the_processes(tmp_path: Path) -> None:
+    # One worker each: each process alone would let one heavy query run; together, still one
+    write_build(tmp_path / "store", compile_data(write_data(tmp_path / "data", MINI)))
+    server = Served(
+        tmp_path / "store",
+        tmp_path / "server.log",
+        "--processes",
+        "2",
+        "--heavy-after",
+        "0.3",
+        "--timeout",
+        "4",
+    )
+    try:
+
+        def heavy(source: str) -> tuple[int, str]:
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(transport=transport, timeout=60) as client:
+                answer = client.get(server.url, params={"query": HEAVY})
+                return answer.status_code, answer.text
+
+        # 127.0.0.4 and 127.0.0.5 reach different processes (the test above)
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(heavy, ["127.0.0.4", "127.0.0.5"]))
+        limited = [a for a in answers if "long queries are limited to 1 at a time" in a[1]]
+        assert len(limited) == 1, answers
+        assert limited[0][0] == 503
+        other = next(a for a in answers if a is not limited[0])
+        assert "long queries are limited" not in other[1]  # it ran: to its end or timeout
+    finally:
+        server.stop()

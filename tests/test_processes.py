@@ -167,18 +167,16 @@ def peers_held(pid: int) -> list[str]:
     return peers
 
 
+def two_processes(root: Path, *flags: str) -> Served:
+    """``geokb serve --processes 2`` (one worker each) over a store of MINI built in ``root``."""
+    write_build(root / "store", compile_data(write_data(root / "data", MINI)))
+    return Served(root / "store", root / "server.log", "--processes", "2", *flags)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("processes")
-    write_build(root / "store", compile_data(write_data(root / "data", MINI)))
-    server = Served(
-        root / "store",
-        root / "server.log",
-        "--processes",
-        "2",
-        "--max-client-connections",
-        str(PER_CLIENT),
-    )
+    server = two_processes(root, "--max-client-connections", str(PER_CLIENT))
     yield server
     if server.process.poll() is None:
         server.stop()
@@ -262,17 +260,7 @@ HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k 
 
 def test_heavy_queries_are_rationed_across_the_processes(tmp_path: Path) -> None:
     # One worker each: each process alone would let one heavy query run; together, still one
-    write_build(tmp_path / "store", compile_data(write_data(tmp_path / "data", MINI)))
-    server = Served(
-        tmp_path / "store",
-        tmp_path / "server.log",
-        "--processes",
-        "2",
-        "--heavy-after",
-        "0.3",
-        "--timeout",
-        "4",
-    )
+    server = two_processes(tmp_path, "--heavy-after", "0.3", "--timeout", "4")
     try:
 
         def heavy(source: str) -> tuple[int, str]:

@@ -223,6 +223,21 @@ def test_two_processes_serve_and_each_client_stays_with_one(served: Served) -> N
                 sock.close()
 
 
+def test_every_process_serves_a_new_build(served: Served, tmp_path: Path) -> None:
+    label = "SELECT ?l WHERE { <https://w3id.org/geokb/id/state/IRN> ?p ?l FILTER(isLiteral(?l)) }"
+    renamed = {**MINI, "states.yaml": MINI["states.yaml"].replace("label: Iran", "label: Persia")}
+    store = served.log.parent / "store"
+    write_build(store, compile_data(write_data(tmp_path / "data", renamed)))
+
+    def seen_from(source: str) -> str:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source)) as client:
+            return client.get(served.url, params={"query": label}, timeout=20).text
+
+    # 127.0.0.4 and 127.0.0.5 reach different processes: each follows the new build
+    for source in ("127.0.0.4", "127.0.0.5"):
+        assert wait_until(lambda s=source: "Persia" in seen_from(s), 30), seen_from(source)
+
+
 def test_a_server_process_that_dies_is_started_again(served: Served) -> None:
     probe = served.connect("127.0.0.6")
     assert ask(probe) == b"HTTP/1.1 200 OK"

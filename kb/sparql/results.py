@@ -270,10 +270,10 @@ def _xml_term(term: Term) -> str:
         return f"<bnode>{_escape(term.value)}</bnode>"
     if isinstance(term, ox.Literal):
         if term.language:
-            lang = _escape(term.language)
+            attributes = f'xml:lang="{_escape(term.language)}"'
             if term.direction is not None:  # RDF 1.2's base direction, as pyoxigraph writes it
-                lang += f'" its:dir="{term.direction}" xmlns:its="{_ITS}" its:version="2.0'
-            return f'<literal xml:lang="{lang}">{_escape(term.value)}</literal>'
+                attributes += f' its:dir="{term.direction}" xmlns:its="{_ITS}" its:version="2.0"'
+            return f"<literal {attributes}>{_escape(term.value)}</literal>"
         if term.datatype.value != XSD_STRING:
             datatype = _escape(term.datatype.value)
             return f'<literal datatype="{datatype}">{_escape(term.value)}</literal>'

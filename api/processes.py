@@ -10,7 +10,8 @@ killed workers, its fair turn at the workers) still bounds the client. The kerne
 program; no process sees another's connections.
 
 Each process has its own query workers (``--workers`` is per process), answer cache and store
-handle: memory grows with N (``bench/README.md``).
+handle: memory grows with N (``bench/README.md``). What bounds the whole server is shared out
+(:func:`serve_processes`): the connection cap divided, the heavy-query slots held in common.
 
 The parent imports little, forks the N server processes, and only supervises: a process that
 dies is started again on its own socket (the parent keeps every socket open, so a client's
@@ -22,16 +23,24 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from kb.errors import GeokbError
+
+if TYPE_CHECKING:  # (the supervisor imports little: api.app only in the server processes)
+    from api.settings import Settings
 
 SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>; Python's socket module lacks it
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # waits before restarting a process that keeps dying
@@ -119,6 +128,30 @@ def listening_sockets(host: str, port: int, n: int, backlog: int = 2048) -> list
     return socks
 
 
+def serve_processes(socks: list[socket.socket], settings: Settings, host: str, port: int) -> int:
+    """Serve the app on each of ``socks`` (from :func:`listening_sockets`) in its own process,
+    supervised, until stopped; the exit status. What bounds the whole server is shared out:
+    ``max_connections`` divided between them, heavy-query slots held in common
+    (``api.heavy_slots``, in a folder removed at the end)."""
+    slots = Path(tempfile.mkdtemp(prefix="geokb-heavy-"))
+    each = dataclasses.replace(
+        settings,
+        max_connections=max(1, settings.max_connections // len(socks)),
+        shared_heavy_slots=slots,
+    )
+
+    def serve_one(sock: socket.socket) -> None:
+        from api.app import create_app
+        from api.http_server import serve
+
+        serve(create_app(each), each, host, port, sock)
+
+    try:
+        return Supervisor(socks, serve_one).run()
+    finally:
+        shutil.rmtree(slots, ignore_errors=True)
+
+
 class Supervisor:
     """Runs ``serve(sock)`` in one forked process per socket until told to stop."""
 
@@ -143,8 +176,6 @@ class Supervisor:
                     pid, status = os.wait()
                 except ChildProcessError:
                     break
-                except InterruptedError:  # pragma: no cover (PEP 475 retries os.wait)
-                    continue
                 index = self.children.pop(pid, None)
                 if self.stopping:  # the others get STOP_GRACE_S to finish, then are killed
                     self._reap()

@@ -509,44 +509,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
-    """``geokb serve --processes N``: N server processes forked by a supervisor that imports
-    little (``api.processes``); each builds its own app after the fork (a store, threads and
-    an event loop must not cross one)."""
-    import dataclasses
-    import shutil
-    import socket
-    import tempfile
-
-    from api.processes import Supervisor, listening_sockets
+    """``geokb serve --processes N`` (``api.processes``): the supervisor imports little;
+    each server process builds its own app after the fork."""
+    from api.processes import listening_sockets, serve_processes
     from kb.stores.current import check_built
 
     if settings.remote is None:
         check_built(settings.store)  # fails here, with a message, if nothing was built
-    n = settings.processes
-    slots = Path(tempfile.mkdtemp(prefix="geokb-heavy-"))  # api.heavy_slots: shared by all
-    # max_connections bounds them all: each process takes its share
-    each = dataclasses.replace(
-        settings,
-        max_connections=max(1, settings.max_connections // n),
-        shared_heavy_slots=slots,
-    )
-
-    def serve_one(sock: socket.socket) -> None:
-        from api.app import create_app
-        from api.http_server import serve
-
-        serve(create_app(each), each, args.host, args.port, sock)
-
-    socks = listening_sockets(args.host, args.port, n)
+    socks = listening_sockets(args.host, args.port, settings.processes)
     print(
         f"geokb: serving {args.store}/current on http://{args.host}:{args.port}/ "
-        f"({n} processes)",
+        f"({settings.processes} processes)",
         flush=True,
     )
-    try:
-        return Supervisor(socks, serve_one).run()
-    finally:
-        shutil.rmtree(slots, ignore_errors=True)
+    return serve_processes(socks, settings, args.host, args.port)
 
 
 def _export(args: argparse.Namespace) -> int:

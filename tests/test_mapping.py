@@ -59,3 +59,28 @@ def test_ntriples_are_written_as_pyoxigraph_writes_them(texts: list[str], lang: 
     assert written.data == ox.serialize(expected, format=ox.RdfFormat.N_TRIPLES)
     assert written.count == len(terms)
     assert written.triples() == expected
+
+
+def test_weapon_citation_becomes_a_node_backing_its_developer(tmp_path: Path) -> None:
+    # an entity's citation takes the fact's path: a gk:Citation node under the entity's IRI,
+    # and its source one of the entity's dcterms:source
+    transfers = MINI["transfers.yaml"].replace(
+        "            category: UAV\n",
+        "            category: UAV\n"
+        "            developed_by: [state/IRN]\n"
+        "            citations:\n"
+        "              - source: test-source\n"
+        "                locator: para. 3\n"
+        "                says: An Iranian-designed drone.\n"
+        "                supports: [category, developed_by]\n",
+    )
+    data = write_data(tmp_path / "data", {**MINI, "transfers.yaml": transfers})
+    g = as_rdflib(compile_data(data).graphs[graph_iri(data, data / "transfers.yaml")].triples())
+    weapon = URIRef("https://w3id.org/geokb/id/weapon/drone-x")
+    cited = URIRef(f"{weapon}#citation-1")
+    assert (weapon, GK.developedBy, IRN) in g
+    assert (weapon, GK.citation, cited) in g
+    assert (cited, RDF.type, GK.Citation) in g
+    assert (cited, GK.locator, Literal("para. 3")) in g
+    assert {o for o in g.objects(cited, GK.supports)} == {GK.category, GK.developedBy}
+    assert (weapon, DCTERMS.source, URIRef("https://w3id.org/geokb/id/source/test-source")) in g

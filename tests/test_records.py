@@ -45,7 +45,7 @@ def test_unknown_field_suggests_the_right_one() -> None:
     assert problems == [
         "data/x.yaml:5:5: states[0].alpha_2: unknown field for a state\n"
         "  did you mean 'alpha2'? "
-        "(fields: id, label, alpha2, un_membership, wikidata, sources, note)"
+        "(fields: id, label, alpha2, un_membership, wikidata, sources, citations, note)"
     ]
 
 
@@ -209,4 +209,45 @@ def test_citations_stand_in_for_sources_but_one_of_them_is_required() -> None:
     assert problems == [
         "data/x.yaml:3:5: arms_transfers[1].sources: required field missing\n"
         "  add 'sources:' or 'citations:' (A source that states this fact.)"
+    ]
+
+
+def test_entity_citations_support_its_own_fields_and_add_their_sources() -> None:
+    records, problems = _read("""\
+        weapon_systems:
+          - id: s-400
+            label: S-400 Triumf
+            category: air defence system
+            developed_by: [state/RUS]
+            citations:
+              - source: s1
+                locator: para. 3
+                says: A Russian-made long-range air defence system.
+                supports: [category, developed_by]
+        """)
+    assert problems == []
+    [weapon] = records
+    [cited] = weapon.values["citations"]
+    assert [v.key for v in cited.values["supports"]] == ["category", "developed_by"]
+    assert [v.id for v in weapon.values["sources"]] == ["s1"]
+
+
+def test_entity_citation_supporting_a_field_its_kind_lacks_names_file_line_and_field() -> None:
+    _, problems = _read("""\
+        weapon_systems:
+          - id: s-400
+            label: S-400 Triumf
+            category: air defence system
+            citations:
+              - source: s1
+                locator: para. 3
+                supports: [located_in, sources]
+        """)
+    assert problems == [
+        "data/x.yaml:8:20: weapon_systems[0].citations[0].supports[0]: 'located_in' is not a "
+        "value field of the weapon system\n  fields a citation can support: label, category, "
+        "developed_by, wikidata",
+        "data/x.yaml:8:32: weapon_systems[0].citations[0].supports[1]: 'sources' is not a "
+        "value field of the weapon system\n  fields a citation can support: label, category, "
+        "developed_by, wikidata",
     ]

@@ -462,9 +462,10 @@ SAYS = Property(
 SUPPORTS = Property(
     GK.supports,
     "supports",
-    "A field of the fact this citation backs, as the IRI of its property (the YAML names "
-    "the field's key, e.g. 'delivery_start_date' for gk:deliveryStartDate). A citation "
-    "without gk:supports backs the fact as a whole.",
+    "A field of the fact (or entity) this citation backs, as the IRI of its property (the "
+    "YAML names the field's key, e.g. 'delivery_start_date' for gk:deliveryStartDate, "
+    "'developed_by' for a weapon's gk:developedBy). A citation without gk:supports backs "
+    "the fact as a whole.",
     FieldName(),
 )
 ACCESSED = Property(
@@ -776,7 +777,7 @@ AS_OF = Property(
 CITATION = Property(
     GK.citation,
     "citation",
-    "A citation of the fact: a place in a source that states it (gk:citedSource, "
+    "A citation of the fact or entity: a place in a source that states it (gk:citedSource, "
     "gk:locator, gk:says ...). Reach it with ?fact gk:citation ?c . ?c gk:locator ?where .",
     Nested("citation"),
 )
@@ -850,12 +851,16 @@ SLUG_HINT = "lower-case letters, digits and single hyphens, e.g. 'abu-musa'"
 
 
 def _entity_fields(*extra: Field) -> tuple[Field, ...]:
+    # An entity's label and its own fields (a weapon's category and developer, a facility's
+    # place) are values a source states, so its located citations may support them, as a
+    # fact's do; its sources, citations and note are the curators' bookkeeping.
     return (
         Field("label", LABEL, required=True),
         *extra,
         Field("wikidata", SAME_AS),
-        Field("sources", SOURCE, many=True),
-        Field("note", COMMENT),
+        Field("sources", SOURCE, many=True, curation=True),
+        Field("citations", CITATION, many=True, curation=True),
+        Field("note", COMMENT, curation=True),
     )
 
 
@@ -881,11 +886,12 @@ CITATION_STRUCTURE = Structure(
     cls=GK.Citation,
     label="citation",
     definition=(
-        "A place in a source that states a fact: which source (gk:citedSource), where in it "
-        "(gk:locator), what it says there (gk:says), which of the fact's fields it backs "
-        "(gk:supports), when it was read (gk:accessed). A fact links to its citations with "
-        "gk:citation; their IRIs are the fact's IRI with '#citation-1', '#citation-2' ... A "
-        "citation without a locator is generic: it names the source, not the place."
+        "A place in a source that states a fact, or an entity's values (a weapon's category "
+        "and developer): which source (gk:citedSource), where in it (gk:locator), what it "
+        "says there (gk:says), which of the record's fields it backs (gk:supports), when it "
+        "was read (gk:accessed). A fact or entity links to its citations with gk:citation; "
+        "their IRIs are its IRI with '#citation-1', '#citation-2' ... A citation without a "
+        "locator is generic: it names the source, not the place."
     ),
     fields=(
         Field("source", CITED_SOURCE, required=True),

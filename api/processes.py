@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # (the supervisor imports little: api.app only in the server 
 SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>; Python's socket module lacks it
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # waits before restarting a process that keeps dying
 STOP_GRACE_S = 10.0  # how long the processes get to finish before they are killed
+POLL_S = 0.1  # how often the supervisor looks for a process that exited
 
 # Classic BPF (<linux/filter.h>): the instructions the program below uses.
 _LD_H_ABS, _LD_W_ABS = 0x28, 0x20
@@ -155,9 +156,17 @@ def serve_processes(socks: list[socket.socket], settings: Settings, host: str, p
 class Supervisor:
     """Runs ``serve(sock)`` in one forked process per socket until told to stop."""
 
-    def __init__(self, socks: list[socket.socket], serve: Callable[[socket.socket], None]) -> None:
+    def __init__(
+        self,
+        socks: list[socket.socket],
+        serve: Callable[[socket.socket], None],
+        backoff: tuple[float, ...] = RESTART_BACKOFF_S,
+        grace: float = STOP_GRACE_S,
+    ) -> None:
         self.socks = socks
         self.serve = serve
+        self.backoff = backoff  # the waits before each restart of a process that keeps dying
+        self.grace = grace  # how long the processes get to stop before they are killed
         self.children: dict[int, int] = {}  # pid -> socket index
         self.deaths: dict[int, list[float]] = {}  # socket index -> recent unexpected exits
         self.stopping = False
@@ -165,21 +174,24 @@ class Supervisor:
     def run(self) -> int:
         """Start the processes, restart any that dies, and return once stopped (0), or 1 if
         they could not start at all."""
-        previous = {
-            sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             for i in range(len(self.socks)):
                 self._start(i)
             while self.children:
-                try:
-                    pid, status = os.wait()
-                except ChildProcessError:
-                    break
-                index = self.children.pop(pid, None)
-                if self.stopping:  # the others get STOP_GRACE_S to finish, then are killed
+                if self.stopping:  # they get the grace time to finish, then are killed
                     self._reap()
                     break
+                # Polled, not a blocking os.wait(): that is resumed after the stop signal's
+                # handler (PEP 475) and would wait forever for a process ignoring the stop.
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if not pid:
+                    time.sleep(POLL_S)
+                    continue
+                index = self.children.pop(pid, None)
                 if index is None:
                     continue
                 code = os.waitstatus_to_exitcode(status)
@@ -221,14 +233,14 @@ class Supervisor:
         now = time.monotonic()
         recent = [t for t in self.deaths.get(index, []) if now - t < 60.0] + [now]
         self.deaths[index] = recent
-        if len(recent) > len(RESTART_BACKOFF_S):
+        if len(recent) > len(self.backoff):
             print(
                 f"geokb: server process {index} keeps exiting (last code {code}); stopping",
                 file=sys.stderr,
             )
             return False
         print(f"geokb: server process {index} exited ({code}); starting it again", file=sys.stderr)
-        time.sleep(RESTART_BACKOFF_S[len(recent) - 1])
+        time.sleep(self.backoff[len(recent) - 1])
         if not self.stopping:
             self._start(index)
         return True
@@ -243,10 +255,13 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
 
     def _reap(self) -> None:
-        """Wait for every process to exit; kill those still running after STOP_GRACE_S."""
-        deadline = time.monotonic() + STOP_GRACE_S
+        """Wait for every process to exit; kill those still running after the grace time."""
+        deadline = time.monotonic() + self.grace
         while self.children:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:  # none left (they were reaped already)
+                return
             if pid:
                 self.children.pop(pid, None)
                 continue

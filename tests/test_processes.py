@@ -294,3 +294,67 @@ def test_heavy_queries_are_rationed_across_the_processes(tmp_path: Path) -> None
         assert "long queries are limited" not in other[1]  # it ran: to its end or timeout
     finally:
         server.stop()
+
+
+# -- the supervisor alone, with stand-in servers ------------------------------------------
+
+STAND_IN = """
+import os, signal, socket, sys, time
+from api.processes import Supervisor
+mode, pids = sys.argv[1], sys.argv[2]
+
+def serve(sock: socket.socket) -> None:
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    if mode == "exits":
+        sys.exit(3)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+
+sys.exit(Supervisor([socket.socket(), socket.socket()], serve, (0, 0, 0, 0), 0.5).run())
+"""
+
+
+def supervising(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], Path]:
+    """A supervisor of two stand-in servers (``mode``: 'exits' at once, 'sleeps', or
+    'stubborn', which ignores SIGTERM), and the file where each writes its pid."""
+    pids = tmp_path / "pids"
+    pids.touch()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STAND_IN, mode, str(pids)], stderr=subprocess.PIPE, text=True
+    )
+    return proc, pids
+
+
+def started(pids: Path, n: int) -> list[int]:
+    assert wait_until(lambda: len(pids.read_text().split()) >= n, 30)
+    return [int(p) for p in pids.read_text().split()]
+
+
+def test_a_process_that_keeps_dying_makes_the_supervisor_give_up(tmp_path: Path) -> None:
+    proc, pids = supervising(tmp_path, "exits")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "keeps exiting (last code 3); stopping" in err
+    assert "exited (3); starting it again" in err
+    assert len(pids.read_text().split()) >= 5  # it was restarted before it gave up
+    assert not any(map(alive, started(pids, 5)))
+
+
+def test_a_process_that_ignores_the_stop_is_killed_after_the_grace_time(tmp_path: Path) -> None:
+    proc, pids = supervising(tmp_path, "stubborn")
+    servers = started(pids, 2)
+    time.sleep(0.2)  # (their SIGTERM is ignored from here on)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert not any(map(alive, servers))
+
+
+def test_the_processes_die_with_the_supervisor(tmp_path: Path) -> None:
+    proc, pids = supervising(tmp_path, "sleeps")
+    servers = started(pids, 2)
+    proc.kill()  # no chance to pass anything on: the kernel's parent-death signal does it
+    proc.wait(timeout=30)
+    assert wait_until(lambda: not any(map(alive, servers)), 30)

@@ -565,3 +565,16 @@ def test_a_record_page_lists_a_value_once_whatever_the_store_layout(tmp_path: Pa
         assert ">Iran (1)</text>" in russia  # one transfer from Iran, not one per file
     assert answers["old"] == answers["new"]
     assert isomorphic(voids["old"], voids["new"])  # entities and classes counted once
+
+
+def test_a_weapons_category_and_developer_show_their_citation(http: httpx.Client) -> None:
+    # an entity's citation sits under the statements it backs, as a fact's does, with its
+    # source linked, its locator and what it says
+    page = _html(http, "/id/weapon/storm-shadow-scalp-eg")
+    rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page, re.DOTALL))
+    for heading in ("category", "developed by"):
+        row = next(td for th, td in rows.items() if heading in th.lower())
+        assert 'href="/id/source/aerotime-france-uk-restart-storm-shadow-production"' in row
+        assert "para. 5" in row and "Matra and British Aerospace" in row
+    label = next(td for th, td in rows.items() if th.lower().endswith("label</a>"))
+    assert "aerotime" not in label  # the citation backs only the fields it names

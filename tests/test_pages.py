@@ -578,3 +578,6 @@ def test_a_weapons_category_and_developer_show_their_citation(http: httpx.Client
         assert "para. 5" in row and "Matra and British Aerospace" in row
     label = next(td for th, td in rows.items() if th.lower().endswith("label</a>"))
     assert "aerotime" not in label  # the citation backs only the fields it names
+    # the source's page names the citation after its weapon
+    source = _html(http, "/id/source/aerotime-france-uk-restart-storm-shadow-production")
+    assert ">citation 1 of Storm Shadow / SCALP-EG</a>" in source

@@ -250,9 +250,11 @@ class _Run:
     digest: bytes
     heavy: bool  # holds a heavy slot
     stopped: bool = False  # killed by the pool because no heavy slot was free
+    overdue: bool = False  # killed by the pool at its deadline, its answer not all taken
     answered: bool = False  # a first message came back
     done: bool = False
-    timer: asyncio.TimerHandle | None = None
+    deadline: float = 0.0  # (the loop's clock) when the job must be over, answer sent
+    timer: asyncio.TimerHandle | None = None  # at heavy_after_s, then at the deadline
 
 
 class _Gone(Exception):
@@ -447,6 +449,7 @@ class QueryPool:
     async def _run(self, w: _Worker, job: Job, run: _Run) -> Execution:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s  # the run time counts from here
+        run.deadline = deadline
         run.timer = loop.call_later(self.heavy_after_s, self._turned_heavy, w, run)
         try:
             if w.pipe.closed:  # the worker is gone
@@ -489,14 +492,11 @@ class QueryPool:
         """The worker's next frame for this job, or the error its absence means."""
         loop = asyncio.get_running_loop()
         try:
-            if run.stopped:
+            if run.stopped or run.overdue:
                 raise _Closed
             frame = await w.pipe.next(deadline - loop.time())
         except TimeoutError:
-            raise QueryTimeout(
-                f"the query ran longer than {self.timeout_s:g} s and was stopped; "
-                "narrow it (more specific patterns, a LIMIT) and try again"
-            ) from None
+            raise self._timed_out() from None
         except _Closed:
             await self._why_gone(w, run)
         if run.stopped:  # killed by _turned_heavy; what it sent before does not count
@@ -508,6 +508,8 @@ class QueryPool:
         """The worker's pipe closed: raise what that means for this job."""
         if run.stopped:
             raise self._heavy_limited()
+        if run.overdue:
+            raise self._timed_out()
         code = await asyncio.get_running_loop().run_in_executor(None, w.reap)
         if code == 0 and not run.answered:
             raise _Gone  # it exited by itself, between jobs: not this query's doing
@@ -522,6 +524,12 @@ class QueryPool:
         raise WorkerFailed(
             f"the query stopped its worker process ({how}); a new worker was started. "
             f"The same query is refused for the next {POISON_S / 60:g} minutes"
+        )
+
+    def _timed_out(self) -> QueryTimeout:
+        return QueryTimeout(
+            f"the query ran longer than {self.timeout_s:g} s and was stopped; "
+            "narrow it (more specific patterns, a LIMIT) and try again"
         )
 
     def _heavy_limited(self) -> HeavyQueryLimited:
@@ -590,14 +598,29 @@ class QueryPool:
         """Called ``heavy_after_s`` into a job: it is heavy; stop it if no slot is free."""
         if run.done:
             return
-        _remember(self._heavy_until, run.client, asyncio.get_running_loop().time() + HEAVY_MARK_S)
-        if run.heavy:
-            return
-        if self._take_heavy(run.client):
+        loop = asyncio.get_running_loop()
+        _remember(self._heavy_until, run.client, loop.time() + HEAVY_MARK_S)
+        if run.heavy or self._take_heavy(run.client):
             run.heavy = True
+            run.timer = loop.call_at(run.deadline, self._overdue, w, run)
             return
         run.stopped = True
-        w.process.kill()  # the pipe closes, which wakes _receive; _finish replaces the worker
+        self._stop_run(w, run)
+
+    def _overdue(self, w: _Worker, run: _Run) -> None:
+        """Called at a job's deadline if it is not over. A job still running is also
+        stopped by its own wait for the worker (``_receive``); this stops the job whose
+        answer the client has not taken: the worker waits on a full pipe, nobody reads."""
+        if not run.done:
+            run.overdue = True
+            self._stop_run(w, run)
+
+    def _stop_run(self, w: _Worker, run: _Run) -> None:
+        """Kill the job's worker and free it now: its pipe may have no reader (an answer
+        half sent to a client who stopped reading), so nothing else would. Whoever reads
+        next gets what ``run`` says (heavy-limited, or out of time)."""
+        w.process.kill()
+        self._finish(w, run, ok=False)
 
     # -- queueing -------------------------------------------------------------------------
 

@@ -168,7 +168,8 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "--provenance",
         action="store_true",
         help="the share of facts, per kind, whose every value is backed by a citation with a "
-        "locator, and the facts that are not (read from the data files; no store needed)",
+        "locator, and the facts that are not; then the same of entities (weapons, actors, "
+        "places) apart (read from the data files; no store needed)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     store_arg(p)

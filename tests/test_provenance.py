@@ -1,6 +1,8 @@
 """Citations end to end: the YAML contract into RDF, the confidence rule, the provenance
 report's numbers and the example query on a small build."""
 
+import json
+import textwrap
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -248,3 +250,97 @@ def test_the_example_query_finds_inferred_and_generic_facts(tmp_path: Path) -> N
         ("t5", "no citation with a locator"),
         ("t6", "inferred"),
     }
+
+
+ENTITIES = """\
+    weapon_systems:
+      # backed: one located citation supports both value fields
+      - id: drone-y
+        label: Drone Y
+        category: UAV
+        developed_by: [state/IRN]
+        citations:
+          - source: news-a
+            locator: para. 4
+            supports: [category, developed_by]
+      # not backed: the citation backs the class, not the maker
+      - id: drone-z
+        label: Drone Z
+        category: UAV
+        developed_by: [state/IRN]
+        citations:
+          - source: news-b
+            locator: para. 1
+            supports: [category]
+    non_state_actors:
+      # not backed: the short form names a source, not the place in it
+      - id: rebels
+        label: The Rebels
+        actor_type: armed-group
+        sources: [news-a]
+    international_organizations:
+      # a name only: nothing to back, counted apart
+      - id: league
+        label: The League
+    territories:
+      # backed: a whole-entity citation backs its type; the point has its own located one
+      - id: isle
+        label: The Isle
+        type: island
+        citations:
+          - source: mod
+            locator: section 2
+        geometry:
+          point: [25.9, 55.0]
+          citations:
+            - source: news-a
+              locator: infobox, Coordinates
+              supports: [geometry]
+    facilities:
+      # not backed: its place is cited, its point read from a source without a locator
+      - id: works
+        label: The Works
+        located_in: territory/isle
+        citations:
+          - source: news-b
+            locator: para. 2
+            supports: [located_in]
+        geometry:
+          point: [25.9, 55.1]
+          citations:
+            - source: news-a
+    """
+
+
+def test_entities_are_counted_apart_from_facts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(tmp_path)
+    (data / "entities.yaml").write_text(textwrap.dedent(ENTITIES), encoding="utf-8")
+    found = provenance.report(data)
+    assert (found.facts, found.backed) == (6, 2)  # the facts' figures do not move
+    ents = found.entities
+    # drone-x (sources.yaml, no citation) and the five above with a value besides the name
+    assert (ents.entities, ents.backed, ents.name_only) == (6, 2, 1)
+    missing = {u.id: (u.location.file.rsplit("/", 1)[-1], u.fields) for u in ents.unbacked}
+    assert missing == {
+        "drone-x": ("sources.yaml", ("category",)),
+        "drone-z": ("entities.yaml", ("developed_by",)),
+        "rebels": ("entities.yaml", ("actor_type",)),
+        "works": ("entities.yaml", ("geometry",)),
+    }
+    assert all(u.location.line for u in ents.unbacked)
+    assert main(["check", "--provenance", "--data", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("2 of 6 facts (33.3%)")
+    assert "\nentities: 2 of 6 backed (33.3%)" in text and "1 more give only a name" in text
+    assert "entities.yaml:12:5: weapon 'drone-z': no located citation supports: developed_by" in (
+        text
+    )
+    assert main(["check", "--provenance", "--json", "--data", str(data)]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json["backed"] == 2
+    assert as_json["entities"]["kinds"]["weapon"] == {"entities": 3, "backed": 1, "share": 0.3333}
+    [works] = [u for u in as_json["entities"]["unbacked"] if u["id"] == "works"]
+    assert (works["kind"], works["fields"]) == ("facility", ["geometry"])
+    assert works["file"].endswith("entities.yaml") and works["line"] == 46

@@ -121,11 +121,14 @@ def counts_section(data_dir: Path) -> str:
     for kind in schema.KINDS:
         lines.append(f"| {counts[kind.name]:,} | {_plural(kind.label)} | `{kind.section}:` |")
     found = provenance.report(data_dir)
+    ents = found.entities
     lines += [
         "",
         f"Provenance: {found.backed:,} of {found.facts:,} facts ({found.share:.1%}) outside the "
         "generated state list have every value backed by a citation with a locator into a "
-        "source that states it (`geokb check --provenance` lists the rest).",
+        "source that states it (`geokb check --provenance` lists the rest), and so do "
+        f"{ents.backed:,} of {ents.entities:,} entities ({ents.share:.1%}; weapons, "
+        "non-state actors, places) in every value but their name.",
     ]
     return "\n".join(lines)
 

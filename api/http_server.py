@@ -8,6 +8,10 @@ logged. Here:
 
 * a connection that has not sent a complete request head within ``header_timeout_s`` of
   opening (or of its first byte after a kept-alive response) is closed;
+* a connection whose client, while the server's write buffer is full, takes less than
+  ``MIN_TAKEN_BYTES`` of the answer in ``send_timeout_s`` is dropped with what it held: a
+  client that stops reading holds no memory for long (and a stalled answer from a worker
+  ends at the query's deadline: ``executor``);
 * beyond ``max_connections`` open connections, a new one is closed as soon as it is accepted
   (before any parsing, so a flood of them costs little), and so is one beyond
   ``max_client_connections`` from one client address;
@@ -24,6 +28,7 @@ import contextlib
 import logging
 import resource
 import socket
+import struct
 import sys
 import time
 from typing import Any, ClassVar, cast
@@ -72,11 +77,13 @@ class Limits:
         max_client_connections: int = Settings.max_client_connections,
         header_timeout_s: float = Settings.header_timeout_s,
         keepalive_timeout_s: float = Settings.keepalive_timeout_s,
+        send_timeout_s: float = Settings.send_timeout_s,
     ) -> None:
         self.max_connections = max_connections
         self.max_client_connections = max_client_connections
         self.header_timeout_s = header_timeout_s
         self.keepalive_timeout_s = keepalive_timeout_s
+        self.send_timeout_s = send_timeout_s
         self.per_client: dict[str, int] = {}
 
     def admit(self, open_now: int, transport: asyncio.Transport) -> str | None:
@@ -129,6 +136,37 @@ class HeaderClock:
             transport.close()
 
 
+#: Bytes of an answer a client must take in each ``send_timeout_s`` while the server's write
+#: buffer is full, or be dropped: a client that reads a byte now and then is not reading.
+MIN_TAKEN_BYTES = 16 * 1024
+
+
+class SendClock(HeaderClock):
+    """Drops a connection whose client takes too little of an answer in time: less than
+    MIN_TAKEN_BYTES in each ``timeout_s`` while the write buffer is full."""
+
+    left = 0  # the buffer's size when the clock last started
+
+    def start(self, transport: asyncio.Transport) -> None:
+        """Start the clock (the buffer is full) unless it runs."""
+        if self.timer is None:
+            self.left = transport.get_write_buffer_size()
+        super().start(transport)
+
+    def _expired(self, transport: asyncio.Transport) -> None:
+        self.timer = None
+        left = transport.get_write_buffer_size()
+        if self.left - left >= MIN_TAKEN_BYTES:  # slow, but taking it: another period
+            self.start(transport)
+            return
+        # Reset, not closed: a close waits to send what the client won't take, and the kernel
+        # would keep the socket and its send buffer (MBs) orphaned until its retries end.
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+
 class _Guards:
     """What the guarded protocol adds to uvicorn's: a connection limit (refused connections
     are closed at once and never parsed), a header clock and a float keep-alive.
@@ -154,6 +192,7 @@ class _Guards:
         # uvicorn types it as whole seconds, but only hands it to loop.call_later
         self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
         self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
+        self.send_clock = SendClock(self.loop, self.limits.send_timeout_s)
         self.client_key: str | None = None
 
     def _wrap(self, transport: asyncio.Transport) -> asyncio.Transport:
@@ -170,9 +209,21 @@ class _Guards:
         super().connection_made(self._wrap(transport))  # type: ignore[misc]
         self.clock.start(transport)
 
+    def pause_writing(self) -> None:
+        """The write buffer is over its high-water mark: the client has this long to take
+        enough of it."""
+        self.send_clock.start(self.transport)
+        super().pause_writing()  # type: ignore[misc]
+
+    def resume_writing(self) -> None:
+        """The buffer is back under its low-water mark: the client is reading."""
+        self.send_clock.stop()
+        super().resume_writing()  # type: ignore[misc]
+
     def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the header clock; a refused connection has nothing else to undo."""
+        """Stop the clocks; a refused connection has nothing else to undo."""
         self.clock.stop()
+        self.send_clock.stop()
         if self.client_key is not None:
             self.limits.release(self.client_key)
             super().connection_lost(exc)  # type: ignore[misc]
@@ -250,6 +301,7 @@ def protocol_class(settings: Settings, max_connections: int) -> type[GuardedHttp
             settings.max_client_connections,
             settings.header_timeout_s,
             settings.keepalive_timeout_s,
+            settings.send_timeout_s,
         )
 
     return Protocol

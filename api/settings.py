@@ -44,6 +44,7 @@ class Settings:
     max_client_connections: int = 64
     header_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
+    send_timeout_s: float = 30.0
     # set by the supervisor of 'geokb serve --processes' (not a flag): the folder of the
     # heavy-query slots its server processes share (api.heavy_slots)
     shared_heavy_slots: Path | None = None
@@ -178,6 +179,13 @@ TABLE: tuple[Setting, ...] = (
         "--keepalive-timeout",
         seconds,
         "seconds an idle kept-alive connection stays open",
+    ),
+    Setting(
+        "send_timeout_s",
+        "--send-timeout",
+        seconds,
+        "seconds a client may leave an answer untaken (reading nothing, or too little) "
+        "before it is disconnected",
     ),
 )
 

@@ -8,6 +8,7 @@ happen, not how fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import selectors
@@ -29,6 +30,7 @@ BIN = Path(sys.executable).parent
 ASK = {"query": "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"}
 HEADER_TIMEOUT = 2.0
 KEEPALIVE_TIMEOUT = 1.0
+SEND_TIMEOUT = 1.5
 IDLE = 1500  # sockets that send nothing (the issue saw ~20,000 exhaust the descriptors)
 SMALL_LIMIT = 20  # --max-connections of the second server
 LOG_LIMIT = 20_000  # bytes of stderr after all of it
@@ -153,6 +155,8 @@ def server(store: Path) -> Iterator[Served]:
         str(HEADER_TIMEOUT),
         "--keepalive-timeout",
         str(KEEPALIVE_TIMEOUT),
+        "--send-timeout",
+        str(SEND_TIMEOUT),
     )
     yield served
     served.stop()
@@ -291,6 +295,121 @@ def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:
         if closed_by_peer(sock, 0.1):
             return True
     return False
+
+
+# Rows of ~110 bytes built from nothing (no data needed): 10^5 of them, cut at 50,000 (MBs)
+DIGITS = "{ 0 1 2 3 4 5 6 7 8 9 }"
+ROWS = (
+    "SELECT ?x WHERE { "
+    + " ".join(f"VALUES ?{v} {DIGITS}" for v in "abcde")
+    + ' BIND(CONCAT(STR(?a), STR(?b), STR(?c), STR(?d), STR(?e), "'
+    + "x" * 100
+    + '") AS ?x) }'
+)
+
+
+def ask_for(server: Served, query: str) -> socket.socket:
+    """A GET of ``query`` as CSV on a socket with a small receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    target = httpx.URL("/sparql", params={"query": query}).raw_path
+    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n")
+    return sock
+
+
+def read_all(sock: socket.socket, pause_s: float = 0.0) -> bytes:
+    """What the server sends until it closes (or resets) the connection; ``pause_s`` between
+    reads of 64 KiB."""
+    sock.settimeout(30)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+            time.sleep(pause_s)
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's TCP state of ``sock`` (tcp_info's first byte; 1 is ESTABLISHED)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(server: Served) -> None:
+    sock = ask_for(server, ROWS + " # stalled")
+    try:
+        time.sleep(0.5)
+        assert tcp_state(sock) == 1  # its answer waits for it
+        opened = time.monotonic()
+        # dropped (reset) soon after the send timeout: long before the query's own 30 s
+        assert wait_until(lambda: tcp_state(sock) != 1, SEND_TIMEOUT + 8)
+        assert time.monotonic() - opened < 10
+        assert not read_all(sock).endswith(b"\r\n0\r\n\r\n")  # the answer never ended
+    finally:
+        sock.close()
+    assert server.answers()
+
+
+def test_a_client_that_takes_a_trickle_is_dropped_too(server: Served) -> None:
+    # 512 bytes every 0.2 s: it reads, but far less than 16 KiB per send timeout
+    sock = ask_for(server, ROWS + " # trickle")
+    try:
+        sock.settimeout(5)
+        opened = time.monotonic()
+        with contextlib.suppress(ConnectionResetError):
+            while time.monotonic() - opened < SEND_TIMEOUT * 3 + 8 and sock.recv(512):
+                time.sleep(0.2)
+        assert time.monotonic() - opened < SEND_TIMEOUT * 3 + 8, "never dropped"
+    finally:
+        sock.close()
+
+
+def test_a_slow_but_steady_reader_gets_the_whole_answer(server: Served) -> None:
+    # ~550 KB taken 4 KiB (its receive buffer) every 0.02 s: ~200 KB/s, longer than the send
+    # timeout in all, and the server's buffer full all along
+    with ask_for(server, ROWS + " LIMIT 5000") as sock:
+        t0 = time.monotonic()
+        data = read_all_kept_alive(sock, pause_s=0.02)
+        assert time.monotonic() - t0 > SEND_TIMEOUT
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunked(body)
+    assert body.count(b"x" * 100 + b"\r\n") == 5000  # every row
+
+
+def dechunked(body: bytes) -> bytes:
+    """The content of a chunked body."""
+    out = b""
+    while True:
+        size, _, rest = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            return out
+        out += rest[:n]
+        body = rest[n + 2 :]
+
+
+def read_all_kept_alive(sock: socket.socket, pause_s: float) -> bytes:
+    """A whole response on a kept-alive connection (it ends with the last chunk, or at its
+    Content-Length), with ``pause_s`` between reads."""
+    sock.settimeout(30)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the answer ended"
+        data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        if b"transfer-encoding: chunked" in head.lower():
+            if body.endswith(b"\r\n0\r\n\r\n"):
+                return data
+        elif b"content-length:" in head.lower():
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            if len(body) >= length:
+                return data
+        time.sleep(pause_s)
 
 
 def test_server_log_stays_small(server: Served, roomy: Served, small: Served) -> None:

@@ -47,6 +47,7 @@ from api.settings import Settings
 # the pipes to query workers, logs, the listening socket, imports.
 SPARE_FDS = 256
 LOG_EVERY_S = 5.0  # a repeated log message is written at most this often
+STOP_GRACE_S = 10  # seconds answers in flight get to finish when the server is stopped
 QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "asyncio")
 
 
@@ -359,6 +360,9 @@ def make_config(app: ASGIApp, settings: Settings, host: str, port: int) -> Confi
         log_level="warning",  # no line per request or connection
         access_log=False,
         lifespan="on",
+        # on SIGTERM, answers still being sent get this long (a slow reader of a large one
+        # could take minutes), then are cut: a stop is prompt, as the supervisor's is
+        timeout_graceful_shutdown=STOP_GRACE_S,
     )
     quiet_logs()  # after Config, which (re)configures uvicorn's loggers
     if limit < settings.max_connections:

@@ -8,6 +8,8 @@ logged. Here:
 
 * a connection that has not sent a complete request head within ``header_timeout_s`` of
   opening (or of its first byte after a kept-alive response) is closed;
+* a request's body (a POST's) must be complete within ``body_timeout_s`` of its head, or the
+  connection is closed: a body sent a byte at a time holds no connection for long;
 * a connection whose client, while the server's write buffer is full, takes less than
   ``MIN_TAKEN_BYTES`` of the answer in ``send_timeout_s`` is dropped with what it held: a
   client that stops reading holds no memory for long (and a stalled answer from a worker
@@ -79,12 +81,14 @@ class Limits:
         header_timeout_s: float = Settings.header_timeout_s,
         keepalive_timeout_s: float = Settings.keepalive_timeout_s,
         send_timeout_s: float = Settings.send_timeout_s,
+        body_timeout_s: float = Settings.body_timeout_s,
     ) -> None:
         self.max_connections = max_connections
         self.max_client_connections = max_client_connections
         self.header_timeout_s = header_timeout_s
         self.keepalive_timeout_s = keepalive_timeout_s
         self.send_timeout_s = send_timeout_s
+        self.body_timeout_s = body_timeout_s
         self.per_client: dict[str, int] = {}
 
     def admit(self, open_now: int, transport: asyncio.Transport) -> str | None:
@@ -194,6 +198,7 @@ class _Guards:
         self.timeout_keep_alive = self.limits.keepalive_timeout_s  # type: ignore[assignment]
         self.clock = HeaderClock(self.loop, self.limits.header_timeout_s)
         self.send_clock = SendClock(self.loop, self.limits.send_timeout_s)
+        self.body_clock = HeaderClock(self.loop, self.limits.body_timeout_s)
         self.client_key: str | None = None
 
     def _wrap(self, transport: asyncio.Transport) -> asyncio.Transport:
@@ -225,6 +230,7 @@ class _Guards:
         """Stop the clocks; a refused connection has nothing else to undo."""
         self.clock.stop()
         self.send_clock.stop()
+        self.body_clock.stop()
         if self.client_key is not None:
             self.limits.release(self.client_key)
             super().connection_lost(exc)  # type: ignore[misc]
@@ -288,9 +294,17 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        """The head is complete: its clock stops."""
+        """The head is complete: its clock stops, and a body's starts (not for a GET's
+        or a HEAD's: they have none, and their path stays free of a timer)."""
         self.clock.stop()
+        if self.parser.get_method() not in (b"GET", b"HEAD"):
+            self.body_clock.start(self.transport)
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        """The request is all in: its body's clock stops."""
+        self.body_clock.stop()
+        super().on_message_complete()
 
 
 def protocol_class(settings: Settings, max_connections: int) -> type[GuardedHttpToolsProtocol]:
@@ -303,6 +317,7 @@ def protocol_class(settings: Settings, max_connections: int) -> type[GuardedHttp
             settings.header_timeout_s,
             settings.keepalive_timeout_s,
             settings.send_timeout_s,
+            settings.body_timeout_s,
         )
 
     return Protocol

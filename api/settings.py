@@ -45,6 +45,7 @@ class Settings:
     header_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
     send_timeout_s: float = 30.0
+    body_timeout_s: float = 20.0
     # set by the supervisor of 'geokb serve --processes' (not a flag): the folder of the
     # heavy-query slots its server processes share (api.heavy_slots)
     shared_heavy_slots: Path | None = None
@@ -186,6 +187,12 @@ TABLE: tuple[Setting, ...] = (
         seconds,
         "seconds a client may leave an answer untaken (reading nothing, or too little) "
         "before it is disconnected",
+    ),
+    Setting(
+        "body_timeout_s",
+        "--body-timeout",
+        seconds,
+        "seconds a client has to send a request's body (a POST's) once its headers are in",
     ),
 )
 

@@ -31,6 +31,7 @@ ASK = {"query": "ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"}
 HEADER_TIMEOUT = 2.0
 KEEPALIVE_TIMEOUT = 1.0
 SEND_TIMEOUT = 1.5
+BODY_TIMEOUT = 2.0
 IDLE = 1500  # sockets that send nothing (the issue saw ~20,000 exhaust the descriptors)
 SMALL_LIMIT = 20  # --max-connections of the second server
 LOG_LIMIT = 20_000  # bytes of stderr after all of it
@@ -157,6 +158,8 @@ def server(store: Path) -> Iterator[Served]:
         str(KEEPALIVE_TIMEOUT),
         "--send-timeout",
         str(SEND_TIMEOUT),
+        "--body-timeout",
+        str(BODY_TIMEOUT),
     )
     yield served
     served.stop()
@@ -280,6 +283,38 @@ def test_slow_second_request_on_a_kept_alive_connection_is_cut(server: Served) -
         t0 = time.monotonic()
         assert slow_send_is_cut(sock, b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 500)
         assert HEADER_TIMEOUT * 0.8 <= time.monotonic() - t0 < HEADER_TIMEOUT + 15
+
+
+POST_HEAD = (
+    b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+    b"Accept: application/json\r\nContent-Length: %d\r\n\r\n"
+)
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_at_the_body_timeout(server: Served) -> None:
+    with server.connect() as sock:
+        sock.sendall(POST_HEAD % 1000 + b"ASK {}")
+        opened = time.monotonic()
+        sock.settimeout(0.5)
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            while time.monotonic() - opened < BODY_TIMEOUT + 10:
+                sock.sendall(b" ")  # the body's bytes keep coming, too slowly to end
+                with contextlib.suppress(TimeoutError):
+                    if sock.recv(1) == b"":
+                        break
+        lived = time.monotonic() - opened
+        assert BODY_TIMEOUT * 0.8 <= lived < BODY_TIMEOUT + 10, lived
+
+
+def test_a_body_that_arrives_in_time_is_answered(server: Served) -> None:
+    body = b"ASK { <https://w3id.org/geokb/id/state/IRN> ?p ?o }"
+    with server.connect() as sock:
+        sock.sendall(POST_HEAD % len(body))
+        for part in (body[:10], body[10:30], body[30:]):  # in pieces, within the timeout
+            time.sleep(BODY_TIMEOUT / 5)
+            sock.sendall(part)
+        sock.settimeout(20)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
 
 
 def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:

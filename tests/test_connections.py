@@ -317,6 +317,44 @@ def test_a_body_that_arrives_in_time_is_answered(server: Served) -> None:
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
 
 
+def test_a_head_of_too_many_fields_is_refused_with_431(server: Served) -> None:
+    fields = b"".join(b"X-F%d: v\r\n" % i for i in range(150))  # small, but 150 of them
+    with server.connect() as sock:
+        sock.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"more than 100 header fields" in answer
+    assert server.answers()
+
+
+def test_a_flood_of_header_bytes_is_cut_at_once(server: Served) -> None:
+    # 64 KiB of fields is the most a head may carry; this sends MBs, fast: the connection is
+    # closed as soon as the limit is passed, not at the header timeout
+    with server.connect() as sock:
+        sock.sendall(b"GET /sparql HTTP/1.1\r\nHost: x\r\n")
+        opened = time.monotonic()
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            for _ in range(40):
+                sock.sendall(b"X-Long: " + b"v" * 4000 + b"\r\n")
+            answer = read_all(sock)
+            assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert time.monotonic() - opened < HEADER_TIMEOUT
+    assert server.answers()
+
+
+def test_a_url_longer_than_any_query_needs_is_refused(server: Served) -> None:
+    # the server's --max-query-chars is 100,000: no query needs a URL of 2 MB
+    with server.connect() as sock:
+        opened = time.monotonic()
+        answer = b""
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            sock.sendall(b"GET /sparql?query=" + b"a" * 2_000_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = read_all(sock)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 414 "), answer[:200]
+        assert time.monotonic() - opened < HEADER_TIMEOUT
+    assert server.answers()
+
+
 def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:
     """Sends ``head`` a byte every 0.1 s (never its end); True once the server closes."""
     deadline = time.monotonic() + HEADER_TIMEOUT + 20

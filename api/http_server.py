@@ -14,6 +14,10 @@ logged. Here:
   them gets 431, a URL longer than a query of ``max_query_chars`` characters can need gets
   414, and the connection is closed: uvicorn keeps every field in a list, and ~50 MB/s of
   tiny fields within the header timeout grew the server by 2.3 GB;
+* at most ``MAX_PIPELINED`` requests wait behind the one being answered on a connection
+  (more, sent ahead of their answers, close it), and the socket is read again only when
+  they are fewer: uvicorn parses all it reads and, once one answer is done, reads on, so
+  a flood of pipelined requests grew the server by 760 MB in 8 s;
 * a connection whose client, while the server's write buffer is full, takes less than
   ``MIN_TAKEN_BYTES`` of the answer in ``send_timeout_s`` is dropped with what it held: a
   client that stops reading holds no memory for long (and a stalled answer from a worker
@@ -121,6 +125,7 @@ class Limits:
             self.per_client.pop(key, None)
 
 
+MAX_PIPELINED = 32  # requests waiting behind the one being answered, on one connection
 MAX_HEADER_FIELDS = 100  # as Apache's LimitRequestFields
 MAX_HEADER_BYTES = 64 * 1024  # all fields' names and values together
 
@@ -356,6 +361,15 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         if self.parser.get_method() not in (b"GET", b"HEAD"):
             self.body_clock.start(self.transport)
         super().on_headers_complete()
+        if len(self.pipeline) > MAX_PIPELINED:  # requests sent far ahead of their answers
+            self.transport.abort()
+            raise HeadTooLarge(429, f"more than {MAX_PIPELINED} pipelined requests")
+
+    def on_response_complete(self) -> None:
+        """An answer is done: uvicorn reads on, unless many requests still wait."""
+        super().on_response_complete()
+        if len(self.pipeline) > MAX_PIPELINED // 2:
+            self.flow.pause_reading()  # resumed by a later answer, once they are fewer
 
     def on_message_complete(self) -> None:
         """The request is all in: its body's clock stops."""

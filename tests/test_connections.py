@@ -355,6 +355,32 @@ def test_a_url_longer_than_any_query_needs_is_refused(server: Served) -> None:
     assert server.answers()
 
 
+PIPELINED = b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n"
+
+
+def test_pipelined_requests_are_answered_in_order(server: Served) -> None:
+    with server.connect() as sock:
+        sock.sendall(PIPELINED * 10)
+        sock.settimeout(20)
+        data = b""
+        while data.count(b"HTTP/1.1 200 OK") < 10:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {data.count(b'HTTP/1.1 200 OK')} answers"
+            data += chunk
+
+
+def test_a_flood_of_pipelined_requests_closes_the_connection(server: Served) -> None:
+    # thousands of requests sent ahead of their answers, and none of the answers read
+    answers = b""
+    with server.connect() as sock, contextlib.suppress(ConnectionResetError, BrokenPipeError):
+        for _ in range(50):
+            sock.sendall(PIPELINED * 1000)
+        answers = read_all(sock)
+    # closed once more than 32 waited, not answered one after another until dropped
+    assert answers.count(b"HTTP/1.1 200 OK") <= 33
+    assert server.answers()
+
+
 def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:
     """Sends ``head`` a byte every 0.1 s (never its end); True once the server closes."""
     deadline = time.monotonic() + HEADER_TIMEOUT + 20

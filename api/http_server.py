@@ -51,6 +51,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from api.client_keys import client_key
 from api.settings import Settings
 
 # Descriptors kept free for everything that is not a client connection: the store's files,
@@ -104,7 +105,7 @@ class Limits:
     def admit(self, open_now: int, transport: asyncio.Transport) -> str | None:
         """The client's key if a new connection may stay; else None, and it is closed."""
         peer = transport.get_extra_info("peername")
-        key = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        key = client_key(str(peer[0])) if isinstance(peer, tuple) and peer else ""
         if (
             open_now >= self.max_connections
             or self.per_client.get(key, 0) >= self.max_client_connections

@@ -69,11 +69,12 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 def client_hash_program(n: int) -> bytes:
     """The instructions of a reuseport program choosing one of ``n`` sockets by the client's
-    address (IPv4's 32 bits, or IPv6's four words XORed) modulo ``n``: neighbouring addresses
-    go to different sockets, one address always to the same."""
-    v6 = [_insn(_LD_W_ABS, _SKF_NET_OFF + 8)]  # the IPv6 source address: bytes 8..24
-    for word in (12, 16, 20):
-        v6 += [_insn(_TAX, 0), _insn(_LD_W_ABS, _SKF_NET_OFF + word), _insn(_ALU_XOR_X, 0)]
+    address (IPv4's 32 bits, or the two words of an IPv6 address's /64 XORed) modulo ``n``:
+    neighbouring addresses go to different sockets, one client (``api.client_keys``: an
+    IPv4 address, an IPv6 /64) always to the same."""
+    # the IPv6 source address is bytes 8..24; its /64, a client's (api.client_keys), 8..16
+    v6 = [_insn(_LD_W_ABS, _SKF_NET_OFF + 8)]
+    v6 += [_insn(_TAX, 0), _insn(_LD_W_ABS, _SKF_NET_OFF + 12), _insn(_ALU_XOR_X, 0)]
     last = [_insn(_ALU_MOD_K, n), _insn(_RET_A, 0)]
     head = [
         _insn(_LD_H_ABS, _SKF_AD_PROTOCOL),

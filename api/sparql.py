@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api import description
 from api.cache import Answer, ResultCache
 from api.caching import Policy, Validation, answer_etag
+from api.client_keys import client_key
 from api.executor import Execution, QueryPool
 from api.headers import cors_simple, secure
 from api.negotiation import choose, wants_html
@@ -219,7 +220,7 @@ async def respond(
     if execution is None:
         pool: QueryPool = state.pool
         client = scope.get("client")
-        execution = await pool.execute(job, client[0] if client else "")
+        execution = await pool.execute(job, client_key(client[0]) if client else "")
     body, chunks = execution.body, execution.chunks
     if cache is not None:
         key_size = len(query) + sum(map(len, dataset.default_graphs + dataset.named_graphs))

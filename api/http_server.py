@@ -11,9 +11,11 @@ logged. Here:
 * a request's body (a POST's) must be complete within ``body_timeout_s`` of its head, or the
   connection is closed: a body sent a byte at a time holds no connection for long;
 * a request head of more than ``MAX_HEADER_FIELDS`` fields or ``MAX_HEADER_BYTES`` bytes of
-  them gets 431, a URL longer than a query of ``max_query_chars`` characters can need gets
-  414, and the connection is closed: uvicorn keeps every field in a list, and ~50 MB/s of
-  tiny fields within the header timeout grew the server by 2.3 GB;
+  them gets 431, a URL longer than a query of ``max_query_chars`` characters can need, or
+  with more than ``MAX_URL_PARAMS`` parameters, gets 414, and the connection is closed:
+  uvicorn keeps every field in a list (~50 MB/s of tiny fields within the header timeout
+  grew the server by 2.3 GB), and the server's one thread parses a URL's parameters (100,000
+  of them took it 114 ms, in which nobody else was answered);
 * at most ``MAX_PIPELINED`` requests wait behind the one being answered on a connection
   (more, sent ahead of their answers, close it), and the socket is read again only when
   they are fewer: uvicorn parses all it reads and, once one answer is done, reads on, so
@@ -128,6 +130,7 @@ class Limits:
 
 MAX_PIPELINED = 32  # requests waiting behind the one being answered, on one connection
 MAX_HEADER_FIELDS = 100  # as Apache's LimitRequestFields
+MAX_URL_PARAMS = 256  # parameters in a URL ('&'-separated; a query's own '&' is %26)
 MAX_HEADER_BYTES = 64 * 1024  # all fields' names and values together
 
 
@@ -324,12 +327,16 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         self.clock.start(self.transport)
         self.head_fields = 0
         self.head_bytes = 0
+        self.url_separators = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
         """Part of the request target: refused past the longest a query can need."""
         if len(self.url) + len(url) > self.limits.max_url_bytes:
             self._refuse(414, f"the URL is longer than {self.limits.max_url_bytes:,} bytes")
+        self.url_separators += url.count(b"&")
+        if self.url_separators >= MAX_URL_PARAMS:
+            self._refuse(414, f"the URL has more than {MAX_URL_PARAMS} parameters")
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:

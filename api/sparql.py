@@ -56,6 +56,9 @@ def _one(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+MAX_FORM_FIELDS = 256  # as the URL's parameters (api.http_server.MAX_URL_PARAMS)
+
+
 def url_params(scope: Scope) -> dict[str, list[str]]:
     """The parameters in the request's URL (its query string, decoded as UTF-8)."""
     raw = scope["query_string"]
@@ -97,6 +100,8 @@ async def _request_params(
         raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")
     body = await _read_body(receive, headers.get(b"content-length"), limit)
     if ctype == FORM:
+        if body.count(b"&") >= MAX_FORM_FIELDS:  # parsed in the server's one thread
+            raise ProtocolError(400, f"the form has more than {MAX_FORM_FIELDS} fields")
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if "update" in form:
             raise ProtocolError(403, "SPARQL Update is not allowed: this endpoint is read-only")

@@ -43,9 +43,17 @@ async def names(request: Request) -> Response:
     served: ServedStore | None = request.app.state.store
     if served is None:
         return plain(501, "names are not available with a remote store; query /sparql")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return plain(413, f"at most {MAX_BODY:,} bytes of IRIs per request")
+    too_long = plain(413, f"at most {MAX_BODY:,} bytes of IRIs per request")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return too_long  # before any of it is read (and before a 100 Continue invites it)
+    body = bytearray()
+    async for chunk in request.stream():  # held only up to the limit, whatever is declared
+        body += chunk
+        if len(body) > MAX_BODY:
+            return too_long
+    if body.count(b"&") >= 2 * MAX_IRIS:  # parsed in the server's one thread
+        return plain(400, f"at most {MAX_IRIS:,} IRIs per request")
     try:
         asked = parse_qs(body.decode("utf-8"), strict_parsing=False).get("iri", [])
     except UnicodeDecodeError:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+import socket
+from collections.abc import Iterator
 
 import httpx
 from chromium import Browser
@@ -54,3 +56,29 @@ def test_names_give_records_without_a_label_the_title_their_pages_have(live: Liv
         f"{live.url}/names", data={"iri": [f"{base}state/{n}" for n in range(1001)]}
     )
     assert too_many.status_code == 400 and "at most 1,000" in too_many.text
+
+
+def test_names_refuse_a_body_past_the_limit_without_holding_it(live: LiveServer) -> None:
+    # declared too long: refused before any of it is sent (no "100 Continue" invites it)
+    host, port = live.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /names HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\n\r\n"
+        )
+        sock.settimeout(20)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413")
+
+    # not declared (chunked): cut as it arrives, past 1 MiB
+    def endless() -> Iterator[bytes]:
+        yield b"iri=https%3A%2F%2Fw3id.org%2Fgeokb%2Fid%2Fstate%2FIRN"
+        for _ in range(10_000):  # 640 MB if it were all read
+            yield b"&x=" + b"a" * 65536
+
+    answer = httpx.post(
+        f"{live.url}/names",
+        content=endless(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=60,
+    )
+    assert answer.status_code == 413 and "at most 1,048,576 bytes" in answer.text

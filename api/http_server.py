@@ -11,8 +11,9 @@ logged. Here:
 * a request's body (a POST's) must be complete within ``body_timeout_s`` of its head, or the
   connection is closed: a body sent a byte at a time holds no connection for long;
 * a request head of more than ``MAX_HEADER_FIELDS`` fields or ``MAX_HEADER_BYTES`` bytes of
-  them gets 431, a URL longer than a query of ``max_query_chars`` characters can need, or
-  with more than ``MAX_URL_PARAMS`` parameters, gets 414, and the connection is closed:
+  them gets 431, a URL longer than a query of ``max_query_chars`` characters can need (at
+  most ``PARSABLE_URL_BYTES``), or with more than ``MAX_URL_PARAMS`` parameters, gets 414,
+  and the connection is closed:
   uvicorn keeps every field in a list (~50 MB/s of tiny fields within the header timeout
   grew the server by 2.3 GB), and the server's one thread parses a URL's parameters (100,000
   of them took it 114 ms, in which nobody else was answered);
@@ -134,11 +135,16 @@ MAX_URL_PARAMS = 256  # parameters in a URL ('&'-separated; a query's own '&' is
 MAX_HEADER_BYTES = 64 * 1024  # all fields' names and values together
 
 
+#: The longest request target httptools can parse (its URL parser keeps 16-bit offsets);
+#: past it uvicorn answers a bare 400, so geokb refuses first, saying to use POST.
+PARSABLE_URL_BYTES = 65_535
+
+
 def max_url_bytes(max_query_chars: int) -> int:
-    """The longest request target a query of ``max_query_chars`` characters can need: each
-    character percent-encoded UTF-8 (at most 4 bytes, 12 characters), and room for the
-    other parameters."""
-    return 12 * max_query_chars + 8 * 1024
+    """The longest request target taken: what a query of ``max_query_chars`` characters can
+    need (each percent-encoded UTF-8, at most 12 characters, and room for the other
+    parameters), and no more than httptools can parse."""
+    return min(12 * max_query_chars + 8 * 1024, PARSABLE_URL_BYTES)
 
 
 class HeadTooLarge(Exception):

@@ -355,6 +355,17 @@ def test_a_url_longer_than_any_query_needs_is_refused(server: Served) -> None:
     assert server.answers()
 
 
+def test_a_url_past_what_the_parser_takes_gets_414_saying_to_post(server: Served) -> None:
+    target = b"/sparql?query=ASK%7B%7D%23" + b"a" * (65_536 - 26)  # 65,536 bytes
+    with server.connect() as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 414 "), answer[:100]
+    assert b"send the query in a POST body" in answer
+    one_less = httpx.get(server.url + "?query=ASK%7B%7D%23" + "a" * 60_000, timeout=20)
+    assert one_less.status_code == 200, one_less.text
+
+
 def test_a_url_with_too_many_parameters_is_refused_and_one_with_enough_answered(
     server: Served,
 ) -> None:

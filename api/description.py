@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +187,42 @@ def _void(g: Graph, dataset: URIRef, endpoint: URIRef, stats: Statistics) -> Non
         g.add((subset, VOID.triples, Literal(count, datatype=XSD.integer)))
 
 
-def service_description(request: Request) -> Graph:
-    """The Service Description of this endpoint, with the VoID description of its dataset."""
+#: The base the descriptions are rendered with once per build and format; each answer then
+#: puts the request's own base (from its Host) in its place. Rendering them for every
+#: request took ~22 ms of the server's one thread, and a long Host made each answer as
+#: long as ~200 copies of it.
+PLACEHOLDER_BASE = "http://geokb-base.invalid/"
+RENDERED_KEPT = 32  # renderings kept (per kind, build, Accept and format= asked)
+_RENDERED: OrderedDict[tuple[object, ...], tuple[int, bytes, dict[str, str]]] = OrderedDict()
+
+
+def _rendered(
+    request: Request, key: tuple[object, ...], render: Callable[[], Response]
+) -> Response:
+    """The answer ``render`` gives with PLACEHOLDER_BASE, kept under ``key`` (and the
+    request's Accept), with the request's own base put in the placeholder's place."""
+    key = (*key, request.headers.get("accept"))
+    kept = _RENDERED.get(key)
+    if kept is None:
+        response = render()
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        kept = (response.status_code, bytes(response.body), headers)
+        _RENDERED[key] = kept
+        if len(_RENDERED) > RENDERED_KEPT:
+            _RENDERED.popitem(last=False)
+    else:
+        _RENDERED.move_to_end(key)
+    status, body, headers = kept
+    # the base (scheme, Host, root path) is plain IRI characters: the Host is checked for
+    # that by the HTTP layer (api.http_server), so it needs no escaping in any format
+    body = body.replace(PLACEHOLDER_BASE.encode(), str(request.base_url).encode())
+    return Response(body, status_code=status, headers=headers)
+
+
+def service_description(request: Request, base: str) -> Graph:
+    """The Service Description of this endpoint at ``base``, with the VoID description of
+    its dataset."""
     served: ServedStore | None = request.app.state.store
-    base = str(request.base_url)
     endpoint = URIRef(base + "sparql")
     dataset = URIRef(base + ".well-known/void#dataset")
     g = new_graph()
@@ -225,9 +259,8 @@ def service_description(request: Request) -> Graph:
     return g
 
 
-def void_description(request: Request, stats: Statistics) -> Graph:
+def void_description(base: str, stats: Statistics) -> Graph:
     """The VoID description of the dataset alone, from its statistics."""
-    base = str(request.base_url)
     g = new_graph()
     g.bind("void", VOID)
     g.bind("sd", SD)
@@ -244,7 +277,11 @@ async def void_response(
         stats = await statistics_async(served.current_path(), settings.timeout_s)
     except TimeoutError as exc:
         return responses.plain(503, str(exc), {"Retry-After": RETRY_AFTER})
-    return graph_response(request, void_description(request, stats), format_param)
+    return _rendered(
+        request,
+        ("void", served.current_path(), format_param),
+        lambda: graph_response(request, void_description(PLACEHOLDER_BASE, stats), format_param),
+    )
 
 
 def graph_response(request: Request, graph: Graph, format_param: str | None) -> Response:
@@ -270,4 +307,12 @@ def graph_response(request: Request, graph: Graph, format_param: str | None) -> 
 
 def service_description_response(request: Request, format_param: str | None) -> Response:
     """The Service Description, negotiated."""
-    return graph_response(request, service_description(request), format_param)
+    served: ServedStore | None = request.app.state.store
+    folder = served.current_path() if served is not None else None
+    return _rendered(
+        request,
+        ("service", folder, format_param),
+        lambda: graph_response(
+            request, service_description(request, PLACEHOLDER_BASE), format_param
+        ),
+    )

@@ -132,6 +132,11 @@ class Limits:
 MAX_PIPELINED = 32  # requests waiting behind the one being answered, on one connection
 MAX_HEADER_FIELDS = 100  # as Apache's LimitRequestFields
 MAX_URL_PARAMS = 256  # parameters in a URL ('&'-separated; a query's own '&' is %26)
+MAX_HOST_BYTES = 255  # a DNS name's most, with room for a port
+# What a Host may hold: a name, an IPv4 address or a bracketed IPv6 one, and a port. The
+# answers put it in IRIs (relative IRIs resolve against it; the service description names
+# the endpoint by it), so nothing there may need escaping in any format.
+_HOST_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]"
 MAX_HEADER_BYTES = 64 * 1024  # all fields' names and values together
 
 
@@ -349,6 +354,10 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         """A header field: refused past the limits on their number and bytes."""
         self.head_fields += 1
         self.head_bytes += len(name) + len(value)
+        if name.lower() == b"host" and (
+            len(value) > MAX_HOST_BYTES or value.translate(None, _HOST_BYTES)
+        ):
+            self._refuse(400, "the Host header is not a host name or address (and port)")
         if self.head_fields > MAX_HEADER_FIELDS:
             self._refuse(431, f"the request has more than {MAX_HEADER_FIELDS} header fields")
         if self.head_bytes > MAX_HEADER_BYTES:
@@ -359,8 +368,13 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         """Answer ``status`` saying why, close, and stop parsing (the parser's callback
         error reaches uvicorn, whose own 400 then finds the connection closing)."""
         self.clock.stop()
-        body = f"{reason}; send the query in a POST body\n".encode()
-        title = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}[status]
+        hint = "; send the query in a POST body" if status == 414 else ""
+        body = f"{reason}{hint}\n".encode()
+        title = {
+            400: b"Bad Request",
+            414: b"URI Too Long",
+            431: b"Request Header Fields Too Large",
+        }[status]
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, title, len(body), body)

@@ -366,6 +366,28 @@ def test_a_url_past_what_the_parser_takes_gets_414_saying_to_post(server: Served
     assert one_less.status_code == 200, one_less.text
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("geokb.example", 200),
+        ("geokb.example:8080", 200),
+        ("[::1]:8000", 200),
+        ("a" * 60_000, 400),  # it would be copied into every IRI of the service description
+        ('x"><script>', 400),
+        ("x y", 400),
+    ],
+)
+def test_the_host_header_must_be_a_host(server: Served, host: str, status: int) -> None:
+    with server.connect() as sock:
+        head = f"GET /sparql HTTP/1.1\r\nHost: {host}\r\nAccept: text/turtle\r\n\r\n"
+        sock.sendall(head.encode())
+        sock.settimeout(20)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:200]
+    if status == 400:
+        assert b"Host header is not a host name" in answer
+
+
 def test_a_url_with_too_many_parameters_is_refused_and_one_with_enough_answered(
     server: Served,
 ) -> None:

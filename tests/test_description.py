@@ -138,3 +138,21 @@ def test_void_counts_a_triple_two_files_state_once(tmp_path: Path) -> None:
     # each file's graph counts the triple: their sum, the count these gave before, is one more
     per_graph = [int(void.value(s, VOID.triples)) for s in void.objects(dataset, VOID.subset)]
     assert sum(per_graph) == counted + 1
+
+
+@pytest.mark.parametrize("path", ["/sparql", "/.well-known/void"])
+@pytest.mark.parametrize("accept", ["text/turtle", "application/rdf+xml", "application/ld+json"])
+def test_each_host_gets_descriptions_in_its_own_base(
+    http: httpx.Client, path: str, accept: str
+) -> None:
+    # rendered once and kept: each answer must still name the endpoint as its client did
+    bodies = {}
+    for host in ("one.example", "two.example:8080", "[::1]:8000"):
+        answer = http.get(path, headers={"Host": host, "Accept": accept})
+        assert answer.status_code == 200, answer.text
+        assert f"http://{host}/sparql" in answer.text
+        assert "geokb-base.invalid" not in answer.text
+        bodies[host] = answer.text
+    assert bodies["one.example"].replace("one.example", "two.example:8080") == (
+        bodies["two.example:8080"]
+    )

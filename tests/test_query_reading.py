@@ -124,6 +124,19 @@ def test_a_repeated_text_is_read_once() -> None:
         cache.read("CLEAR ALL")
 
 
+def test_the_kept_readings_are_bounded_by_their_texts_characters() -> None:
+    cache = ReadingCache(size=1024, chars=100_000)
+    texts = [f"ASK {{}} # {n} " + "\U0001f600" * 30_000 for n in range(10)]  # long, cheap
+    for text in texts:
+        cache.read(text)
+    assert cache._held <= 100_000
+    # the newest three are kept (read again, they are the same reading); the oldest are not
+    assert cache.read(texts[-1]) is cache.read(texts[-1])
+    assert len(cache._kept) == 3
+    first_again = cache.read(texts[0])  # read anew: it had been let go
+    assert first_again is cache.read(texts[0])
+
+
 # -- the reader against the engine ------------------------------------------------------------
 
 _FRAGMENTS = [

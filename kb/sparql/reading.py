@@ -346,10 +346,16 @@ def _opening(
 
 
 class ReadingCache:
-    """Readings of recent query texts: a repeated query is read once."""
+    """Readings of recent query texts: a repeated query is read once.
 
-    def __init__(self, size: int = 1024) -> None:
+    Bounded by count and by the characters of the texts kept (a text is its own key, and
+    its reading is small beside it): 1,024 texts of 76,000 characters past U+FFFF, 4 bytes
+    each in a Python string, held ~300 MB when only the count was bounded."""
+
+    def __init__(self, size: int = 1024, chars: int = 4_000_000) -> None:
         self.size = size
+        self.chars = chars  # at most this many characters of text kept, in all
+        self._held = 0
         self._kept: OrderedDict[tuple[str, int], Reading | QueryError] = OrderedDict()
 
     def read(self, text: str, max_chars: int = MAX_QUERY_CHARS) -> Reading:
@@ -364,8 +370,10 @@ class ReadingCache:
             except QueryError as exc:
                 kept = exc
             self._kept[key] = kept
-            if len(self._kept) > self.size:
-                self._kept.popitem(last=False)
+            self._held += len(text)
+            while len(self._kept) > self.size or self._held > self.chars:
+                (old, _), _ = self._kept.popitem(last=False)
+                self._held -= len(old)
         else:
             self._kept.move_to_end(key)
         if isinstance(kept, QueryError):

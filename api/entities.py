@@ -376,7 +376,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
         return entity, render_html(entity, sections(facts, entity, deadline))
 
     try:
-        entity, page = await pagework.for_app(request.app).run(work)
+        entity, page = await pagework.for_request(request).run(work)
     except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
     if entity is None:

@@ -90,7 +90,7 @@ async def names(request: Request) -> Response:
         return found
 
     try:
-        found = await pagework.for_app(request.app).run(work)
+        found = await pagework.for_request(request).run(work)
     except (PageTimeout, PagesBusy) as exc:
         return pagework.refusal(exc)
     return Response(json.dumps(found, ensure_ascii=False), media_type="application/json")

@@ -5,7 +5,10 @@ server process, where a pyoxigraph call cannot be interrupted. So pages are boun
 way: each reads at most a fixed number of rows per section (``take``), in small steps, and
 checks a ``Deadline`` of ``Settings.timeout_s`` between steps; and at most one page per core
 renders at once, a request waiting longer than ``Settings.queue_timeout_s`` being turned away.
-Both refusals answer 503 with Retry-After, like ``/sparql``.
+One client (``api.client_keys``) holds at most all the render slots but one, as it may hold
+all the query workers but one with heavy queries: a client looping on the register
+(``/transfers.csv``, 11 s of CPU at 1M triples) left no slot for anyone else's page, which
+then waited 10 s for a 503. Both refusals answer 503 with Retry-After, like ``/sparql``.
 
 Pages read a build's triples through ``Facts``: each triple once, from the store's default
 graph (the union a build writes of its data and ontology graphs), not once per graph that
@@ -19,13 +22,14 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 import pyoxigraph as ox
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 
+from api.client_keys import client_key
 from api.responses import plain
 from api.settings import Settings
 from kb.stores.local import facts_graph
@@ -117,37 +121,53 @@ class PageWork:
         self.timeout_s = settings.timeout_s
         self.queue_timeout_s = settings.queue_timeout_s
         self.slots = slots or os.cpu_count() or 2
+        self.per_client = max(1, self.slots - 1)  # slots one client may hold at once
         self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="geokb-page")
         self._semaphore: asyncio.Semaphore | None = None  # made on the server's event loop
+        # client -> its own semaphore of per_client slots and how many requests use it
+        # (forgotten when none does, so the table holds only clients with a page under way)
+        self._clients: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
     def deadline(self) -> Deadline:
         """A new deadline of ``Settings.timeout_s`` from now."""
         return Deadline(self.timeout_s)
 
     @asynccontextmanager
-    async def slot(self, deadline: Deadline | None = None) -> AsyncIterator[None]:
-        """Hold one of the render slots; PagesBusy if none frees up in time.
+    async def slot(self, deadline: Deadline | None = None, client: str = "") -> AsyncIterator[None]:
+        """Hold one of the render slots for ``client``; PagesBusy if none frees up in time.
 
-        A request waits at most ``queue_timeout_s`` (and no longer than its deadline).
+        A request waits at most ``queue_timeout_s`` (and no longer than its deadline), first
+        for one of its client's share (``per_client``), then for a slot.
         """
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.slots)
         wait = self.queue_timeout_s
         if deadline is not None:
             wait = min(wait, deadline.remaining())
+        mine, users = self._clients.setdefault(client, (asyncio.Semaphore(self.per_client), [0]))
+        users[0] += 1
+        end = time.monotonic() + wait
+        busy = f"the server is busy rendering other pages (waited {wait:g} s); try again"
         try:
-            if self._semaphore.locked():
-                await asyncio.wait_for(self._semaphore.acquire(), wait)
-            else:  # a free slot is taken at once, even with no time to wait
-                await self._semaphore.acquire()
-        except TimeoutError:
-            raise PagesBusy(
-                f"the server is busy rendering other pages (waited {wait:g} s); try again"
-            ) from None
-        try:
-            yield
+            try:
+                await _take(mine, wait)
+            except TimeoutError:
+                raise PagesBusy(busy) from None
+            try:
+                try:
+                    await _take(self._semaphore, max(0.0, end - time.monotonic()))
+                except TimeoutError:
+                    raise PagesBusy(busy) from None
+                try:
+                    yield
+                finally:
+                    self._semaphore.release()
+            finally:
+                mine.release()
         finally:
-            self._semaphore.release()
+            users[0] -= 1
+            if not users[0] and self._clients.get(client, (None,))[0] is mine:
+                del self._clients[client]
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in a render thread; the caller must hold a slot."""
@@ -155,14 +175,53 @@ class PageWork:
         # thread works, and ``fn`` itself stops at its next deadline check.
         return await asyncio.get_running_loop().run_in_executor(self._executor, _bare, fn)
 
-    async def run(self, fn: Callable[[Deadline], T]) -> T:
-        """Wait for a slot, then run ``fn(deadline)`` in a render thread.
+    async def run(self, fn: Callable[[Deadline], T], client: str = "") -> T:
+        """Wait for a slot (for ``client``), then run ``fn(deadline)`` in a render thread.
 
         The deadline starts once the slot is held (as a query's does once a worker has it).
         """
-        async with self.slot():
+        async with self.slot(client=client):
             deadline = self.deadline()
             return await self.call(lambda: fn(deadline))
+
+
+async def _take(semaphore: asyncio.Semaphore, wait: float) -> None:
+    """Acquire ``semaphore``, waiting at most ``wait`` s (TimeoutError); a free one is
+    taken at once, even with no time to wait."""
+    if semaphore.locked():
+        await asyncio.wait_for(semaphore.acquire(), wait)
+    else:
+        await semaphore.acquire()
+
+
+@dataclass(frozen=True)
+class ClientWork:
+    """The app's PageWork as one client's requests use it: their slots count as theirs."""
+
+    work: PageWork
+    client: str
+
+    def deadline(self) -> Deadline:
+        """A new deadline of ``Settings.timeout_s`` from now."""
+        return self.work.deadline()
+
+    def slot(self, deadline: Deadline | None = None) -> AbstractAsyncContextManager[None]:
+        """One of the render slots, of this client's share (``PageWork.slot``)."""
+        return self.work.slot(deadline, self.client)
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """``PageWork.call``."""
+        return await self.work.call(fn)
+
+    async def run(self, fn: Callable[[Deadline], T]) -> T:
+        """``PageWork.run`` for this client."""
+        return await self.work.run(fn, self.client)
+
+
+def for_request(request: Request) -> ClientWork:
+    """The app's PageWork for the client of ``request`` (``api.client_keys``)."""
+    peer = request.client
+    return ClientWork(for_app(request.app), client_key(peer.host) if peer else "")
 
 
 def _bare(fn: Callable[[], T]) -> T:

@@ -172,7 +172,7 @@ async def _run_with_index(
     served = _served(request)
     assert served is not None
     index = await index_of(served, _settings(request).timeout_s)
-    result = await pagework.for_app(request.app).run(lambda d: fn(index, d))
+    result = await pagework.for_request(request).run(lambda d: fn(index, d))
     return index, result
 
 
@@ -598,7 +598,7 @@ async def not_found_page(
     if served is not None and text:
         try:
             index = await index_of(served, min(NOT_FOUND_WAIT_S, _settings(request).timeout_s))
-            work = pagework.for_app(request.app)
+            work = pagework.for_request(request)
             suggestions = await work.run(
                 lambda d: index.closest(text, NOT_FOUND_SUGGESTIONS, Deadline(FUZZY_S))
             )

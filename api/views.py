@@ -425,7 +425,7 @@ async def transfers_csv(request: Request, store: ox.Store, only: sipri.RegisterF
     client sees an incomplete response, never a short file that looks whole).
     """
     settings: Settings = request.app.state.settings
-    work = pagework.for_app(request.app)
+    work = pagework.for_request(request)
     try:
         async with work.slot():
             deadline = work.deadline()

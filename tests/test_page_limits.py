@@ -246,3 +246,28 @@ def test_a_request_waiting_too_long_for_a_render_slot_is_refused() -> None:
         assert await work.run(lambda deadline: "rendered") == "rendered"  # the slot is free
 
     asyncio.run(scenario())
+
+
+def test_one_client_leaves_a_render_slot_for_the_others() -> None:
+    # two slots: a client looping on a long page holds one at most; another's page renders
+    work = PageWork(Settings(queue_timeout_s=0.2), slots=2)
+
+    async def scenario() -> None:
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(client: str) -> None:
+            async with work.slot(client=client):
+                holding.set()
+                await release.wait()
+
+        first = asyncio.create_task(hold("192.0.2.1"))
+        await holding.wait()
+        with pytest.raises(PagesBusy):  # the same client's second page waits for its first
+            await work.run(lambda deadline: "rendered", client="192.0.2.1")
+        assert await work.run(lambda deadline: "rendered", client="192.0.2.9") == "rendered"
+        release.set()
+        await first
+        assert await work.run(lambda deadline: "rendered", client="192.0.2.1") == "rendered"
+        assert not work._clients  # no client is remembered once its pages are done
+
+    asyncio.run(scenario())

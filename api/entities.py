@@ -381,9 +381,7 @@ async def entity_page(path: str, request: Request, format: str | None = None) ->
         return pagework.refusal(exc)
     if entity is None:
         message = f"Nothing is known about {iri}."
-        if html:
-            return await search.not_found_page(request, message, path, html=True)
-        return plain(404, message)
+        return await search.not_found_page(request, message, path, html=html)
     if html:
         return HTMLResponse(page, headers={"Vary": "Accept"})
     response = rdf(_rdf(entity), accept, format, schema.PREFIXES)

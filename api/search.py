@@ -583,6 +583,9 @@ def _asked_text(asked: str) -> str:
     return " ".join(re.split(r"[-_.+%]+", last[0]))[:MAX_QUERY_CHARS].strip()
 
 
+NOT_FOUND_SHOWN = 600  # characters of what was asked a 404 repeats
+
+
 async def not_found_page(
     request: Request, message: str, asked: str, html: bool | None = None
 ) -> Response:
@@ -590,9 +593,11 @@ async def not_found_page(
     default: if the client does not ask for something else), plain text otherwise."""
     if html is None:
         html = wants_html(request.headers.get("accept"), default=True)
+    if len(message) > NOT_FOUND_SHOWN:  # a path as long as a URL may be: not copied whole
+        message = message[:NOT_FOUND_SHOWN] + "..."
     if not html:
         return plain(404, message)
-    text = _asked_text(asked)
+    text = _asked_text(asked[:NOT_FOUND_SHOWN])
     suggestions: list[Entry] = []
     served = _served(request)
     if served is not None and text:

@@ -88,6 +88,14 @@ def test_unknown_entity_is_404(http: httpx.Client) -> None:
     assert http.get("/id/state/XXX", headers={"Accept": "text/turtle"}).status_code == 404
 
 
+def test_a_404_does_not_copy_a_long_path_whole(http: httpx.Client) -> None:
+    long = "x" * 50_000
+    for accept in ("text/html", "text/plain"):
+        answer = http.get(f"/id/state/{long}", headers={"Accept": accept})
+        assert answer.status_code == 404
+        assert len(answer.content) < 20_000, len(answer.content)  # not 8 copies of 50 KB
+
+
 def test_a_kinds_name_without_the_final_slash_leads_to_its_list(http: httpx.Client) -> None:
     # typed as the README names the lists, less the slash: the list, not 'nothing is known'
     moved = http.get("/id/transfer", params={"supplier": "state/IRN"})

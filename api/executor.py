@@ -515,11 +515,13 @@ class QueryPool:
             raise _Gone  # it exited by itself, between jobs: not this query's doing
         how = _how_it_ended(code)
         self._crashed(run)
-        if code == -signal.SIGABRT:  # Rust aborts when an allocation fails (RLIMIT_DATA)
+        if code == -signal.SIGABRT:  # Rust aborts when an allocation fails (RLIMIT_DATA),
+            # and when the engine panics (pyoxigraph aborts on a panic): both look alike here
             raise QueryOutOfMemory(
-                f"the query needed more than the {self.memory_mb:,} MB of memory a query may "
-                "use and was stopped; narrow it (a LIMIT, fewer or smaller values). The same "
-                f"query is refused for the next {POISON_S / 60:g} minutes"
+                f"the query stopped its worker process (SIGABRT): it needed more than the "
+                f"{self.memory_mb:,} MB of memory a query may use, or the engine failed on it; "
+                "narrow it (a LIMIT, fewer or smaller values). The same query is refused for "
+                f"the next {POISON_S / 60:g} minutes"
             )
         raise WorkerFailed(
             f"the query stopped its worker process ({how}); a new worker was started. "

@@ -232,7 +232,7 @@ VALID = st.builds(
         ]
     ),
     st.sampled_from(["", "LIMIT 5", "ORDER BY ?s LIMIT 3", "OFFSET 2 LIMIT 2"]),
-)
+).filter(lambda query: not ("UNION" in query and "ORDER BY" in query))  # see ENGINE_PANIC
 
 
 # Valid queries get a server of their own with room to answer: some generated ones are honest
@@ -256,15 +256,37 @@ def test_generated_valid_queries_succeed(roomy: httpx.Client, query: str) -> Non
     assert elapsed < VALID_TIMEOUT_S + 1.0
 
 
+# Oxigraph 0.5's ORDER BY over IRIs, blank nodes and literals of many types mixed (a union of
+# subjects and objects) can panic in Rust's sort ("user-provided comparison function does not
+# correctly implement a total order"), which aborts the worker; whether it does depends on
+# the order the rows come in (on the real data of 2026-11-26 it did). An upstream fault: the
+# valid-query test above leaves such queries out, and this one checks it is contained.
+ENGINE_PANIC = "SELECT ?s WHERE { { ?s ?p ?o } UNION { ?o ?p ?s } } ORDER BY ?s LIMIT 3"
+
+
+def test_a_query_the_engine_fails_on_is_contained(real_store: Path) -> None:
+    settings_ = Settings(store=real_store, timeout_s=VALID_TIMEOUT_S, workers=2)
+    with LiveServer(settings_) as live:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            answer = client.post("/sparql", data={"query": ENGINE_PANIC})
+            assert answer.status_code in (200, 503), answer.text
+            if answer.status_code == 503:  # the engine aborted: said so, and barred a while
+                assert "stopped its worker process (SIGABRT)" in answer.text
+                assert "retry-after" in answer.headers
+        # the server goes on answering, the next client too
+        transport = httpx.HTTPTransport(local_address="127.0.0.3")
+        with httpx.Client(base_url=live.url, timeout=30, transport=transport) as other:
+            after = other.post("/sparql", data={"query": "SELECT ?s WHERE { ?s a ?c } LIMIT 2"})
+            assert after.status_code == 200, after.text
+
+
 # -- the breaks an outside security test found, each over real HTTP --------------------------
 
 
 @pytest.fixture(scope="module")
 def capped(real_store: Path) -> Iterator[httpx.Client]:
     """A server with a small row cap (100) and byte cap (1 MB)."""
-    settings_ = Settings(
-        store=real_store, timeout_s=5.0, max_rows=100, max_answer_mb=1, workers=2
-    )
+    settings_ = Settings(store=real_store, timeout_s=5.0, max_rows=100, max_answer_mb=1, workers=2)
     with LiveServer(settings_) as live, httpx.Client(base_url=live.url, timeout=30) as client:
         yield client
 

@@ -273,13 +273,14 @@ async def void_response(
 ) -> Response:
     """The VoID description, negotiated; 503 while the statistics take too long."""
     settings: Settings = request.app.state.settings
+    folder = served.current_path()
     try:
-        stats = await statistics_async(served.current_path(), settings.timeout_s)
+        stats = await statistics_async(folder, settings.timeout_s)
     except TimeoutError as exc:
         return responses.plain(503, str(exc), {"Retry-After": RETRY_AFTER})
     return _rendered(
         request,
-        ("void", served.current_path(), format_param),
+        ("void", folder, format_param),
         lambda: graph_response(request, void_description(PLACEHOLDER_BASE, stats), format_param),
     )
 

@@ -448,14 +448,13 @@ class QueryPool:
 
     async def _run(self, w: _Worker, job: Job, run: _Run) -> Execution:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s  # the run time counts from here
-        run.deadline = deadline
+        run.deadline = loop.time() + self.timeout_s  # the run time counts from here
         run.timer = loop.call_later(self.heavy_after_s, self._turned_heavy, w, run)
         try:
             if w.pipe.closed:  # the worker is gone
                 await self._why_gone(w, run)
             w.pipe.send(job)
-            kind, payload = await self._receive(w, run, deadline)
+            kind, payload = await self._receive(w, run)
         except BaseException:
             self._finish(w, run, ok=False)
             raise
@@ -473,13 +472,13 @@ class QueryPool:
                 raise QueryError(message)
             raise WorkerFailed(f"the query failed inside the server: {message}")
         cut = worker.CUTS[payload[0]]
-        return Execution(truncated=cut, chunks=self._stream(w, run, deadline))
+        return Execution(truncated=cut, chunks=self._stream(w, run))
 
-    async def _stream(self, w: _Worker, run: _Run, deadline: float) -> AsyncIterator[bytes]:
+    async def _stream(self, w: _Worker, run: _Run) -> AsyncIterator[bytes]:
         finished = False
         try:
             while True:
-                kind, payload = await self._receive(w, run, deadline)
+                kind, payload = await self._receive(w, run)
                 if kind == worker.END:
                     finished = True
                     return
@@ -488,13 +487,13 @@ class QueryPool:
             # not finished: timed out, died, stopped, or the client went away mid-stream
             self._finish(w, run, ok=finished)
 
-    async def _receive(self, w: _Worker, run: _Run, deadline: float) -> tuple[int, bytes]:
+    async def _receive(self, w: _Worker, run: _Run) -> tuple[int, bytes]:
         """The worker's next frame for this job, or the error its absence means."""
         loop = asyncio.get_running_loop()
         try:
             if run.stopped or run.overdue:
                 raise _Closed
-            frame = await w.pipe.next(deadline - loop.time())
+            frame = await w.pipe.next(run.deadline - loop.time())
         except TimeoutError:
             raise self._timed_out() from None
         except _Closed:
@@ -618,10 +617,10 @@ class QueryPool:
             self._stop_run(w, run)
 
     def _stop_run(self, w: _Worker, run: _Run) -> None:
-        """Kill the job's worker and free it now: its pipe may have no reader (an answer
-        half sent to a client who stopped reading), so nothing else would. Whoever reads
-        next gets what ``run`` says (heavy-limited, or out of time)."""
-        w.process.kill()
+        """Kill the job's worker and replace it now (``_finish`` discards it): its pipe may
+        have no reader (an answer half sent to a client who stopped reading), so nothing
+        else would. Whoever reads next gets what ``run`` says (heavy-limited, or out of
+        time)."""
         self._finish(w, run, ok=False)
 
     # -- queueing -------------------------------------------------------------------------

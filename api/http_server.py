@@ -13,10 +13,10 @@ logged. Here:
 * a request head of more than ``MAX_HEADER_FIELDS`` fields or ``MAX_HEADER_BYTES`` bytes of
   them gets 431, a URL longer than a query of ``max_query_chars`` characters can need (at
   most ``PARSABLE_URL_BYTES``), or with more than ``MAX_URL_PARAMS`` parameters, gets 414,
-  and the connection is closed:
-  uvicorn keeps every field in a list (~50 MB/s of tiny fields within the header timeout
-  grew the server by 2.3 GB), and the server's one thread parses a URL's parameters (100,000
-  of them took it 114 ms, in which nobody else was answered);
+  and the connection is closed: uvicorn keeps every field in a list (~50 MB/s of tiny
+  fields within the header timeout grew the server by 2.3 GB), and the server's one thread
+  parses a URL's parameters (100,000 of them took it 114 ms, in which nobody else was
+  answered);
 * at most ``MAX_PIPELINED`` requests wait behind the one being answered on a connection
   (more, sent ahead of their answers, close it), and the socket is read again only when
   they are fewer: uvicorn parses all it reads and, once one answer is done, reads on, so
@@ -55,13 +55,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.client_keys import client_key
+from api.processes import STOP_GRACE_S
 from api.settings import Settings
 
 # Descriptors kept free for everything that is not a client connection: the store's files,
 # the pipes to query workers, logs, the listening socket, imports.
 SPARE_FDS = 256
 LOG_EVERY_S = 5.0  # a repeated log message is written at most this often
-STOP_GRACE_S = 10  # seconds answers in flight get to finish when the server is stopped
 QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "asyncio")
 
 
@@ -152,8 +152,9 @@ def max_url_bytes(max_query_chars: int) -> int:
     return min(12 * max_query_chars + 8 * 1024, PARSABLE_URL_BYTES)
 
 
-class HeadTooLarge(Exception):
-    """A request head past the limits (refused with 414 or 431: ``status``)."""
+class RequestRefused(Exception):
+    """A request refused while it is parsed (an answer with ``status`` was sent, or the
+    connection reset): raised from a parser callback to stop the parsing."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -380,7 +381,7 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, title, len(body), body)
         )
         self.transport.close()
-        raise HeadTooLarge(status, reason)
+        raise RequestRefused(status, reason)
 
     def on_headers_complete(self) -> None:
         """The head is complete: its clock stops, and a body's starts (not for a GET's
@@ -391,7 +392,7 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
         super().on_headers_complete()
         if len(self.pipeline) > MAX_PIPELINED:  # requests sent far ahead of their answers
             self.transport.abort()
-            raise HeadTooLarge(429, f"more than {MAX_PIPELINED} pipelined requests")
+            raise RequestRefused(429, f"more than {MAX_PIPELINED} pipelined requests")
 
     def on_response_complete(self) -> None:
         """An answer is done: uvicorn reads on, unless many requests still wait."""
@@ -474,9 +475,9 @@ def make_config(app: ASGIApp, settings: Settings, host: str, port: int) -> Confi
         log_level="warning",  # no line per request or connection
         access_log=False,
         lifespan="on",
-        # on SIGTERM, answers still being sent get this long (a slow reader of a large one
-        # could take minutes), then are cut: a stop is prompt, as the supervisor's is
-        timeout_graceful_shutdown=STOP_GRACE_S,
+        # on SIGTERM, answers still being sent get as long as the supervisor of several
+        # processes gives them (a slow reader of a large one could take minutes), then are cut
+        timeout_graceful_shutdown=int(STOP_GRACE_S),
     )
     quiet_logs()  # after Config, which (re)configures uvicorn's loggers
     if limit < settings.max_connections:

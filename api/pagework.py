@@ -124,9 +124,9 @@ class PageWork:
         self.per_client = max(1, self.slots - 1)  # slots one client may hold at once
         self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="geokb-page")
         self._semaphore: asyncio.Semaphore | None = None  # made on the server's event loop
-        # client -> its own semaphore of per_client slots and how many requests use it
-        # (forgotten when none does, so the table holds only clients with a page under way)
-        self._clients: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        # client -> its share of the slots (forgotten when no request of it waits or
+        # renders, so the table holds only clients with a page under way)
+        self._clients: dict[str, _Share] = {}
 
     def deadline(self) -> Deadline:
         """A new deadline of ``Settings.timeout_s`` from now."""
@@ -144,13 +144,15 @@ class PageWork:
         wait = self.queue_timeout_s
         if deadline is not None:
             wait = min(wait, deadline.remaining())
-        mine, users = self._clients.setdefault(client, (asyncio.Semaphore(self.per_client), [0]))
-        users[0] += 1
+        share = self._clients.get(client)
+        if share is None:
+            share = self._clients[client] = _Share(asyncio.Semaphore(self.per_client))
+        share.requests += 1
         end = time.monotonic() + wait
         busy = f"the server is busy rendering other pages (waited {wait:g} s); try again"
         try:
             try:
-                await _take(mine, wait)
+                await _take(share.slots, wait)
             except TimeoutError:
                 raise PagesBusy(busy) from None
             try:
@@ -163,10 +165,10 @@ class PageWork:
                 finally:
                     self._semaphore.release()
             finally:
-                mine.release()
+                share.slots.release()
         finally:
-            users[0] -= 1
-            if not users[0] and self._clients.get(client, (None,))[0] is mine:
+            share.requests -= 1
+            if not share.requests:
                 del self._clients[client]
 
     async def call(self, fn: Callable[[], T]) -> T:
@@ -183,6 +185,14 @@ class PageWork:
         async with self.slot(client=client):
             deadline = self.deadline()
             return await self.call(lambda: fn(deadline))
+
+
+@dataclass
+class _Share:
+    """One client's share of the render slots, and its requests waiting or rendering."""
+
+    slots: asyncio.Semaphore
+    requests: int = 0
 
 
 async def _take(semaphore: asyncio.Semaphore, wait: float) -> None:

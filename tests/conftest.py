@@ -30,6 +30,30 @@ OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or sh
 )
 DATA = ROOT / "data"
 
+# A query whose answer is large and needs no data: 10^5 rows of ~110 bytes, cut at the default
+# 50,000 rows (MBs as CSV): more than the server holds from a worker (executor.HOLD_BYTES) and
+# the socket buffers before a client, so a client that stops reading leaves it half sent.
+LARGE_ANSWER = (
+    "SELECT ?x WHERE { "
+    + " ".join(f"VALUES ?{v} {{ 0 1 2 3 4 5 6 7 8 9 }}" for v in "abcde")
+    + ' BIND(CONCAT(STR(?a), STR(?b), STR(?c), STR(?d), STR(?e), "'
+    + "x" * 100
+    + '") AS ?x) }'
+)
+
+
+def unread_get(port: int, query: str, address: str = "127.0.0.1") -> socket.socket:
+    """A GET of ``query`` as CSV to /sparql on ``port``, from ``address``, on a socket with a
+    small receive buffer, which the caller reads slowly or not at all."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind((address, 0))
+    sock.connect(("127.0.0.1", port))
+    target = httpx.URL("/sparql", params={"query": query}).raw_path
+    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n")
+    return sock
+
+
 MINI = {
     "sources.yaml": """\
         sources:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MINI, write_data
+from conftest import LARGE_ANSWER, MINI, unread_get, write_data
 
 from kb.build.pipeline import compile_data
 from kb.stores.local import write_build
@@ -451,27 +451,6 @@ def slow_send_is_cut(sock: socket.socket, head: bytes) -> bool:
     return False
 
 
-# Rows of ~110 bytes built from nothing (no data needed): 10^5 of them, cut at 50,000 (MBs)
-DIGITS = "{ 0 1 2 3 4 5 6 7 8 9 }"
-ROWS = (
-    "SELECT ?x WHERE { "
-    + " ".join(f"VALUES ?{v} {DIGITS}" for v in "abcde")
-    + ' BIND(CONCAT(STR(?a), STR(?b), STR(?c), STR(?d), STR(?e), "'
-    + "x" * 100
-    + '") AS ?x) }'
-)
-
-
-def ask_for(server: Served, query: str) -> socket.socket:
-    """A GET of ``query`` as CSV on a socket with a small receive buffer."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    target = httpx.URL("/sparql", params={"query": query}).raw_path
-    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n")
-    return sock
-
-
 def read_all(sock: socket.socket, pause_s: float = 0.0) -> bytes:
     """What the server sends until it closes (or resets) the connection; ``pause_s`` between
     reads of 64 KiB."""
@@ -492,7 +471,7 @@ def tcp_state(sock: socket.socket) -> int:
 
 
 def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(server: Served) -> None:
-    sock = ask_for(server, ROWS + " # stalled")
+    sock = unread_get(server.port, LARGE_ANSWER + " # stalled")
     try:
         time.sleep(0.5)
         assert tcp_state(sock) == 1  # its answer waits for it
@@ -508,7 +487,7 @@ def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(server: S
 
 def test_a_client_that_takes_a_trickle_is_dropped_too(server: Served) -> None:
     # 512 bytes every 0.2 s: it reads, but far less than 16 KiB per send timeout
-    sock = ask_for(server, ROWS + " # trickle")
+    sock = unread_get(server.port, LARGE_ANSWER + " # trickle")
     try:
         sock.settimeout(5)
         opened = time.monotonic()
@@ -523,7 +502,7 @@ def test_a_client_that_takes_a_trickle_is_dropped_too(server: Served) -> None:
 def test_a_slow_but_steady_reader_gets_the_whole_answer(server: Served) -> None:
     # ~550 KB taken 4 KiB (its receive buffer) every 0.02 s: ~200 KB/s, longer than the send
     # timeout in all, and the server's buffer full all along
-    with ask_for(server, ROWS + " LIMIT 5000") as sock:
+    with unread_get(server.port, LARGE_ANSWER + " LIMIT 5000") as sock:
         t0 = time.monotonic()
         data = read_all_kept_alive(sock, pause_s=0.02)
         assert time.monotonic() - t0 > SEND_TIMEOUT

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import cast
 
 import httpx
-from conftest import LiveServer
+from conftest import LARGE_ANSWER, LiveServer, unread_get
 from fastapi import FastAPI
 
 from api.executor import QueryPool
@@ -365,30 +365,6 @@ def test_killing_the_server_mid_query_leaves_no_worker_running(real_store: Path)
         served.close()
 
 
-# 10^5 rows of ~110 bytes, cut at the default 50,000: MBs, more than the server holds from a
-# worker (executor.HOLD_BYTES) and the socket buffers between it and a client that stops
-# reading, so the worker itself waits to write the rest.
-DIGITS = "{ 0 1 2 3 4 5 6 7 8 9 }"
-LARGE = (
-    "SELECT ?x WHERE { "
-    + " ".join(f"VALUES ?{v} {DIGITS}" for v in "abcde")
-    + ' BIND(CONCAT(STR(?a), STR(?b), STR(?c), STR(?d), STR(?e), "'
-    + "x" * 100
-    + '") AS ?x) }'
-)
-
-
-def stalled_request(port: int, address: str, query: str) -> socket.socket:
-    """A GET of ``query`` from ``address`` whose answer is never read."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.bind((address, 0))
-    sock.connect(("127.0.0.1", port))
-    target = httpx.URL("/sparql", params={"query": query}).raw_path
-    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\n\r\n")
-    return sock
-
-
 def test_clients_that_stop_reading_large_answers_do_not_keep_the_workers(
     real_store: Path,
 ) -> None:
@@ -397,7 +373,7 @@ def test_clients_that_stop_reading_large_answers_do_not_keep_the_workers(
     )
     with LiveServer(settings) as live:
         stalled = [
-            stalled_request(live.port, f"127.0.0.{n}", f"{LARGE} LIMIT {60_000 + n}")
+            unread_get(live.port, f"{LARGE_ANSWER} LIMIT {60_000 + n}", f"127.0.0.{n}")
             for n in (2, 3, 4)
         ]
         try:
@@ -405,7 +381,7 @@ def test_clients_that_stop_reading_large_answers_do_not_keep_the_workers(
             with client_at(live, "127.0.0.9") as other:
                 for n in range(3):  # before and after the 3 s deadline of the stalled ones
                     t0 = time.monotonic()
-                    resp = other.get("/sparql", params={"query": f"{LARGE} LIMIT {n + 1}"})
+                    resp = other.get("/sparql", params={"query": f"{LARGE_ANSWER} LIMIT {n + 1}"})
                     assert resp.status_code == 200, resp.text
                     assert time.monotonic() - t0 < 6, "it waited for a worker held by a stall"
                     time.sleep(1.5)

@@ -102,73 +102,70 @@ def _counts_as_dict(kinds: tuple[KindCount, ...], noun: str) -> dict[str, object
 
 
 @dataclass(frozen=True)
-class EntityReport:
-    """Backed entities per kind and overall, the entities that are not, and how many give
-    nothing but a name."""
+class _Tally:
+    """Backed records per kind and overall, and the records that are not."""
 
     kinds: tuple[KindCount, ...]
     unbacked: tuple[Unbacked, ...]
+
+    @property
+    def counted(self) -> int:
+        """Every record counted."""
+        return sum(k.facts for k in self.kinds)
+
+    @property
+    def backed(self) -> int:
+        """The records whose every value is backed by a located citation."""
+        return sum(k.backed for k in self.kinds)
+
+    @property
+    def share(self) -> float:
+        """The backed share, 0 to 1 (1 when none is counted)."""
+        return self.backed / self.counted if self.counted else 1.0
+
+    def _as_dict(self, noun: str) -> dict[str, object]:
+        return {
+            noun: self.counted,
+            "backed": self.backed,
+            "share": round(self.share, 4) if self.counted else None,
+            "kinds": _counts_as_dict(self.kinds, noun),
+            "unbacked": [u.as_dict() for u in self.unbacked],
+        }
+
+
+@dataclass(frozen=True)
+class EntityReport(_Tally):
+    """Backed entities per kind and overall, the entities that are not, and how many give
+    nothing but a name."""
+
     name_only: int = 0
 
     @property
     def entities(self) -> int:
         """Every entity counted (those giving a value field besides their name)."""
-        return sum(k.facts for k in self.kinds)
-
-    @property
-    def backed(self) -> int:
-        """The entities whose every value is backed by a located citation."""
-        return sum(k.backed for k in self.kinds)
-
-    @property
-    def share(self) -> float:
-        """The backed share, 0 to 1 (1 when there are no entities)."""
-        return self.backed / self.entities if self.entities else 1.0
+        return self.counted
 
     def as_dict(self) -> dict[str, object]:
         """The entities' part of the report as plain data."""
-        return {
-            "entities": self.entities,
-            "backed": self.backed,
-            "share": round(self.share, 4) if self.entities else None,
-            "kinds": _counts_as_dict(self.kinds, "entities"),
-            "unbacked": [u.as_dict() for u in self.unbacked],
-            "name_only": self.name_only,
-        }
+        return {**self._as_dict("entities"), "name_only": self.name_only}
 
 
 @dataclass(frozen=True)
-class ProvenanceReport:
+class ProvenanceReport(_Tally):
     """Backed facts per kind and overall, and the facts that are not; entities apart."""
 
-    kinds: tuple[KindCount, ...]
-    unbacked: tuple[Unbacked, ...]
     machine_coded: int = 0  # facts left out of the counts (see the module's docstring)
     entities: EntityReport = EntityReport((), ())
 
     @property
     def facts(self) -> int:
         """Every fact counted."""
-        return sum(k.facts for k in self.kinds)
-
-    @property
-    def backed(self) -> int:
-        """The facts whose every value is backed by a located citation."""
-        return sum(k.backed for k in self.kinds)
-
-    @property
-    def share(self) -> float:
-        """The backed share overall, 0 to 1 (1 when there are no facts)."""
-        return self.backed / self.facts if self.facts else 1.0
+        return self.counted
 
     def as_dict(self) -> dict[str, object]:
         """The report as plain data (``--json``)."""
         return {
-            "facts": self.facts,
-            "backed": self.backed,
-            "share": round(self.share, 4) if self.facts else None,
-            "kinds": _counts_as_dict(self.kinds, "facts"),
-            "unbacked": [u.as_dict() for u in self.unbacked],
+            **self._as_dict("facts"),
             "machine_coded": self.machine_coded,
             "entities": self.entities.as_dict(),
         }

@@ -71,7 +71,7 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except OSError:  # gone (ENOENT), or reaped between the open and the read (ESRCH)
         return False
 
 
@@ -97,7 +97,7 @@ def query_workers(server_pid: int) -> set[int]:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if b"spawn_main" in f.read():
                     found.add(pid)
-        except FileNotFoundError:
+        except OSError:  # gone, or reaped between the open and the read
             continue
     return found
 

@@ -71,7 +71,7 @@ def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split()[2] != "Z"
-    except FileNotFoundError:
+    except OSError:  # gone (ENOENT), or reaped between the open and the read (ESRCH)
         return False
 
 

@@ -355,7 +355,7 @@ if __name__ == "__main__":
 def _gone(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except OSError:  # gone (ENOENT), or reaped between the open and the read (ESRCH)
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie waiting for its reaper
 
